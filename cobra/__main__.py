@@ -1,0 +1,5 @@
+"""Allow ``python -m cobra``."""
+
+from cobra.cli import main
+
+main()

@@ -1,0 +1,181 @@
+"""The ``cobra`` command: the root group, its global options, error handling.
+
+Sub-commands live one group per module (``cmd_*.py``) and are imported only
+when invoked, so ``cobra --help`` stays as fast as importing click. The root
+turns cobra's named errors into a message and an exit code: 0 success, 1 a
+failure while working, 2 bad usage or bad input.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from cobra import __version__
+
+# name -> (module, attribute, one-line help shown by `cobra --help`).
+# The help lives here so listing the commands imports none of them.
+BUILTIN_COMMANDS = {
+    "init": (
+        "cobra.cli.cmd_init",
+        "init_command",
+        "Write a starter config and create the database.",
+    ),
+    "customers": (
+        "cobra.cli.cmd_customers",
+        "customers_command",
+        "List the portfolio: customers and open balances.",
+    ),
+    "plugins": (
+        "cobra.cli.cmd_plugins",
+        "plugins_command",
+        "List installed plugins, importers and channels.",
+    ),
+    "config": (
+        "cobra.cli.cmd_config",
+        "config_group",
+        "Show, check and locate the configuration.",
+    ),
+    "db": (
+        "cobra.cli.cmd_db",
+        "db_group",
+        "Database path, schema migrations and backups.",
+    ),
+}
+
+EPILOG = (
+    "Exit codes: 0 success, 1 a failure while working, 2 bad usage or bad input.\n\n"
+    "Commands added by plugins run as `cobra NAME`; `cobra plugins` lists them. "
+    "COBRA_DEBUG=1 shows tracebacks."
+)
+
+
+class CobraCommandError(click.ClickException):
+    """A cobra error on its way to the terminal, keeping its exit code."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _debugging() -> bool:
+    return os.environ.get("COBRA_DEBUG", "") not in ("", "0")
+
+
+class CobraGroup(click.Group):
+    """The root group: lazy built-in commands, plugin commands, error mapping."""
+
+    _plugin_commands_loaded = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(BUILTIN_COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.commands:
+            return self.commands[name]
+        if name in BUILTIN_COMMANDS:
+            from importlib import import_module
+
+            module, attribute, _ = BUILTIN_COMMANDS[name]
+            command = getattr(import_module(module), attribute)
+            self.commands[name] = command
+            return command
+        self._load_plugin_commands()
+        return self.commands.get(name)
+
+    def _load_plugin_commands(self) -> None:
+        if self._plugin_commands_loaded:
+            return
+        self._plugin_commands_loaded = True
+        from cobra.plugins import get_plugins
+
+        builtins = dict(self.commands)
+        get_plugins().manager.hook.register_commands(cli=self)
+        # A plugin may add commands but never shadow a built-in one.
+        for name in BUILTIN_COMMANDS:
+            self.commands.pop(name, None)
+        self.commands.update(builtins)
+
+    def format_commands(
+        self, ctx: click.Context, formatter: click.HelpFormatter
+    ) -> None:
+        rows = [
+            (name, help_text)
+            for name, (_, _, help_text) in sorted(BUILTIN_COMMANDS.items())
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context):
+        from cobra.errors import CobraError
+
+        try:
+            return super().invoke(ctx)
+        except CobraError as exc:
+            from cobra.logs import scrub
+
+            raise CobraCommandError(scrub(str(exc)), exc.exit_code) from exc
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if _debugging():
+                raise
+            import logging
+
+            logging.getLogger("cobra").debug("unexpected error", exc_info=True)
+            raise CobraCommandError(
+                f"unexpected {type(exc).__name__}: {exc} (COBRA_DEBUG=1 shows the traceback)",
+                1,
+            ) from exc
+
+
+@click.group(
+    cls=CobraGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EPILOG,
+)
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Config file (default: $COBRA_CONFIG, ./cobra.toml or a parent's, "
+    "the user config directory, /etc/cobra/cobra.toml).",
+)
+@click.option(
+    "--db", metavar="PATH", envvar="COBRA_DB", help="Database file (env COBRA_DB)."
+)
+@click.option("-v", "--verbose", count=True, help="More log output; repeat for debug.")
+@click.option("-q", "--quiet", count=True, help="Less log output; only errors with -q.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="Log lines as text or JSON (one object a line).  [default: text]",
+)
+@click.option("--log-file", metavar="PATH", help="Also append log lines to this file.")
+@click.version_option(
+    __version__, "--version", prog_name="cobra", message="%(prog)s %(version)s"
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path, db, verbose, quiet, log_format, log_file):
+    """Collect accounts receivable: understand each customer, decide whom to
+    contact first, plan and send the contacts, and follow up.
+
+    Start with `cobra init`, then `cobra import` your invoices.
+    """
+    from cobra.cli.app import App
+
+    db_source = None
+    if db:
+        from click.core import ParameterSource
+
+        from_env = ctx.get_parameter_source("db") == ParameterSource.ENVIRONMENT
+        db_source = "COBRA_DB" if from_env else "--db"
+    app = App(config_path, db, db_source, verbose, quiet, log_format, log_file)
+    app.configure_logging()
+    ctx.obj = app
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="cobra")

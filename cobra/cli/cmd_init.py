@@ -1,0 +1,72 @@
+"""``cobra init``: write the starter config and create the database."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from cobra.cli.app import App, pass_app
+from cobra.errors import CobraInputError
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write *text* to *path* atomically, readable by the owner only."""
+    partial = path.with_name(f".{path.name}.partial")
+    fd = os.open(partial, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(partial, path)
+
+
+@click.command("init")
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@pass_app
+def init_command(app: App, path: Path | None, force: bool):
+    """Write a commented starter config and create the database.
+
+    The config goes to PATH, or where --config or COBRA_CONFIG points, or
+    ./cobra.toml. The database goes where that config says (by default the
+    user data directory; --db overrides it). An existing config is kept
+    unless --force is given.
+
+    Example: cobra init && cobra config show
+    """
+    from cobra import config as config_module
+    from cobra.store import Store, _check_location
+
+    target = path or Path(app.config_path or os.environ.get("COBRA_CONFIG") or "cobra.toml")
+    target = target.expanduser().absolute()
+    if target.exists() and not force:
+        raise CobraInputError(
+            f"{target} already exists; cobra init left it unchanged "
+            "(--force overwrites it with the starter config)"
+        )
+    if not target.parent.is_dir():
+        raise CobraInputError(f"cannot write {target}: the folder {target.parent} does not exist")
+
+    text = config_module.starter_text()
+    starter = config_module.Config(
+        config_module.parse_toml(text, str(target)), {}, config_module.Located(target, "init")
+    )
+    if app.db:
+        starter.set_override("store.path", app.db, app.db_source or "--db")
+    database = starter.database_path()
+    # Check where the database goes before writing anything, so a bad --db
+    # leaves no config file behind.
+    _check_location(database)
+
+    existed = target.exists()
+    write_private(target, text)
+    try:
+        store = Store.open(database, busy_timeout_ms=int(starter.get("store.busy_timeout_ms", 5000)))
+    except Exception:
+        if not existed:
+            target.unlink(missing_ok=True)
+        raise
+    version = store.schema_version
+    store.close()
+    click.echo(f"Wrote the starter config to {target}", err=True)
+    click.echo(f"Database ready at {database} (schema version {version})", err=True)

@@ -1,0 +1,195 @@
+"""What a cobra config file may contain, and how each value is checked.
+
+The schema is data: one :class:`Table` per TOML table, one :class:`Key` per
+setting. ``cobra config check`` walks a parsed file against it and reports
+every problem with the file and the dotted key; ``cobra config show`` uses it
+to tell secrets from ordinary values. Defaults are not here: they are the
+values in the starter file ``config/cobra.toml``, so there is one place to
+read them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# A checker returns None when the value is fine, or a sentence saying what is
+# wrong with it ("expected an integer, got a string").
+Checker = Callable[[object], "str | None"]
+
+
+def _type_name(value: object) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return names.get(type(value), type(value).__name__)
+
+
+def string(value: object) -> str | None:
+    return (
+        None
+        if isinstance(value, str)
+        else f"expected a string, got {_type_name(value)}"
+    )
+
+
+def boolean(value: object) -> str | None:
+    return (
+        None
+        if isinstance(value, bool)
+        else f"expected true or false, got {_type_name(value)}"
+    )
+
+
+def integer(minimum: int | None = None) -> Checker:
+    def check(value: object) -> str | None:
+        # TOML booleans are ints to Python; a setting that wants a count must
+        # not accept `true`.
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"expected an integer, got {_type_name(value)}"
+        if minimum is not None and value < minimum:
+            return f"must be at least {minimum}, got {value}"
+        return None
+
+    return check
+
+
+def choice(*allowed: str) -> Checker:
+    def check(value: object) -> str | None:
+        if not isinstance(value, str):
+            return f"expected a string, got {_type_name(value)}"
+        if value not in allowed:
+            return f"must be one of {', '.join(allowed)}; got {value!r}"
+        return None
+
+    return check
+
+
+def pattern(regex: str, what: str) -> Checker:
+    compiled = re.compile(regex)
+
+    def check(value: object) -> str | None:
+        if not isinstance(value, str):
+            return f"expected a string, got {_type_name(value)}"
+        if not compiled.fullmatch(value):
+            return f"expected {what}, got {value!r}"
+        return None
+
+    return check
+
+
+def currency(value: object) -> str | None:
+    from cobra.money import is_currency
+
+    if not isinstance(value, str):
+        return f"expected a string, got {_type_name(value)}"
+    if not is_currency(value):
+        return f"{value!r} is not an ISO 4217 currency code (for example EUR, USD, CLP)"
+    return None
+
+
+def timezone(value: object) -> str | None:
+    if not isinstance(value, str):
+        return f"expected a string, got {_type_name(value)}"
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"{value!r} is not an IANA time zone (for example America/Santiago, UTC)"
+    return None
+
+
+# Secrets never sit in the file: the key holds the *name* of an environment
+# variable, and by convention its name ends in `_env` (`password_env`).
+env_var_name = pattern(r"[A-Za-z_][A-Za-z0-9_]*", "the name of an environment variable")
+
+
+@dataclass(frozen=True)
+class Key:
+    check: Checker
+    doc: str
+    secret: bool = False
+    is_path: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    keys: dict[str, Key | Table | TableMap]
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class TableMap:
+    """A table of named sub-tables that share one shape, like ``[channels.sms]``.
+
+    ``open_keys`` lets the sub-tables carry settings the core does not know:
+    a channel's options belong to its backend plugin, which checks them.
+    """
+
+    item: Table
+    doc: str = ""
+    open_keys: bool = False
+    extra: dict[str, Key] = field(default_factory=dict)
+
+
+def secret_key(doc: str) -> Key:
+    return Key(env_var_name, doc, secret=True)
+
+
+SCHEMA = Table(
+    {
+        "company": Table(
+            {
+                "name": Key(string, "Your company's name, as customers know it."),
+                "currency": Key(currency, "Currency assumed when a source names none."),
+                "country": Key(
+                    pattern(
+                        r"[A-Z]{2}", "an ISO 3166-1 alpha-2 country code such as CL"
+                    ),
+                    "Country assumed for customers whose country is unknown.",
+                ),
+                "timezone": Key(timezone, "Time zone of the collections team."),
+                "language": Key(
+                    pattern(
+                        r"[a-z]{2,3}(-[A-Z]{2})?", "a language tag such as es or en-US"
+                    ),
+                    "Language of messages for customers whose language is unknown.",
+                ),
+            },
+            "Who is collecting.",
+        ),
+        "store": Table(
+            {
+                "path": Key(
+                    string,
+                    "SQLite database file; relative to this config file.",
+                    is_path=True,
+                ),
+                "busy_timeout_ms": Key(
+                    integer(minimum=0),
+                    "How long to wait for another process holding the database.",
+                ),
+            },
+            "Where cobra keeps its data.",
+        ),
+        "log": Table(
+            {
+                "level": Key(choice("debug", "info", "warning", "error"), "Log level."),
+                "format": Key(choice("text", "json"), "Log line format on stderr."),
+                "file": Key(
+                    string, "Also append log lines to this file.", is_path=True
+                ),
+            },
+            "Logging; -v, -q, --log-format and --log-file override it.",
+        ),
+        "channels": TableMap(
+            Table({"backend": Key(string, "The channel backend plugin to use.")}),
+            "Binds each channel name used by strategies to a backend plugin.",
+            open_keys=True,
+        ),
+    }
+)

@@ -1,0 +1,87 @@
+"""Logging set-up: levels from -v/-q, text or JSON lines, and secret scrubbing.
+
+Modules log through ``logging.getLogger(__name__)``; this module only decides
+where lines go and what they look like. Every secret cobra reads from the
+environment is registered here and replaced by ``***`` in any log line, so a
+password in an exception message cannot leak into a log file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+LEVELS = ["debug", "info", "warning", "error"]
+_secrets: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    # Very short values would blank out ordinary words; they are not secrets
+    # worth the name anyway.
+    if value and len(value) >= 4:
+        _secrets.add(value)
+
+
+def scrub(text: str) -> str:
+    for secret in _secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+class _ScrubbingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object a line: time (UTC, ISO 8601), level, logger, message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": scrub(record.getMessage()),
+        }
+        if record.exc_info:
+            line["exception"] = scrub(self.formatException(record.exc_info))
+        return json.dumps(line, ensure_ascii=False)
+
+
+def level_for(base: str, verbose: int, quiet: int) -> int:
+    """Each -v moves one level toward debug, each -q one toward error."""
+    index = LEVELS.index(base) - verbose + quiet
+    return getattr(logging, LEVELS[max(0, min(index, len(LEVELS) - 1))].upper())
+
+
+def configure(level: int, fmt: str = "text", file: Path | None = None) -> None:
+    formatter: logging.Formatter
+    if fmt == "json":
+        formatter = _JsonFormatter()
+    else:
+        formatter = _ScrubbingFormatter("%(levelname)s %(name)s: %(message)s")
+
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(file, encoding="utf-8")
+        file_handler.setFormatter(
+            _JsonFormatter()
+            if fmt == "json"
+            else _ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+        handlers.append(file_handler)
+    handlers[0].setFormatter(formatter)
+
+    # The root logger, so third-party plugins logging under their own module
+    # names end up in the same place as cobra's lines.
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+        old.close()
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)

@@ -1,0 +1,49 @@
+"""Where cobra keeps its files by default.
+
+``COBRA_HOME`` overrides both the user config and the user data directory
+(tests and portable installs use it); otherwise platformdirs gives the
+platform's conventional places (``~/.config/cobra``, ``~/.local/share/cobra``
+on Linux).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_NAME = "cobra"
+CONFIG_FILENAME = "cobra.toml"
+DATABASE_FILENAME = "cobra.sqlite"
+
+# The last place looked at for a config file. A module attribute rather than a
+# literal in the search so tests can point it somewhere harmless.
+SYSTEM_CONFIG = Path("/etc/cobra") / CONFIG_FILENAME
+
+
+def _home_override() -> Path | None:
+    home = os.environ.get("COBRA_HOME")
+    return Path(home).expanduser() if home else None
+
+
+def user_config_dir() -> Path:
+    """The folder holding the user's own ``cobra.toml``."""
+    override = _home_override()
+    if override:
+        return override
+    import platformdirs
+
+    return platformdirs.user_config_path(APP_NAME)
+
+
+def user_data_dir() -> Path:
+    """The folder holding the default database and other working files."""
+    override = _home_override()
+    if override:
+        return override
+    import platformdirs
+
+    return platformdirs.user_data_path(APP_NAME)
+
+
+def default_database_path() -> Path:
+    return user_data_dir() / DATABASE_FILENAME

@@ -1,0 +1,285 @@
+"""The store: every read and write of cobra's SQLite database goes through here.
+
+The domain asks the store for records and hands it records; it never builds
+SQL, so a shared server database can later stand behind the same methods.
+
+One file, WAL journal (readers never wait for the writer), foreign keys on,
+and a busy timeout so a cron job and a collector's shell can share it. The
+schema is versioned with SQLite's ``user_version``; the numbered scripts in
+``migrations/`` bring any older file up to date when it is opened, and a file
+written by a newer cobra is refused rather than touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from importlib.resources import files
+from pathlib import Path
+
+from cobra.errors import CobraInputError, StoreError
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def migrations() -> list[Migration]:
+    """The schema scripts shipped with this cobra, oldest first."""
+    found = []
+    for entry in files("cobra.store").joinpath("migrations").iterdir():
+        match = _MIGRATION_NAME.fullmatch(entry.name)
+        if match:
+            found.append(
+                Migration(int(match.group(1)), entry.name, entry.read_text("utf-8"))
+            )
+    found.sort(key=lambda m: m.version)
+    # A gap or a duplicate would leave some databases on a schema no code
+    # path was written for; fail in the test suite, not in production.
+    assert [m.version for m in found] == list(range(1, len(found) + 1)), found
+    return found
+
+
+def latest_version() -> int:
+    return len(migrations())
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _check_location(path: Path) -> None:
+    """Fail with a message that names the fix before SQLite's vaguer one."""
+    folder = path.parent
+    if path.is_dir():
+        raise StoreError(
+            f"database path {path} is a folder; name a file, such as {path / 'cobra.sqlite'}"
+        )
+    if not folder.exists():
+        raise StoreError(
+            f"cannot create the database {path}: the folder {folder} does not exist; "
+            "create it first or choose another path with --db"
+        )
+    if not folder.is_dir():
+        raise StoreError(f"cannot create the database {path}: {folder} is not a folder")
+    if not path.exists() and not os.access(folder, os.W_OK):
+        raise StoreError(
+            f"cannot create the database {path}: the folder {folder} is not writable; "
+            "choose another path with --db"
+        )
+
+
+def _create_private(path: Path) -> None:
+    """Create the file readable by its owner only: it holds personal data."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the database {path}: {exc.strerror}; choose another path with --db"
+        ) from None
+    os.close(fd)
+
+
+class Store:
+    """An open cobra database."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path):
+        self.conn = conn
+        self.path = path
+
+    # -- opening and schema ------------------------------------------------
+
+    @classmethod
+    def open(
+        cls, path: Path, *, busy_timeout_ms: int = 5000, migrate: bool = True
+    ) -> Store:
+        path = Path(path)
+        _check_location(path)
+        created = not path.exists()
+        if created:
+            _create_private(path)
+        try:
+            # isolation_level=None: cobra opens its transactions explicitly
+            # (see `transaction`), so none is left open by accident.
+            conn = sqlite3.connect(
+                path, isolation_level=None, timeout=busy_timeout_ms / 1000
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path} is not a cobra database ({exc})") from None
+        if mode.lower() != "wal":
+            log.warning(
+                "%s: journal mode is %s, not WAL; readers may wait on writers",
+                path,
+                mode,
+            )
+        store = cls(conn, path)
+        store._refuse_newer()
+        if migrate:
+            store.migrate()
+        return store
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def _refuse_newer(self) -> None:
+        version, known = self.schema_version, latest_version()
+        if version > known:
+            raise StoreError(
+                f"{self.path} was written by a newer cobra (schema version {version}; "
+                f"this cobra knows up to {known}); upgrade cobra to use it. "
+                "The file was not changed."
+            )
+
+    def migrate(self) -> list[Migration]:
+        """Apply every migration newer than the file; return those applied."""
+        pending = [m for m in migrations() if m.version > self.schema_version]
+        if not pending:
+            return []
+        if self.schema_version > 0:
+            self._backup_before_migration()
+        applied = []
+        for migration in pending:
+            # BEGIN IMMEDIATE takes the write lock first, then re-reads the
+            # version: another process may have migrated while we waited.
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                if self.schema_version >= migration.version:
+                    self.conn.execute("ROLLBACK")
+                    continue
+                for statement in _statements(migration.sql):
+                    self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {migration.version}")
+                self.conn.execute("COMMIT")
+            except Exception:
+                self.conn.execute("ROLLBACK")
+                raise
+            log.info("%s: applied migration %s", self.path, migration.name)
+            applied.append(migration)
+        return applied
+
+    def _backup_before_migration(self) -> None:
+        target = self.path.with_name(f"{self.path.name}.v{self.schema_version}.bak")
+        if not target.exists():
+            self.backup(target)
+            log.warning(
+                "%s: saved a copy as %s before upgrading its schema", self.path, target
+            )
+
+    def backup(self, destination: Path) -> Path:
+        """Copy the database while other processes may be writing to it.
+
+        SQLite's online backup copies a consistent snapshot; the copy is
+        written to a temporary name and renamed, so a crash never leaves a
+        half-written file under the destination name.
+        """
+        destination = Path(destination)
+        if destination.exists():
+            raise CobraInputError(
+                f"{destination} already exists; choose another name or remove it"
+            )
+        if not destination.parent.is_dir():
+            raise CobraInputError(
+                f"cannot write {destination}: the folder does not exist"
+            )
+        partial = destination.with_name(destination.name + ".partial")
+        partial.unlink(missing_ok=True)
+        _create_private(partial)
+        target = sqlite3.connect(partial)
+        try:
+            self.conn.backup(target)
+        finally:
+            target.close()
+        os.replace(partial, destination)
+        return destination
+
+    # -- the portfolio -----------------------------------------------------
+
+    def portfolio(
+        self,
+        *,
+        as_of: date,
+        segment: str | None = None,
+        country: str | None = None,
+        with_balance_only: bool = False,
+    ) -> Iterator[sqlite3.Row]:
+        """One row per customer and currency with its open balance, streamed."""
+        where, params = [], {"as_of": as_of.isoformat()}
+        if segment:
+            where.append("c.segment = :segment")
+            params["segment"] = segment
+        if country:
+            where.append("c.country = :country")
+            params["country"] = country.upper()
+        having = "HAVING COALESCE(SUM(i.balance), 0) > 0" if with_balance_only else ""
+        sql = f"""
+            SELECT c.account, c.name, c.country, c.segment, i.currency,
+                   COUNT(i.id) AS open_invoices,
+                   COALESCE(SUM(i.balance), 0) AS balance,
+                   COALESCE(SUM(CASE WHEN i.due_date < :as_of THEN i.balance END), 0)
+                       AS overdue,
+                   MIN(i.due_date) AS oldest_due_date
+            FROM customers c
+            LEFT JOIN invoices i
+                   ON i.customer_id = c.id AND i.status = 'open' AND i.balance > 0
+            {"WHERE " + " AND ".join(where) if where else ""}
+            GROUP BY c.id, i.currency
+            {having}
+            ORDER BY c.account, i.currency
+        """
+        yield from self.conn.execute(sql, params)
+
+    def counts(self) -> dict[str, int]:
+        """How many rows each main table holds, for `cobra db` and doctor."""
+        tables = ["customers", "contacts", "invoices", "payments", "credit_notes"]
+        return {
+            t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+            for t in tables
+        }
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration script into statements.
+
+    Not ``executescript``: it commits on its own, and a migration must land
+    together with its ``user_version`` bump or not at all.
+    """
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if not buffer and (not line.strip() or line.lstrip().startswith("--")):
+            continue  # blank lines and comments between statements
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer.strip()
+            buffer = ""
+    if buffer.strip():
+        raise ValueError(
+            f"incomplete SQL statement at the end of a migration: {buffer[:60]!r}"
+        )
