@@ -1,0 +1,285 @@
+"""Command-line conventions: global options, exit codes, formats, init, logs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sqlite3
+
+import pytest
+
+import cobra
+from cobra import paths
+from cobra.cli import cli
+from cobra.errors import CobraWorkError
+from cobra.store import Store
+
+
+def test_version(run):
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"cobra {cobra.__version__}\n"
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_help_lists_every_command(run, flag):
+    result = run(flag)
+    assert result.exit_code == 0
+    for name in ("init", "customers", "plugins", "config", "db"):
+        assert f"  {name} " in result.stdout
+    assert "Exit codes: 0 success, 1 a failure while working, 2 bad usage" in result.stdout
+
+
+def test_every_command_has_help_with_an_example(run):
+    def walk(group, prefix):
+        for name in group.list_commands(None):
+            command = group.get_command(None, name)
+            yield prefix + [name], command
+            if hasattr(command, "list_commands"):
+                yield from walk(command, prefix + [name])
+
+    for words, command in walk(cli, []):
+        result = run(*words, "--help")
+        assert result.exit_code == 0, words
+        if not hasattr(command, "list_commands"):
+            assert "Example:" in result.stdout, f"cobra {' '.join(words)} --help has no example"
+
+
+def test_unknown_command_and_bad_option_are_usage_errors(run):
+    assert run("frobnicate").exit_code == 2
+    result = run("customers", "--format", "xml")
+    assert result.exit_code == 2
+    assert "'xml' is not one of" in result.stderr
+
+
+def test_a_bad_date_is_a_usage_error(run):
+    result = run("customers", "--as-of", "31/12/2026")
+    assert result.exit_code == 2
+    assert "'31/12/2026' is not a date; write it as YYYY-MM-DD" in result.stderr
+
+
+# -- init ----------------------------------------------------------------------
+
+
+def test_init_writes_starter_config_and_creates_the_database(isolated, run):
+    result = run("init")
+    assert result.exit_code == 0, result.stderr
+    written = (isolated / "cobra.toml").read_text()
+    assert written.startswith("# cobra configuration.")
+    assert (isolated / "cobra.toml").stat().st_mode & 0o777 == 0o600
+    database = paths.user_data_dir() / "cobra.sqlite"
+    assert database.exists()
+    assert f"Database ready at {database}" in result.stderr
+
+
+def test_init_writes_to_the_path_given(tmp_path, run):
+    target = tmp_path / "elsewhere.toml"
+    assert run("init", str(target)).exit_code == 0
+    assert target.exists()
+
+
+def test_init_writes_where_config_points(tmp_path, run, monkeypatch):
+    assert run("--config", str(tmp_path / "by-option.toml"), "init").exit_code == 0
+    assert (tmp_path / "by-option.toml").exists()
+    monkeypatch.setenv("COBRA_CONFIG", str(tmp_path / "by-env.toml"))
+    assert run("init").exit_code == 0
+    assert (tmp_path / "by-env.toml").exists()
+
+
+def test_init_refuses_to_overwrite_without_force(isolated, run):
+    (isolated / "cobra.toml").write_text("# mine\n")
+    result = run("init")
+    assert result.exit_code == 2
+    assert "already exists" in result.stderr and "--force" in result.stderr
+    assert (isolated / "cobra.toml").read_text() == "# mine\n"
+    assert run("init", "--force").exit_code == 0
+    assert (isolated / "cobra.toml").read_text().startswith("# cobra configuration.")
+
+
+def test_init_with_a_bad_database_path_writes_nothing(isolated, run):
+    result = run("--db", "no/such/folder/c.sqlite", "init")
+    assert result.exit_code == 2
+    assert "folder" in result.stderr and "does not exist" in result.stderr
+    assert not (isolated / "cobra.toml").exists()
+
+
+def test_init_puts_the_database_where_db_says(isolated, run):
+    assert run("--db", "here.sqlite", "init").exit_code == 0
+    assert (isolated / "here.sqlite").exists()
+
+
+# -- output formats --------------------------------------------------------------
+
+
+@pytest.fixture
+def portfolio(isolated, run):
+    """Three customers, one with invoices in two currencies, one with none."""
+    database = isolated / "c.sqlite"
+    with Store.open(database) as store:
+        now = "2026-01-01T00:00:00+00:00"
+        rows = [
+            ("C1", "Comercial Rojas Ltda.", "CL", "smb"),
+            ("C2", "Harbor Supply Co.", "US", "enterprise"),
+            ("C3", "Quiet, \"Quoted\" & Co", "US", "smb"),
+        ]
+        for account, name, country, segment in rows:
+            store.conn.execute(
+                "INSERT INTO customers (account, name, country, segment, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (account, name, country, segment, now, now),
+            )
+        invoices = [
+            ("F-1", 1, "2026-09-01", "2026-10-01", "CLP", 150000, 150000),
+            ("F-2", 2, "2026-10-01", "2026-10-31", "USD", 123450, 100000),
+            ("F-3", 2, "2026-11-01", "2026-12-31", "USD", 5000, 5000),
+            ("F-4", 2, "2026-11-01", "2026-11-15", "EUR", 999, 999),
+        ]
+        for number, customer, issued, due, currency, amount, balance in invoices:
+            store.conn.execute(
+                "INSERT INTO invoices (customer_id, number, issue_date, due_date, currency,"
+                " amount, balance, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (customer, number, issued, due, currency, amount, balance, now, now),
+            )
+    return ("--db", str(database))
+
+
+def test_json_is_one_array_of_snake_case_objects(portfolio, run):
+    result = run(*portfolio, "customers", "--as-of", "2026-12-03", "--format", "json")
+    rows = json.loads(result.stdout)
+    assert [(r["account"], r["currency"]) for r in rows] == [
+        ("C1", "CLP"), ("C2", "EUR"), ("C2", "USD"), ("C3", None)
+    ]
+    usd = rows[2]
+    assert usd == {
+        "account": "C2",
+        "name": "Harbor Supply Co.",
+        "country": "US",
+        "segment": "enterprise",
+        "currency": "USD",
+        "open_invoices": 2,
+        "balance": "1050.00",
+        "overdue": "1000.00",
+        "oldest_due_date": "2026-10-31",
+        "days_overdue": 33,
+    }
+    assert rows[0]["balance"] == "150000"  # CLP has no minor unit
+    assert rows[3]["balance"] is None
+
+
+def test_jsonl_is_one_object_a_line(portfolio, run):
+    result = run(*portfolio, "customers", "--format", "jsonl")
+    lines = result.stdout.splitlines()
+    assert len(lines) == 4
+    assert all(json.loads(line)["account"] for line in lines)
+
+
+def test_csv_has_a_header_and_quotes_what_needs_it(portfolio, run):
+    result = run(*portfolio, "customers", "--format", "csv", "--segment", "smb")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["name"] for r in rows] == ["Comercial Rojas Ltda.", 'Quiet, "Quoted" & Co']
+    assert rows[1]["balance"] == ""
+
+
+def test_table_is_for_people(portfolio, run):
+    result = run(*portfolio, "customers", "--with-balance")
+    assert "Harbor Supply Co." in result.stdout
+    assert "Quiet" not in result.stdout
+    assert result.stdout.splitlines()[0].split()[:2] == ["account", "name"]
+
+
+def test_empty_listing_in_json_is_an_empty_array(run):
+    result = run("customers", "--format", "json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == []
+
+
+def test_empty_table_explains_on_stderr(run):
+    result = run("customers")
+    assert result.stdout == ""
+    assert "No customers yet" in result.stderr
+
+
+# -- errors and logging -------------------------------------------------------------
+
+
+@pytest.fixture
+def failing_command():
+    """A command that fails with a secret in its message, as a bug might."""
+    import click
+
+    @cli.command("explode")
+    @click.argument("kind")
+    def explode(kind):
+        from cobra import logs
+
+        logs.register_secret("s3cr3t-token")
+        logging.getLogger("cobra.test").warning("talking to server with s3cr3t-token")
+        if kind == "work":
+            raise CobraWorkError("server said no to s3cr3t-token")
+        raise KeyError("unexpected")
+
+    yield
+    cli.commands.pop("explode")
+
+
+def test_work_failures_exit_1_with_secrets_scrubbed(failing_command, run):
+    result = run("explode", "work")
+    assert result.exit_code == 1
+    assert "Error: server said no to ***" in result.stderr
+    assert "s3cr3t" not in result.stderr
+
+
+def test_unexpected_errors_are_short_without_debug(failing_command, run, monkeypatch):
+    monkeypatch.delenv("COBRA_DEBUG")
+    result = run("explode", "bug")
+    assert result.exit_code == 1
+    assert "unexpected KeyError" in result.stderr
+    assert "COBRA_DEBUG=1 shows the traceback" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unexpected_errors_raise_with_debug(failing_command, run):
+    with pytest.raises(KeyError):
+        run("explode", "bug")
+
+
+def test_json_log_lines_for_log_shippers(failing_command, run, tmp_path):
+    log_file = tmp_path / "cobra.log"
+    result = run("--log-format", "json", "--log-file", str(log_file), "explode", "work")
+    record = json.loads(log_file.read_text().splitlines()[0])
+    assert record["level"] == "warning"
+    assert record["logger"] == "cobra.test"
+    assert record["message"] == "talking to server with ***"
+    assert record["time"].endswith("+00:00")
+    assert json.loads(result.stderr.splitlines()[0])["message"] == record["message"]
+
+
+def test_quiet_hides_warnings_and_verbose_shows_info(failing_command, run):
+    assert "talking to server" not in run("-q", "explode", "work").stderr
+    assert "talking to server" in run("explode", "work").stderr
+
+
+def test_log_level_from_config_and_flags(isolated, run):
+    (isolated / "cobra.toml").write_text('[log]\nlevel = "error"\n')
+    # -v twice moves error -> warning -> info; migrations log at info.
+    result = run("-vv", "--db", "new.sqlite", "db", "migrate")
+    assert "applied migration 0001_initial.sql" in result.stderr
+
+
+def test_no_traceback_for_a_database_that_is_not_sqlite(isolated, run):
+    (isolated / "bad.sqlite").write_text("this is not a database" * 100)
+    result = run("--db", "bad.sqlite", "customers")
+    assert result.exit_code == 2
+    assert "bad.sqlite is not a cobra database" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cobra_runs_as_a_real_process(cobra_process):
+    result = cobra_process("customers", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+    assert sqlite3.connect(paths.user_data_dir() / "cobra.sqlite").execute(
+        "PRAGMA user_version"
+    ).fetchone()[0] >= 1
