@@ -1,0 +1,47 @@
+"""The documentation matches the code it describes."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+from cobra import hookspecs
+from cobra.config_schema import SCHEMA, Key, Table, TableMap
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def hook_functions():
+    return {
+        name: function
+        for name, function in inspect.getmembers(hookspecs, inspect.isfunction)
+        if hasattr(function, "cobra_spec")
+    }
+
+
+def test_every_hook_is_documented_with_its_exact_signature():
+    text = (DOCS / "plugins.md").read_text(encoding="utf-8")
+    documented = dict(re.findall(r"^### `(\w+)(\(.*\))`$", text, flags=re.MULTILINE))
+    hooks = hook_functions()
+    assert hooks, "no hook specifications found"
+    for name, function in hooks.items():
+        assert name in documented, f"hook {name} is missing from docs/plugins.md"
+        assert documented[name] == str(inspect.signature(function)), name
+    assert set(documented) <= set(hooks), "docs/plugins.md documents a hook that does not exist"
+
+
+def schema_keys(table: Table, prefix: str = ""):
+    for name, spec in table.keys.items():
+        if isinstance(spec, Key):
+            yield prefix + name
+        elif isinstance(spec, TableMap):
+            yield from schema_keys(spec.item, f"{prefix}{name}.NAME.")
+        else:
+            yield from schema_keys(spec, f"{prefix}{name}.")
+
+
+def test_every_config_key_is_documented():
+    text = (DOCS / "configuration.md").read_text(encoding="utf-8")
+    for key in schema_keys(SCHEMA):
+        assert f"`{key}`" in text, f"{key} is missing from docs/configuration.md"
