@@ -66,36 +66,43 @@ def _debugging() -> bool:
 class CobraGroup(click.Group):
     """The root group: lazy built-in commands, plugin commands, error mapping."""
 
-    _plugin_commands_loaded = False
+    # The plugin set whose commands were added, and their names: when the
+    # plugins are reloaded (tests do it between cases) the old ones go.
+    _commands_from_plugins: tuple[object, set[str]] = (None, set())
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(BUILTIN_COMMANDS) | set(self.commands))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self.commands:
-            return self.commands[name]
         if name in BUILTIN_COMMANDS:
-            from importlib import import_module
+            if name not in self.commands:
+                from importlib import import_module
 
-            module, attribute, _ = BUILTIN_COMMANDS[name]
-            command = getattr(import_module(module), attribute)
-            self.commands[name] = command
-            return command
-        self._load_plugin_commands()
+                module, attribute, _ = BUILTIN_COMMANDS[name]
+                self.commands[name] = getattr(import_module(module), attribute)
+            return self.commands[name]
+        if name not in self.commands:
+            self._load_plugin_commands()
         return self.commands.get(name)
 
     def _load_plugin_commands(self) -> None:
-        if self._plugin_commands_loaded:
-            return
-        self._plugin_commands_loaded = True
         from cobra.plugins import get_plugins
 
-        builtins = dict(self.commands)
-        get_plugins().manager.hook.register_commands(cli=self)
-        # A plugin may add commands but never shadow a built-in one.
-        for name in BUILTIN_COMMANDS:
+        plugins = get_plugins()
+        loaded_from, names = self._commands_from_plugins
+        if loaded_from is plugins:
+            return
+        for name in names:
             self.commands.pop(name, None)
-        self.commands.update(builtins)
+        before = dict(self.commands)
+        plugins.manager.hook.register_commands(cli=self)
+        # A plugin may add commands but never shadow a built-in one, whether
+        # or not the built-in has been imported yet.
+        for name in set(self.commands) - set(before):
+            if name in BUILTIN_COMMANDS:
+                del self.commands[name]
+        self.commands.update(before)
+        self._commands_from_plugins = (plugins, set(self.commands) - set(before))
 
     def format_commands(
         self, ctx: click.Context, formatter: click.HelpFormatter
