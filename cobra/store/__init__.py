@@ -22,7 +22,7 @@ from datetime import date, datetime, timezone
 from importlib.resources import files
 from pathlib import Path
 
-from cobra.errors import CobraInputError, StoreError
+from cobra.errors import CobraInputError, CobraWorkError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,10 @@ def _check_location(path: Path) -> None:
             "create it first or choose another path with --db"
         )
     if not folder.is_dir():
-        raise StoreError(f"cannot create the database {path}: {folder} is not a folder")
+        raise StoreError(
+            f"cannot create the database {path}: {folder} is not a folder; "
+            "choose another path with --db"
+        )
     if not path.exists() and not os.access(folder, os.W_OK):
         raise StoreError(
             f"cannot create the database {path}: the folder {folder} is not writable; "
@@ -112,6 +115,7 @@ class Store:
         created = not path.exists()
         if created:
             _create_private(path)
+        conn = None
         try:
             # isolation_level=None: cobra opens its transactions explicitly
             # (see `transaction`), so none is left open by accident.
@@ -121,17 +125,27 @@ class Store:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             conn.execute("PRAGMA foreign_keys = ON")
+            store = cls(conn, path)
+            # Before switching to WAL, which rewrites the header of a file in
+            # another journal mode: a newer file must be left untouched.
+            store._refuse_newer()
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path} is not a cobra database ({exc})") from None
+            if conn is not None:
+                conn.close()
+            raise StoreError(
+                f"{path} is not a cobra database ({exc}); "
+                "check the path or choose another with --db"
+            ) from None
+        except StoreError:
+            conn.close()
+            raise
         if mode.lower() != "wal":
             log.warning(
                 "%s: journal mode is %s, not WAL; readers may wait on writers",
                 path,
                 mode,
             )
-        store = cls(conn, path)
-        store._refuse_newer()
         if migrate:
             store.migrate()
         return store
@@ -215,8 +229,11 @@ class Store:
         target = sqlite3.connect(partial)
         try:
             self.conn.backup(target)
-        finally:
+        except sqlite3.Error as exc:
             target.close()
+            partial.unlink(missing_ok=True)
+            raise CobraWorkError(f"backup of {self.path} to {destination} failed: {exc}") from None
+        target.close()
         os.replace(partial, destination)
         return destination
 
