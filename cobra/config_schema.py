@@ -57,6 +57,14 @@ def integer(minimum: int | None = None) -> Checker:
     return check
 
 
+def fraction(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"expected a number between 0 and 1, got {_type_name(value)}"
+    if not 0 <= value <= 1:
+        return f"must be between 0 and 1, got {value}"
+    return None
+
+
 def choice(*allowed: str) -> Checker:
     def check(value: object) -> str | None:
         if not isinstance(value, str):
@@ -185,6 +193,15 @@ SCHEMA = Table(
                 ),
             },
             "Logging; -v, -q, --log-format and --log-file override it.",
+        ),
+        "import": Table(
+            {
+                "sync_max_close_share": Key(
+                    fraction,
+                    "Largest share of open invoices `import --sync` may close without --force.",
+                ),
+            },
+            "Importing.",
         ),
         "channels": TableMap(
             Table({"backend": Key(string, "The channel backend plugin to use.")}),

@@ -22,6 +22,11 @@ BUILTIN_COMMANDS = {
         "init_command",
         "Write a starter config and create the database.",
     ),
+    "import": (
+        "cobra.cli.cmd_import",
+        "import_command",
+        "Load customers, invoices and payments through an importer.",
+    ),
     "customers": (
         "cobra.cli.cmd_customers",
         "customers_command",

@@ -1,10 +1,20 @@
--- How payments and credit notes settle invoices.
+-- How payments and credit notes settle invoices, and the import runs that
+-- brought each record in.
 --
 -- A payment names the invoices it pays or is spread oldest-first over its
 -- customer's open invoices; each share is one allocation row. What a payment
 -- does not cover stays with the customer as credit (`payments.amount` minus
 -- its allocations), never lost. A credit note reduces the invoice it names,
--- or becomes customer credit in the same way.
+-- or the oldest open ones, in the same way.
+
+CREATE TABLE imports (
+    id          INTEGER PRIMARY KEY,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    sources     TEXT NOT NULL,                   -- JSON array of what was read
+    sync        INTEGER NOT NULL DEFAULT 0,
+    summary     TEXT                             -- JSON counts, once finished
+);
 
 CREATE TABLE credit_notes (
     id          INTEGER PRIMARY KEY,
@@ -15,6 +25,7 @@ CREATE TABLE credit_notes (
     currency    TEXT NOT NULL CHECK (length(currency) = 3),
     amount      INTEGER NOT NULL CHECK (amount > 0),
     source      TEXT,
+    import_id   INTEGER REFERENCES imports(id),
     created_at  TEXT NOT NULL
 );
 
@@ -28,6 +39,15 @@ CREATE TABLE allocations (
 );
 CREATE INDEX allocations_by_invoice ON allocations (invoice_id);
 CREATE INDEX allocations_by_payment ON allocations (payment_id);
+CREATE INDEX allocations_by_credit_note ON allocations (credit_note_id);
 
--- When an invoice was closed, and why, for DSO and for `--sync`.
+-- `seen_import` is the last import that contained the record and
+-- `changed_import` the last that changed it: together they give the
+-- inserted/updated/unchanged counts, and `--sync` closes the open invoices
+-- the latest import did not see.
+ALTER TABLE customers ADD COLUMN seen_import INTEGER;
+ALTER TABLE customers ADD COLUMN changed_import INTEGER;
+ALTER TABLE invoices ADD COLUMN seen_import INTEGER;
+ALTER TABLE invoices ADD COLUMN changed_import INTEGER;
 ALTER TABLE invoices ADD COLUMN closed_on TEXT;
+ALTER TABLE payments ADD COLUMN import_id INTEGER REFERENCES imports(id);

@@ -1,0 +1,167 @@
+"""``cobra import``: load customers, invoices and payments through importers."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from itertools import chain
+from pathlib import Path
+
+import click
+
+from cobra.cli.app import App
+from cobra.errors import CobraInputError
+
+
+class ImportCommand(click.Command):
+    """``cobra import`` plus the options every installed importer declares.
+
+    The options are gathered when the command is parsed (plugins load then,
+    never for ``cobra --help``), so a plugin's importer gets first-class
+    options such as ``--encoding`` instead of a generic key=value.
+    """
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        taken = {opt for param in params for opt in param.opts}
+        for option in declared_options().values():
+            flag = f"--{option.name}"
+            if flag in taken:
+                continue
+            taken.add(flag)
+            params.insert(-1, click.Option(
+                [flag, option.key], help=option.help, metavar=option.metavar,
+                multiple=option.multiple, default=option.default,
+            ))
+        return params
+
+
+def declared_options() -> dict:
+    """Every importer option by name; the first importer to declare one wins."""
+    from cobra.plugins import get_plugins
+
+    options = {}
+    for provided in get_plugins().importers().values():
+        for option in getattr(provided.obj, "options", ()):
+            options.setdefault(option.name, option)
+    return options
+
+
+@click.command("import", cls=ImportCommand)
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@click.option("--using", metavar="NAME", help="The importer to use (default: chosen from the source).")
+@click.option("--sync", is_flag=True,
+              help="The sources are the complete open ledger: close open invoices they omit.")
+@click.option("--force", is_flag=True,
+              help="With --sync, close invoices even beyond the configured share.")
+@click.option("--dry-run", is_flag=True, help="Check and count everything, write nothing.")
+@click.option("--skip-invalid", is_flag=True,
+              help="Import the valid records; write the rejected ones to a CSV file.")
+@click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where --skip-invalid writes rejects (default: SOURCE.rejects.csv).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="json prints the summary on stdout for scripts.")
+@click.pass_context
+def import_command(ctx, sources, using, sync, force, dry_run, skip_invalid, rejects, fmt,
+                   **importer_options):
+    """Load customers, invoices, credit notes and payments from SOURCE...
+
+    SOURCE is a file, a folder or a URL; the importer is chosen from it
+    (`cobra plugins` lists them) or named with --using. Importing is an
+    upsert: the same source twice changes nothing. A source with any invalid
+    record imports nothing unless --skip-invalid is given.
+
+    Example: cobra import invoices.csv --decimal , --date-format %d/%m/%Y
+    """
+    from cobra import ledger
+    from cobra.importers import ImportContext, choose
+    from cobra.plugins import get_plugins
+
+    app: App = ctx.obj
+    config = app.config()
+    importers = {name: p.obj for name, p in get_plugins().importers().items()}
+    if not importers:
+        raise CobraInputError("no importer is installed; `cobra plugins` lists what is loaded")
+
+    chosen = [(source, choose(source, importers, using)) for source in sources]
+    given = {key: value for key, value in importer_options.items()
+             if value not in (None, ())}
+    for source, importer in chosen:
+        accepted = {option.key for option in importer.options}
+        for key in given:
+            if key not in accepted:
+                raise click.UsageError(
+                    f"--{key.replace('_', '-')} does not apply to the {importer.name} "
+                    f"importer (reading {source})"
+                )
+
+    context = ImportContext(
+        default_currency=str(config.get("company.currency", "USD")),
+        default_country=config.get("company.country"),
+        config=config,
+    )
+    records = chain.from_iterable(
+        importer.read(source, given, context) for source, importer in chosen
+    )
+    options = ledger.LoadOptions(
+        sync=sync, force=force, dry_run=dry_run, skip_invalid=skip_invalid,
+        sync_max_close_share=float(config.get("import.sync_max_close_share", 0.5)),
+    )
+    sink = RejectsFile(rejects or Path(f"{sources[0]}.rejects.csv")) if skip_invalid else None
+    progress = _progress if sys.stderr.isatty() else None
+    try:
+        result = ledger.load(app.store(), records, list(sources), options,
+                             on_reject=sink.write if sink else (lambda r: None),
+                             progress=progress)
+    finally:
+        if sink:
+            sink.close()
+    _report(result, sources, sink, fmt)
+
+
+def _progress(count: int) -> None:
+    click.echo(f"\r  read {count:,} records...", err=True, nl=False)
+
+
+class RejectsFile:
+    """The CSV of rejected records --skip-invalid writes, opened on first use."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.handle = None
+        self.writer = None
+        self.count = 0
+
+    def write(self, rejected) -> None:
+        if self.writer is None:
+            self.handle = open(self.path, "w", newline="", encoding="utf-8")
+            self.writer = csv.writer(self.handle)
+            self.writer.writerow(["source", "line", "field", "problem"])
+        self.writer.writerow([rejected.where.source, rejected.where.line or "",
+                              rejected.field, rejected.problem])
+        self.count += 1
+
+    def close(self) -> None:
+        if self.handle:
+            self.handle.close()
+
+
+def _report(result, sources, sink, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict()))
+    verb = "Would import" if result.dry_run else "Imported"
+    parts = []
+    for kind, counts in result.counts.items():
+        if any(counts.values()):
+            details = ", ".join(f"{n} {state}" for state, n in counts.items())
+            parts.append(f"{kind.replace('_', ' ')}: {details}")
+    click.echo(f"{verb} {', '.join(sources)}", err=True)
+    for part in parts or ["nothing new"]:
+        click.echo(f"  {part}", err=True)
+    if result.closed_by_sync:
+        click.echo(f"  closed by sync: {result.closed_by_sync} invoices", err=True)
+    if result.rejected:
+        click.echo(f"  rejected: {result.rejected} (written to {sink.path})", err=True)
+        for rejected in result.shown_rejects:
+            click.echo(f"    {rejected}", err=True)

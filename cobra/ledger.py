@@ -1,0 +1,299 @@
+"""Loading imported records into the store, all or nothing.
+
+:func:`load` takes the record stream of one ``cobra import`` (any number of
+sources, any importer) and writes it in one transaction: customers and
+invoices are upserted in batches, payments and credit notes are allocated to
+invoices, ``--sync`` closes what the sources no longer list. Invalid records
+are collected; unless the caller allows skipping them, a single one rolls
+the whole import back, so a bad file never leaves half its rows behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from cobra.errors import CobraInputError
+from cobra.records import CreditNote, Customer, Invoice, Payment, Rejected, Where
+
+log = logging.getLogger(__name__)
+
+BATCH = 5000  # rows per executemany: large enough to amortise, small in memory
+SHOWN_REJECTS = 20
+
+
+class ImportRejected(CobraInputError):
+    """The sources hold invalid records, so nothing was imported."""
+
+
+class SyncRefused(CobraInputError):
+    """--sync would close too large a share of the open invoices."""
+
+
+@dataclass
+class ImportResult:
+    """What an import did (or, with --dry-run, would have done)."""
+
+    import_id: int | None = None
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejected: int = 0
+    shown_rejects: list[Rejected] = field(default_factory=list)
+    closed_by_sync: int = 0
+    dry_run: bool = False
+
+    def as_dict(self) -> dict:
+        return {
+            "import_id": self.import_id,
+            "dry_run": self.dry_run,
+            **self.counts,
+            "rejected": self.rejected,
+            "closed_by_sync": self.closed_by_sync,
+        }
+
+
+@dataclass
+class LoadOptions:
+    sync: bool = False
+    force: bool = False
+    dry_run: bool = False
+    skip_invalid: bool = False
+    sync_max_close_share: float = 0.5
+
+
+class _Loader:
+    """The state of one load; :func:`load` is its only user."""
+
+    def __init__(self, writer, options: LoadOptions, on_reject: Callable[[Rejected], None]):
+        self.writer = writer
+        self.options = options
+        self.on_reject = on_reject
+        self.result = ImportResult(import_id=writer.run, dry_run=options.dry_run)
+        self.accounts = writer.known_accounts()
+        self.pending_customers: dict[str, Customer] = {}
+        self.pending_invoices: list[Invoice] = []
+        self.profiles: dict[str, tuple] = {}  # account -> what was last written
+        self.payments = {"inserted": 0, "unchanged": 0}
+        self.credit_notes = {"inserted": 0, "unchanged": 0}
+        self.writing = True  # false once a reject means nothing will be kept
+
+    def reject(self, rejected: Rejected) -> None:
+        self.result.rejected += 1
+        if len(self.result.shown_rejects) < SHOWN_REJECTS:
+            self.result.shown_rejects.append(rejected)
+        self.on_reject(rejected)
+        if not self.options.skip_invalid:
+            # Everything will be rolled back: keep reading to report every
+            # bad row, but stop paying for writes.
+            self.writing = False
+
+    def customer(self, record: Customer) -> None:
+        key = (record.profile(), record.email, record.phone)
+        if self.profiles.get(record.account) == key:
+            return
+        self.profiles[record.account] = key
+        self.accounts.add(record.account)
+        self.pending_customers[record.account] = record
+        if len(self.pending_customers) >= BATCH:
+            self.flush()
+
+    def invoice(self, record: Invoice) -> None:
+        if record.account not in self.accounts:
+            self.reject(Rejected(record.where, "customer_id",
+                                 f"unknown customer {record.account!r}: "
+                                 "import the customer before its invoices"))
+            return
+        self.pending_invoices.append(record)
+        if len(self.pending_invoices) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.writing:
+            if self.pending_customers:
+                self.writer.upsert_customers(self.pending_customers.values())
+            if self.pending_invoices:
+                self.writer.upsert_invoices(self.pending_invoices)
+        self.pending_customers.clear()
+        self.pending_invoices.clear()
+
+    def payment(self, record: Payment) -> None:
+        self.flush()  # its invoices may still be in the batch
+        if not self.writing:
+            return
+        customer_id = self._customer_id(record)
+        if customer_id is None:
+            return
+        existing = self.writer.existing_payment(record.reference)
+        if existing is not None:
+            self._compare(existing, record, record.paid_on, "payment", self.payments)
+            return
+        targets = self._targets(record, customer_id)
+        if targets is None:
+            return
+        payment_id = self.writer.insert_payment(record, customer_id)
+        self._spread(record.amount, targets, payment_id=payment_id)
+        self.payments["inserted"] += 1
+
+    def credit_note(self, record: CreditNote) -> None:
+        self.flush()
+        if not self.writing:
+            return
+        customer_id = self._customer_id(record)
+        if customer_id is None:
+            return
+        existing = self.writer.existing_credit_note(record.number)
+        if existing is not None:
+            self._compare(existing, record, record.issue_date, "credit note", self.credit_notes)
+            return
+        numbers = (record.invoice_number,) if record.invoice_number else ()
+        targets = self._targets(record, customer_id, numbers)
+        if targets is None:
+            return
+        invoice_id = targets[0][0] if record.invoice_number else None
+        note_id = self.writer.insert_credit_note(record, customer_id, invoice_id)
+        self._spread(record.amount, targets, credit_note_id=note_id)
+        self.credit_notes["inserted"] += 1
+
+    def _customer_id(self, record) -> int | None:
+        customer_id = self.writer.customer_id(record.account)
+        if customer_id is None:
+            self.reject(Rejected(record.where, "customer_id",
+                                 f"unknown customer {record.account!r}"))
+        return customer_id
+
+    def _compare(self, existing, record, day, what: str, counts: dict) -> None:
+        """A record imported before: unchanged, or an error if it differs."""
+        same = (existing["currency"], existing["amount"], existing["account"]) == (
+            record.currency, record.amount, record.account
+        ) and existing[0] == day.isoformat()
+        if same:
+            counts["unchanged"] += 1
+        else:
+            number = getattr(record, "reference", None) or record.number
+            self.reject(Rejected(record.where, "amount",
+                                 f"{what} {number} was imported before with other values; "
+                                 "a recorded "
+                                 f"{what} is never changed by an import"))
+
+    def _targets(self, record, customer_id: int, numbers: tuple[str, ...] | None = None):
+        """The invoices to settle, in order: the named ones, else oldest first."""
+        numbers = record.invoice_numbers if numbers is None else numbers
+        if not numbers:
+            return [(row["id"], row["balance"])
+                    for row in self.writer.open_invoices(customer_id, record.currency)]
+        targets = []
+        for number in numbers:
+            row = self.writer.invoice(number)
+            if row is None or row["account"] != record.account:
+                self.reject(Rejected(record.where, "invoice_id",
+                                     f"invoice {number!r} is not an invoice of customer "
+                                     f"{record.account!r}"))
+                return None
+            if row["currency"] != record.currency:
+                self.reject(Rejected(record.where, "currency",
+                                     f"{record.currency} does not match invoice {number}'s "
+                                     f"currency {row['currency']}"))
+                return None
+            targets.append((row["id"], row["balance"]))
+        return targets
+
+    def _spread(self, amount: int, targets, **source) -> None:
+        """Settle invoices in order; what is left stays as customer credit."""
+        for invoice_id, balance in targets:
+            if amount <= 0:
+                break
+            share = min(amount, balance)
+            if share > 0:
+                self.writer.allocate(invoice_id, share, **source)
+                amount -= share
+
+
+def load(
+    store,
+    records: Iterable,
+    sources: list[str],
+    options: LoadOptions,
+    on_reject: Callable[[Rejected], None] = lambda rejected: None,
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Write *records* into *store* in one transaction; see the module doc."""
+    from cobra.store.ledger import LedgerWriter
+
+    conn = store.conn
+    now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        writer = LedgerWriter(conn, now, sources, options.sync)
+        before = {"customers": writer.count("customers"), "invoices": writer.count("invoices")}
+        open_before = writer.open_invoice_count()
+        loader = _Loader(writer, options, on_reject)
+        handlers = {
+            Customer: loader.customer,
+            Invoice: loader.invoice,
+            Payment: loader.payment,
+            CreditNote: loader.credit_note,
+            Rejected: loader.reject,
+        }
+        seen = 0
+        last_report = time.monotonic()
+        for record in records:
+            handlers[type(record)](record)
+            seen += 1
+            if progress and not seen % 10000 and time.monotonic() - last_report > 0.5:
+                progress(seen)
+                last_report = time.monotonic()
+        loader.flush()
+
+        for number, first, again in writer.conflicts():
+            line = again.rsplit(":", 1)
+            where = Where(line[0], int(line[1])) if len(line) == 2 and line[1].isdigit() else Where(again)
+            loader.reject(Rejected(where, "invoice_id",
+                                   f"invoice {number} appears again with other values "
+                                   f"(first at {first})"))
+        result = loader.result
+        if result.rejected and not options.skip_invalid:
+            raise ImportRejected(_rejects_message(result, sources))
+
+        writer.settle_statuses()
+        result.counts = {
+            "customers": writer.counts("customers", before["customers"]),
+            "invoices": writer.counts("invoices", before["invoices"]),
+            "payments": loader.payments,
+            "credit_notes": loader.credit_notes,
+        }
+        if options.sync:
+            result.closed_by_sync = _sync(writer, open_before, options)
+        writer.finish(result.as_dict())
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("ROLLBACK" if options.dry_run else "COMMIT")
+    if options.dry_run:
+        result.import_id = None
+    return result
+
+
+def _sync(writer, open_before: int, options: LoadOptions) -> int:
+    to_close = writer.open_not_seen()
+    if to_close and open_before and not options.force:
+        share = to_close / open_before
+        if share > options.sync_max_close_share:
+            raise SyncRefused(
+                f"--sync would close {to_close} of {open_before} open invoices "
+                f"({share:.0%}, more than the {options.sync_max_close_share:.0%} allowed); "
+                "if the source really is the complete open ledger, repeat with --force. "
+                "Nothing was imported."
+            )
+    return writer.close_not_seen() if to_close else 0
+
+
+def _rejects_message(result: ImportResult, sources: list[str]) -> str:
+    lines = [str(r) for r in result.shown_rejects]
+    more = result.rejected - len(lines)
+    if more > 0:
+        lines.append(f"... and {more} more")
+    head = f"{result.rejected} invalid record{'s' if result.rejected != 1 else ''}; nothing was imported"
+    tail = "Fix them, or import the valid rows with --skip-invalid (rejects go to a CSV file)."
+    return "\n".join([head, *lines, tail])
