@@ -17,11 +17,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from cobra.errors import CobraInputError
-from cobra.records import CreditNote, Customer, Invoice, Payment, Rejected, Where
+from cobra.layout import check_row, plain_cells
+from cobra.records import CreditNote, Customer, Invoice, LayoutRows, Payment, Rejected, Where
 
 log = logging.getLogger(__name__)
 
 BATCH = 5000  # rows per executemany: large enough to amortise, small in memory
+# Staged layout rows are checked and promoted in chunks of this many: the
+# stage then stays in memory and in cache whatever the size of the file.
+STAGE_ROWS = 50000
 SHOWN_REJECTS = 20
 
 
@@ -74,7 +78,12 @@ class _Loader:
         self.accounts = writer.known_accounts()
         self.pending_customers: dict[str, Customer] = {}
         self.pending_invoices: list[Invoice] = []
-        self.profiles: dict[str, tuple] = {}  # account -> what was last written
+        # account -> hash of what was last written for it. A hash, not the
+        # fields: a million-row import keeps one small int per customer.
+        self.profiles: dict[str, int] = {}
+        self.stage = None  # LayoutStage, made for the first LayoutRows
+        self.layout_settings: list = []
+        self.accounts_stale = False
         self.payments = {"inserted": 0, "unchanged": 0}
         self.credit_notes = {"inserted": 0, "unchanged": 0}
         self.writing = True  # false once a reject means nothing will be kept
@@ -90,7 +99,7 @@ class _Loader:
             self.writing = False
 
     def customer(self, record: Customer) -> None:
-        key = (record.profile(), record.email, record.phone)
+        key = hash((record.profile(), record.email, record.phone))
         if self.profiles.get(record.account) == key:
             return
         self.profiles[record.account] = key
@@ -100,6 +109,9 @@ class _Loader:
             self.flush()
 
     def invoice(self, record: Invoice) -> None:
+        if self.accounts_stale:
+            self.accounts = self.writer.known_accounts() | set(self.pending_customers)
+            self.accounts_stale = False
         if record.account not in self.accounts:
             self.reject(Rejected(record.where, "customer_id",
                                  f"unknown customer {record.account!r}: "
@@ -109,14 +121,49 @@ class _Loader:
         if len(self.pending_invoices) >= BATCH:
             self.flush()
 
+    def layout_rows(self, batch: LayoutRows) -> None:
+        if self.stage is None:
+            from cobra.store.ledger import LayoutStage
+
+            self.stage = LayoutStage(self.writer)
+        if batch.settings not in self.layout_settings:
+            self.layout_settings.append(batch.settings)
+        self.stage.add(self.stage.source_id(batch.source),
+                       self.layout_settings.index(batch.settings),
+                       batch.settings.plain, batch.rows)
+        if self.stage.rows >= STAGE_ROWS:
+            self.flush()
+
     def flush(self) -> None:
-        if self.writing:
-            if self.pending_customers:
-                self.writer.upsert_customers(self.pending_customers.values())
-            if self.pending_invoices:
-                self.writer.upsert_invoices(self.pending_invoices)
+        if self.writing and self.pending_customers:
+            self.writer.upsert_customers(self.pending_customers.values())
+        if self.stage is not None and self.stage.rows:
+            self._check_staged_rows()
+            if self.writing:
+                self.stage.promote()
+                self.accounts_stale = True
+        if self.writing and self.pending_invoices:
+            self.writer.upsert_invoices(self.pending_invoices)
         self.pending_customers.clear()
         self.pending_invoices.clear()
+
+    def _check_staged_rows(self) -> None:
+        """Look at each staged row the bulk checks did not accept.
+
+        Either it is valid in a form SQLite cannot read (a day-first date, a
+        decimal comma, a national phone number) and goes back in plain form,
+        or it is rejected with the message check_row gives.
+        """
+        paths = {number: path for path, number in self.stage.sources.items()}
+        for row in self.stage.exceptions():
+            where = Where(paths[row["source_id"]], row["line"])
+            settings = self.layout_settings[row["settings_id"]]
+            checked = check_row(tuple(row)[4:20], where, settings)
+            if isinstance(checked, Rejected):
+                self.stage.drop(row["row_id"])
+                self.reject(checked)
+            else:
+                self.stage.replace(row["row_id"], plain_cells(*checked))
 
     def payment(self, record: Payment) -> None:
         self.flush()  # its invoices may still be in the batch
@@ -235,6 +282,7 @@ def load(
             Payment: loader.payment,
             CreditNote: loader.credit_note,
             Rejected: loader.reject,
+            LayoutRows: loader.layout_rows,
         }
         seen = 0
         last_report = time.monotonic()

@@ -100,4 +100,20 @@ class Rejected:
         )
 
 
-Record = Customer | Invoice | CreditNote | Payment | Rejected
+@dataclass(slots=True)
+class LayoutRows:
+    """A batch of rows in cobra's tabular layout, as text not yet checked.
+
+    Importers of tabular data yield these instead of one Customer and one
+    Invoice per row: the ledger checks clean rows in bulk, far faster than
+    row by row, and reports bad ones exactly as :func:`cobra.layout.check_row`
+    would. Each row is ``(line, cell, cell, ...)`` with the cells in
+    :data:`cobra.layout.FIELDS` order.
+    """
+
+    source: str
+    settings: object  # cobra.layout.LayoutSettings
+    rows: list[tuple]
+
+
+Record = Customer | Invoice | CreditNote | Payment | Rejected | LayoutRows

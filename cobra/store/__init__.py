@@ -125,6 +125,9 @@ class Store:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             conn.execute("PRAGMA foreign_keys = ON")
+            # Temporary tables (an import's staging area) stay small, and are
+            # far faster in memory than in a temporary file.
+            conn.execute("PRAGMA temp_store = MEMORY")
             store = cls(conn, path)
             # Before switching to WAL, which rewrites the header of a file in
             # another journal mode: a newer file must be left untouched.
