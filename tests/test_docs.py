@@ -45,3 +45,34 @@ def test_every_config_key_is_documented():
     text = (DOCS / "configuration.md").read_text(encoding="utf-8")
     for key in schema_keys(SCHEMA):
         assert f"`{key}`" in text, f"{key} is missing from docs/configuration.md"
+
+
+def python_blocks(text: str) -> list[str]:
+    return re.findall(r"```python\n(.+?)```", text, flags=re.DOTALL)
+
+
+def test_the_importer_example_in_the_plugin_docs_works(tmp_path, run):
+    """The documented importer, registered as a plugin, imports a real file."""
+    import types
+
+    from cobra.plugins import get_plugins
+
+    text = (DOCS / "plugins.md").read_text(encoding="utf-8")
+    source = next(block for block in python_blocks(text) if "AcmeLedgerImporter" in block)
+    module = types.ModuleType("acme_ledger")
+    exec(compile(source, "docs/plugins.md", "exec"), module.__dict__)
+    get_plugins().register(module, name="acme-ledger")
+
+    ledger = tmp_path / "ACME.LED"
+    ledger.write_text(
+        "C0000001F-00000001" "20261130" "000000012550\n"
+        "C0000001F-00000002" "20261231" "000000001000\n"
+        "C0000002F-00000003" "2026XX31" "000000001000\n",
+        encoding="ascii",
+    )
+    result = run("import", str(ledger), "--currency", "EUR", "--skip-invalid")
+    assert result.exit_code == 0, result.stderr
+    assert "invoices: 2 inserted" in result.stderr
+    assert "rejected: 1" in result.stderr
+    rows = run("customers", "--format", "json", "--as-of", "2026-12-15").stdout
+    assert '"balance": "135.50"' in rows
