@@ -296,9 +296,18 @@ _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def _plain_email(cell: str) -> str:
-    """A conservative form of cobra.fields.email's rule, in GLOB patterns."""
+    """A conservative form of cobra.fields.email's rule.
+
+    Only plain characters, one @ with something before it, a dot at least one
+    character after the @, and two letters at the end. Written with instr and
+    substr rather than GLOB wildcards, which backtrack and cost several times
+    more on a million rows.
+    """
+    at = f"instr({cell}, '@')"
     return f"""({cell} = '' OR (NOT {cell} GLOB '*[^-A-Za-z0-9._%+@]*'
-        AND {cell} GLOB '?*@?*.*[A-Za-z][A-Za-z]' AND NOT {cell} GLOB '*@*@*'))"""
+        AND {at} > 1 AND instr(substr({cell}, {at} + 1), '@') = 0
+        AND instr(substr({cell}, {at} + 2), '.') > 0
+        AND substr({cell}, -2) GLOB '[A-Za-z][A-Za-z]'))"""
 
 
 def _fraction(cell: str) -> str:
@@ -306,11 +315,12 @@ def _fraction(cell: str) -> str:
 
 
 def _plain_amount(cell: str) -> str:
-    """Digits with an optional point and no more decimals than the currency has."""
-    return f"""({cell} GLOB '[0-9]*' AND NOT {cell} GLOB '*[^0-9.]*' AND NOT {cell} GLOB '*.'
-        AND length({cell}) - length(replace({cell}, '.', '')) <= 1
+    """Digits with at most one point and no more decimals than the currency has."""
+    dot = f"instr({cell}, '.')"
+    return f"""({cell} GLOB '[0-9]*' AND NOT {cell} GLOB '*[^0-9.]*'
+        AND instr(substr({cell}, {dot} + 1), '.') = 0 AND substr({cell}, -1) <> '.'
         AND length({cell}) <= 18
-        AND length(rtrim({_fraction(cell)}, '0')) <= k.exponent)"""
+        AND ({dot} = 0 OR length(rtrim(substr({cell}, {dot} + 1), '0')) <= k.exponent))"""
 
 
 def _minor(cell: str) -> str:
@@ -382,7 +392,7 @@ FROM stage s
 JOIN stage_currencies k ON k.code = s.currency
 JOIN customers c ON c.account = s.customer_id
 JOIN stage_sources p ON p.id = s.source_id
-ORDER BY s.line
+ORDER BY s.rowid
 {_invoice_on_conflict("excluded.balance")}"""
 
 _PROMOTE_CUSTOMERS = f"""
