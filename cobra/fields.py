@@ -64,6 +64,9 @@ def parse_date(value: str | None, fmt: str | None = None) -> date:
         raise FieldError(f"{text!r} is not a date in the form {fmt}") from None
 
 
+# The store keeps amounts in SQLite's 64-bit integers.
+LARGEST_AMOUNT = 2**63 - 1
+
 _PLAIN_AMOUNT = re.compile(r"-?\d{1,30}(?:\.\d+)?")
 
 
@@ -85,14 +88,18 @@ def parse_amount(value: str | None, code: str, decimal: str = ".",
             )
         negative = whole.startswith("-")
         minor = int(whole.lstrip("-")) * 10**exponent + int(fraction.ljust(exponent, "0") or 0)
-        return -minor if negative else minor
-    from cobra.errors import CobraInputError
-    from cobra.money import Money
+        minor = -minor if negative else minor
+    else:
+        from cobra.errors import CobraInputError
+        from cobra.money import Money
 
-    try:
-        return Money.parse(text, code, decimal=decimal, thousands=thousands).amount
-    except CobraInputError as exc:
-        raise FieldError(str(exc)) from None
+        try:
+            minor = Money.parse(text, code, decimal=decimal, thousands=thousands).amount
+        except CobraInputError as exc:
+            raise FieldError(str(exc)) from None
+    if abs(minor) > LARGEST_AMOUNT:
+        raise FieldError(f"{text!r} is too large an amount")
+    return minor
 
 
 # A sanity check, not RFC 5322: one @, something on each side, a dot in the

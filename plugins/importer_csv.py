@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 BATCH = 5000  # rows handed to the ledger at a time
 DELIMITERS = (",", ";", "\t", "|")
 HEADER_SEARCH_ROWS = 30  # report exports put titles above the header row
+# The keys a mapping's [options] table may set: the importer's own options.
+MAPPING_OPTIONS = ("encoding", "delimiter", "decimal", "thousands", "date_format")
 
 
 class Mapping_:
@@ -86,9 +88,16 @@ class Mapping_:
         columns = data.get("columns", {})
         unknown = sorted(set(columns) - set(FIELDS)) + sorted(
             set(data.get("constants", {})) - set(FIELDS))
+        unknown += sorted(set(data.get("skip_when_empty", ())) - set(FIELDS))
         if unknown:
             raise CobraInputError(f"{source}: unknown cobra field(s) {', '.join(unknown)}; "
                                   f"fields are {', '.join(FIELDS)}")
+        # A misspelt option would otherwise be ignored without a word.
+        options = data.get("options", {})
+        wrong = sorted(set(options) - set(MAPPING_OPTIONS))
+        if wrong:
+            raise CobraInputError(f"{source}: unknown [options] key(s) {', '.join(wrong)}; "
+                                  f"keys are {', '.join(MAPPING_OPTIONS)}")
         return cls(columns, data.get("constants"), data.get("options"),
                    tuple(data.get("skip_when_empty", ())), name=source)
 
@@ -121,7 +130,7 @@ class CsvImporter(Importer):
         ImportOption("date-format", "Date format of CSV dates, such as %d/%m/%Y "
                      "[default: YYYY-MM-DD].", metavar="FORMAT"),
         ImportOption("mapping", "Column mapping: a TOML file, or a shipped one "
-                     "(quickbooks-aging, xero-aged-receivables).", metavar="FILE|NAME"),
+                     "(quickbooks-aging, xero-invoices).", metavar="FILE|NAME"),
         ImportOption("map", "Map one field to a CSV column: FIELD=COLUMN (repeatable).",
                      metavar="FIELD=COLUMN", multiple=True),
     )
@@ -130,6 +139,10 @@ class CsvImporter(Importer):
              context: ImportContext) -> Iterator[LayoutRows]:
         mapping = Mapping_.load(options["mapping"]) if options.get("mapping") else Mapping_()
         mapping.override(tuple(options.get("map") or ()))
+        if "currency" not in mapping.columns and "currency" not in mapping.constants:
+            # An export without a currency column (an aging report of a
+            # one-currency company) is in the company's currency.
+            mapping.constants["currency"] = context.default_currency
         # Command-line options win over a mapping's own settings.
         settings = {**mapping.options, **{k: v for k, v in options.items() if v}}
         encoding = str(settings.get("encoding") or "utf-8-sig")
@@ -143,8 +156,9 @@ class CsvImporter(Importer):
             try:
                 yield from _Reader(source, handle, mapping, settings, context).rows()
             except UnicodeDecodeError as exc:
+                shown = "UTF-8" if encoding == "utf-8-sig" else encoding
                 raise CobraInputError(
-                    f"{source}: not {encoding} text (byte {exc.object[exc.start:exc.start+1]!r}"
+                    f"{source}: not {shown} text (byte {exc.object[exc.start:exc.start+1]!r}"
                     " cannot be decoded); if the file comes from Excel or an older system, "
                     "try --encoding cp1252 (or --encoding latin-1)"
                 ) from None
@@ -195,14 +209,18 @@ class _Reader:
         ))
 
         batch: list[tuple] = []
+        # A quoted cell may hold line breaks: a record is reported at the
+        # line it starts on, the one after where the previous record ended.
+        ended = reader.line_num
         for row in reader:
+            start, ended = ended + 1, reader.line_num
             if len(row) < width:
                 if not row or not any(cell.strip() for cell in row):
                     continue  # blank lines
                 row += [""] * (width - len(row))
             if skip and not all(row[i].strip() for i in skip):
                 continue  # a report's group header or subtotal line
-            batch.append((reader.line_num, *pick(row + extras)))
+            batch.append((start, *pick(row + extras)))
             if len(batch) >= BATCH:
                 yield LayoutRows(self.source, self.settings, batch)
                 batch = []

@@ -315,11 +315,15 @@ def _fraction(cell: str) -> str:
 
 
 def _plain_amount(cell: str) -> str:
-    """Digits with at most one point and no more decimals than the currency has."""
+    """Digits with at most one point and no more decimals than the currency has.
+
+    At most 14 characters, so the amount in minor units (up to 4 decimals)
+    stays within SQLite's 64-bit integers; longer ones go through Python.
+    """
     dot = f"instr({cell}, '.')"
     return f"""({cell} GLOB '[0-9]*' AND NOT {cell} GLOB '*[^0-9.]*'
         AND instr(substr({cell}, {dot} + 1), '.') = 0 AND substr({cell}, -1) <> '.'
-        AND length({cell}) <= 18
+        AND length({cell}) <= 14
         AND ({dot} = 0 OR length(rtrim(substr({cell}, {dot} + 1), '0')) <= k.exponent))"""
 
 
