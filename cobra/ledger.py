@@ -180,7 +180,7 @@ class _Loader:
         if targets is None:
             return
         payment_id = self.writer.insert_payment(record, customer_id)
-        self._spread(record.amount, targets, payment_id=payment_id)
+        self._spread(record.amount, targets, record.paid_on, payment_id=payment_id)
         self.payments["inserted"] += 1
 
     def credit_note(self, record: CreditNote) -> None:
@@ -200,7 +200,7 @@ class _Loader:
             return
         invoice_id = targets[0][0] if record.invoice_number else None
         note_id = self.writer.insert_credit_note(record, customer_id, invoice_id)
-        self._spread(record.amount, targets, credit_note_id=note_id)
+        self._spread(record.amount, targets, record.issue_date, credit_note_id=note_id)
         self.credit_notes["inserted"] += 1
 
     def _customer_id(self, record) -> int | None:
@@ -246,14 +246,14 @@ class _Loader:
             targets.append((row["id"], row["balance"]))
         return targets
 
-    def _spread(self, amount: int, targets, **source) -> None:
+    def _spread(self, amount: int, targets, on, **source) -> None:
         """Settle invoices in order; what is left stays as customer credit."""
         for invoice_id, balance in targets:
             if amount <= 0:
                 break
             share = min(amount, balance)
             if share > 0:
-                self.writer.allocate(invoice_id, share, **source)
+                self.writer.allocate(invoice_id, share, on.isoformat(), **source)
                 amount -= share
 
 

@@ -100,7 +100,7 @@ INSERT INTO invoices {_INVOICE_COLUMNS}
 VALUES ((SELECT id FROM customers WHERE account = ?1), ?2, ?3, ?4, ?5, ?6,
         COALESCE(?7, ?6),
         CASE WHEN COALESCE(?7, ?6) > 0 THEN 'open' ELSE 'paid' END,
-        CASE WHEN COALESCE(?7, ?6) > 0 THEN NULL ELSE ?10 END,
+        NULL,
         ?8, ?9, ?9, ?11, ?11)
 {_invoice_on_conflict(_BALANCE_FROM_RECORD)}"""
 
@@ -245,8 +245,9 @@ class LedgerWriter:
             (customer_id, currency),
         ).fetchall()
 
-    def allocate(self, invoice_id: int, amount: int, *, payment_id: int | None = None,
-                 credit_note_id: int | None = None) -> None:
+    def allocate(self, invoice_id: int, amount: int, on: str, *,
+                 payment_id: int | None = None, credit_note_id: int | None = None) -> None:
+        """Settle *amount* of an invoice; *on* (a date) is when, if that closes it."""
         self.conn.execute(
             "INSERT INTO allocations (invoice_id, payment_id, credit_note_id, amount)"
             " VALUES (?, ?, ?, ?)",
@@ -258,7 +259,7 @@ class LedgerWriter:
             " status = CASE WHEN balance - ?1 > 0 THEN 'open' ELSE 'paid' END,"
             " closed_on = CASE WHEN balance - ?1 > 0 THEN NULL ELSE ?4 END"
             " WHERE id = ?5",
-            (amount, self.now, self.run, self.today, invoice_id),
+            (amount, self.now, self.run, on, invoice_id),
         )
 
     # -- sync ---------------------------------------------------------------------
@@ -390,7 +391,7 @@ INSERT INTO invoices {_INVOICE_COLUMNS}
 SELECT c.id, s.invoice_id, s.issue_date, s.due_date, s.currency,
        {_minor("s.amount")}, {_minor("s.balance")},
        CASE WHEN {_minor("s.balance")} > 0 THEN 'open' ELSE 'paid' END,
-       CASE WHEN {_minor("s.balance")} > 0 THEN NULL ELSE :today END,
+       NULL,
        p.path || ':' || s.line, :now, :now, :run, :run
 FROM stage s
 JOIN stage_currencies k ON k.code = s.currency

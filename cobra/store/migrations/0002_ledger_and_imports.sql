@@ -49,5 +49,9 @@ ALTER TABLE customers ADD COLUMN seen_import INTEGER;
 ALTER TABLE customers ADD COLUMN changed_import INTEGER;
 ALTER TABLE invoices ADD COLUMN seen_import INTEGER;
 ALTER TABLE invoices ADD COLUMN changed_import INTEGER;
+-- When the invoice stopped being open: the date of the payment or credit
+-- note that settled it, or the import that first found it paid or that
+-- closed it by --sync. NULL for an invoice already paid when first imported
+-- from a source that states balances but not payment dates.
 ALTER TABLE invoices ADD COLUMN closed_on TEXT;
 ALTER TABLE payments ADD COLUMN import_id INTEGER REFERENCES imports(id);
