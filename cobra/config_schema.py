@@ -57,6 +57,28 @@ def integer(minimum: int | None = None) -> Checker:
     return check
 
 
+def number(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"expected a number, got {_type_name(value)}"
+    return None
+
+
+def numbers(value: object) -> str | None:
+    """A table whose every value is a number."""
+    if not isinstance(value, dict):
+        return f"expected a table, got {_type_name(value)}"
+    for name, item in value.items():
+        if number(item):
+            return f"{name}: expected a number, got {_type_name(item)}"
+    return None
+
+
+def diagnosis_rules(value: object) -> str | None:
+    from cobra.diagnosis import rules_problem
+
+    return rules_problem(value)
+
+
 def fraction(value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return f"expected a number between 0 and 1, got {_type_name(value)}"
@@ -202,6 +224,36 @@ SCHEMA = Table(
                 ),
             },
             "Importing.",
+        ),
+        "diagnosis": Table(
+            {
+                "thresholds": Key(numbers, "Named values the rules compare facts with."),
+                "rules": Key(diagnosis_rules, "Rules tried in order; the first that holds wins."),
+                "unknown_confidence": Key(fraction, "Confidence of `unknown` when no rule holds."),
+            },
+            "Why customers do not pay: rules over the evidence.",
+        ),
+        "prioritize": Table(
+            {
+                "weights": Table(
+                    {name: Key(number, f"Weight of the {name} component.") for name in (
+                        "amount", "age", "likelihood", "broken_promises", "staleness")},
+                    "Weights of the score's components.",
+                ),
+                "age_buckets": Table(
+                    {name: Key(number, f"Age factor for invoices {name} days overdue.")
+                     for name in ("1-30", "31-60", "61-90", "90+")},
+                    "Age factor of each aging bucket, 0-1.",
+                ),
+                "segments": Key(numbers, "Score multiplier per customer segment."),
+                "actions": Table(
+                    {reason: Key(string, f"Next step for customers who are {reason}.")
+                     for reason in ("forgot", "cannot_pay", "dissatisfied", "unaware",
+                                    "fraud", "unknown")},
+                    "The next suggested action for each reason.",
+                ),
+            },
+            "How the worklist is ranked.",
         ),
         "channels": TableMap(
             Table({"backend": Key(string, "The channel backend plugin to use.")}),

@@ -42,3 +42,24 @@ def register_commands(cli):
     ``cli`` is the root :class:`click.Group`. Every plugin's implementation
     is called. A plugin command cannot replace a built-in one.
     """
+
+
+@hookspec
+def register_evidence(register):
+    """Add facts to the evidence: call ``register(name, description, compute)``.
+
+    ``compute(evidence)`` returns a number from an :class:`cobra.evidence.Evidence`
+    (its ``facts``, ``account``, ``overdue``...). The fact can then be used in
+    diagnosis rules by *name*. Every plugin's implementation is called; a
+    name already taken by cobra or another plugin is refused.
+    """
+
+
+@hookspec(firstresult=True)
+def diagnose(evidence):
+    """Diagnose one customer instead of the configured rules.
+
+    Return a :class:`cobra.diagnosis.Diagnosis`, or None to leave the
+    customer to the next plugin and then to the rules. The first non-None
+    answer wins.
+    """

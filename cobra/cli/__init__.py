@@ -27,6 +27,16 @@ BUILTIN_COMMANDS = {
         "import_command",
         "Load customers, invoices and payments through an importer.",
     ),
+    "prioritize": (
+        "cobra.cli.cmd_prioritize",
+        "prioritize_command",
+        "Rank customers to contact: diagnosis, score, next action.",
+    ),
+    "show": (
+        "cobra.cli.cmd_show",
+        "show_command",
+        "One customer's timeline, diagnosis and evidence.",
+    ),
     "customers": (
         "cobra.cli.cmd_customers",
         "customers_command",
@@ -128,7 +138,8 @@ class CobraGroup(click.Group):
             from cobra.logs import scrub
 
             raise CobraCommandError(scrub(str(exc)), exc.exit_code) from exc
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort,
+                BrokenPipeError):
             raise
         except Exception as exc:
             if _debugging():
@@ -190,4 +201,13 @@ def cli(ctx: click.Context, config_path, db, verbose, quiet, log_format, log_fil
 
 
 def main(argv: list[str] | None = None) -> None:
-    cli.main(args=argv, prog_name="cobra")
+    try:
+        cli.main(args=argv, prog_name="cobra")
+    except BrokenPipeError:
+        # The reader went away (`cobra customers | head`): not an error. Point
+        # stdout at nothing so the interpreter's final flush stays quiet.
+        import sys
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)

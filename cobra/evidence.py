@@ -1,0 +1,187 @@
+"""What is known about each customer with an open balance, as named facts.
+
+Diagnosis rules (:mod:`cobra.diagnosis`) and scores (:mod:`cobra.scoring`)
+read these facts by name, and each fact can say itself in plain words for
+the worklist ("paid 23 of 24 invoices on time"). The names below are the
+vocabulary a rule in the config may use; a plugin may add facts of its own
+through the ``collect_evidence`` hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+# fact name -> what it means (shown by `cobra prioritize --help` and checked
+# against the rules in the config).
+FACTS: dict[str, str] = {
+    "open_invoices": "invoices still open",
+    "overdue_invoices": "open invoices past their due date",
+    "oldest_days_overdue": "days since the oldest open invoice fell due",
+    "overdue_growth": "overdue invoices now minus sixty days ago",
+    "overdue_vs_usual": "overdue amount as a multiple of the usual invoice",
+    "partial_open": "open invoices already partly paid",
+    "paid_invoices": "invoices paid in full",
+    "paid_on_time": "invoices paid by their due date",
+    "on_time_share": "share of paid invoices (with a known date) paid on time, 0-1",
+    "avg_days_late": "average days late of invoices paid late",
+    "late_trend_days": "average days late in the last 180 days minus before",
+    "payments": "payments received",
+    "paid_anything": "1 if the customer ever paid anything, else 0",
+    "disputed_open": "open invoices in dispute",
+    "disputed_overdue": "overdue invoices in dispute",
+    "undisputed_overdue": "overdue invoices not in dispute",
+    "contacts": "e-mail addresses and phone numbers on file",
+    "bounced_contacts": "contacts found invalid (bounced, wrong number)",
+    "account_age_days": "days since the customer's first invoice",
+    "paid_with_date": "invoices paid whose payment date is known",
+    "invoices": "invoices issued so far",
+    "latest_vs_usual": "latest invoice as a multiple of the usual one",
+    "promises_made": "promises to pay made",
+    "promises_broken": "promises to pay broken",
+    "promises_kept": "promises to pay kept (fully or partly)",
+    "days_since_contact": "days since the last recorded interaction (999 if none)",
+}
+
+
+@dataclass
+class Evidence:
+    """The facts about one customer, and where they come from."""
+
+    customer_id: int
+    account: str
+    name: str
+    segment: str | None
+    facts: dict[str, float]
+    overdue: dict[str, int]  # currency -> overdue minor units
+    finding: dict | None = None  # a collector's finding in force, if any
+    extra_sentences: list[str] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> float:
+        return self.facts[name]
+
+    def sentence(self, name: str) -> str:
+        """One fact in plain words."""
+        f = self.facts
+        value = f.get(name, 0)
+        if name in ("paid_on_time", "on_time_share"):
+            known = int(f["paid_with_date"])
+            if not known:
+                return "no payment history with dates yet"
+            return f"paid {int(f['paid_on_time'])} of {known} invoices on time"
+        if name in ("overdue_invoices", "oldest_days_overdue"):
+            count = int(f["overdue_invoices"])
+            if not count:
+                return "nothing overdue"
+            days = int(f["oldest_days_overdue"])
+            what = "one invoice" if count == 1 else f"{count} invoices"
+            return f"{what} overdue, the oldest by {days} day{'s' if days != 1 else ''}"
+        if name == "avg_days_late":
+            return f"pays late invoices {value:.0f} days late on average"
+        if name == "late_trend_days":
+            trend = "later" if value > 0 else "earlier"
+            return f"lately pays {abs(value):.0f} days {trend} than before"
+        if name in ("latest_vs_usual", "overdue_vs_usual"):
+            what = "latest bill is" if name == "latest_vs_usual" else "overdue amount is"
+            return f"{what} {value:.1f} times the usual invoice"
+        if name in ("paid_anything", "payments", "paid_invoices"):
+            if not f["paid_anything"]:
+                return "has never paid anything"
+            return f"{int(f['paid_invoices'])} invoices paid, {int(f['payments'])} payments"
+        if name == "overdue_growth":
+            if value > 0:
+                return f"{int(value)} more invoice{'s' if value != 1 else ''} overdue than sixty days ago"
+            return "no more invoices overdue than sixty days ago"
+        if name == "partial_open":
+            return f"{int(value)} open invoice{'s' if value != 1 else ''} partly paid"
+        if name in ("disputed_open", "disputed_overdue"):
+            return f"{int(value)} invoice{'s' if value != 1 else ''} in dispute"
+        if name == "undisputed_overdue":
+            if not value:
+                return "nothing overdue outside the dispute"
+            return f"{int(value)} overdue invoice{'s' if value != 1 else ''} not in dispute"
+        if name in ("promises_broken", "promises_made", "promises_kept"):
+            return (f"{int(f['promises_broken'])} of {int(f['promises_made'])} promises "
+                    "to pay broken")
+        if name == "paid_with_date":
+            return f"{int(value)} invoices paid with a known date"
+        if name == "days_since_contact":
+            return ("never contacted" if value >= 999
+                    else f"last contacted {int(value)} days ago")
+        if name == "account_age_days":
+            return f"customer for {int(value)} days"
+        if name == "bounced_contacts":
+            return f"{int(value)} of {int(f['contacts'])} contacts bounced or wrong"
+        return f"{FACTS.get(name, name)}: {value:g}"
+
+
+def gather(store, as_of: date, customer_id: int | None = None) -> Iterator[Evidence]:
+    """Evidence for every customer with an open balance (or just one)."""
+    from cobra.store import evidence as queries
+
+    conn = store.conn
+    params = queries.params(as_of)
+    customers = queries.customers(conn)
+    overdue = queries.overdue_by_currency(conn, params, customer_id)
+    small = {name: queries.grouped(conn, name, params, customer_id)
+             for name in ("payments", "contacts", "promises", "interactions", "findings")}
+
+    for row in queries.invoice_facts(conn, params, customer_id):
+        cid = row["customer_id"]
+        customer = customers[cid]
+        payments = small["payments"].get(cid)
+        contacts = small["contacts"].get(cid)
+        promises = small["promises"].get(cid)
+        last_contact = small["interactions"].get(cid)
+        finding = small["findings"].get(cid)
+        facts = _facts(row, as_of, payments, contacts, promises, last_contact)
+        yield Evidence(
+            customer_id=cid, account=customer["account"], name=customer["name"],
+            segment=customer["segment"], facts=facts, overdue=overdue.get(cid, {}),
+            finding=dict(finding) if finding else None,
+        )
+
+
+def _days(later: date, earlier: str | None) -> int:
+    return (later - date.fromisoformat(earlier[:10])).days if earlier else 0
+
+
+def _facts(row, as_of: date, payments, contacts, promises, last_contact) -> dict[str, float]:
+    usual = row["usual_amount"]
+    closed_with_date = row["closed_with_date"] or 0
+    recent, earlier = row["recent_days_late"], row["earlier_days_late"]
+    overdue_total = 0  # in the latest currency: ratios never mix currencies
+    facts = {
+        "open_invoices": row["open_invoices"],
+        "overdue_invoices": row["overdue_invoices"],
+        "oldest_days_overdue": _days(as_of, row["oldest_due"]),
+        "overdue_growth": row["overdue_invoices"] - (row["overdue_sixty_days_ago"] or 0),
+        "partial_open": row["partial_open"] or 0,
+        "paid_invoices": row["paid_invoices"] or 0,
+        "paid_on_time": row["paid_on_time"] or 0,
+        "paid_with_date": closed_with_date,
+        "on_time_share": (row["paid_on_time"] or 0) / closed_with_date if closed_with_date else 0.0,
+        "avg_days_late": row["avg_days_late"] or 0.0,
+        "late_trend_days": (recent - earlier) if recent is not None and earlier is not None else 0.0,
+        "payments": payments["payments"] if payments else 0,
+        "disputed_open": row["disputed_open"] or 0,
+        "disputed_overdue": row["disputed_overdue"] or 0,
+        "undisputed_overdue": row["overdue_invoices"] - (row["disputed_overdue"] or 0),
+        "contacts": contacts["contacts"] if contacts else 0,
+        "bounced_contacts": (contacts["bounced_contacts"] or 0) if contacts else 0,
+        "account_age_days": _days(as_of, row["first_issue"]),
+        "invoices": row["invoices"],
+        "latest_vs_usual": (row["latest_amount"] / usual) if usual else 1.0,
+        "usual_count": row["usual_count"] or 0,
+        "promises_made": promises["promises_made"] if promises else 0,
+        "promises_broken": (promises["promises_broken"] or 0) if promises else 0,
+        "promises_kept": (promises["promises_kept"] or 0) if promises else 0,
+        "days_since_contact": (
+            (as_of - datetime.fromisoformat(last_contact["last_contact"]).date()).days
+            if last_contact else 999
+        ),
+    }
+    facts["paid_anything"] = 1 if facts["paid_invoices"] or facts["payments"] else 0
+    del overdue_total
+    return facts
