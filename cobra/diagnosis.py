@@ -140,14 +140,19 @@ def _condition(text: str, thresholds: dict, facts: dict | None, where: str) -> C
     return Condition(fact, op, number, text.strip())
 
 
+def configured_rules(config, facts: dict | None = None) -> list[Rule]:
+    """The rules of the effective config, checked against every known fact."""
+    section = config.get("diagnosis") or {}
+    return parse_rules(section.get("rules", []), section.get("thresholds", {}), facts or FACTS)
+
+
 class Diagnoser:
     """Applies the configured rules; built once per command."""
 
     def __init__(self, config, facts: dict | None = None, hook=None):
         section = config.get("diagnosis") or {}
         try:
-            self.rules = parse_rules(section.get("rules", []), section.get("thresholds", {}),
-                                     facts or FACTS)
+            self.rules = configured_rules(config, facts)
         except ConfigError as exc:
             raise ConfigError(f"{config.describe_source('diagnosis.rules')}: "
                               f"diagnosis.rules: {exc}") from None

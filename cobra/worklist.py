@@ -40,6 +40,12 @@ def _plugin_evidence():
     return added, manager.hook.diagnose
 
 
+def known_facts() -> dict[str, str]:
+    """Every fact a rule may use: cobra's own and those plugins add."""
+    extra, _ = _plugin_evidence()
+    return {**FACTS, **{name: description for name, (description, _) in extra.items()}}
+
+
 def _diagnosed(store, config, as_of: date, customer_id: int | None):
     extra, diagnose_hook = _plugin_evidence()
     diagnoser = Diagnoser(config, facts={**FACTS, **{k: v[0] for k, v in extra.items()}},

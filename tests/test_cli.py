@@ -163,6 +163,7 @@ def test_json_is_one_array_of_snake_case_objects(portfolio, run):
         "overdue": "1000.00",
         "oldest_due_date": "2026-10-31",
         "days_overdue": 33,
+        "reason": "unknown",
     }
     assert rows[0]["balance"] == "150000"  # CLP has no minor unit
     assert rows[3]["balance"] is None

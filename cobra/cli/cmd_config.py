@@ -75,6 +75,7 @@ def config_check(app: App):
     source = str(config.path) if config.path else config_module.EMBEDDED
     problems = list(config.problems) + _channel_problems(config, source)
     problems += _secret_problems(config, source)
+    problems += _diagnosis_problems(config)
     if problems:
         raise ConfigError(config_module.format_problems(problems))
     click.echo(f"{source}: no problems", err=True)
@@ -111,6 +112,21 @@ def _channel_problems(config, source: str) -> list[config_module.Problem]:
             options = {k: v for k, v in table.items() if k != "backend"}
             problems += config_module.check(options, source, Table(declared), prefix=key + ".")
     return problems
+
+
+def _diagnosis_problems(config) -> list[config_module.Problem]:
+    """Rules naming facts or thresholds that do not exist, once files are merged."""
+    from cobra.diagnosis import configured_rules
+    from cobra.errors import ConfigError
+    from cobra.worklist import known_facts
+
+    try:
+        configured_rules(config, known_facts())
+    except ConfigError as exc:
+        origin = config.describe_source("diagnosis.rules") if config.origins.get(
+            "diagnosis.rules") else config.describe_source("diagnosis.thresholds")
+        return [config_module.Problem(origin, "diagnosis.rules", str(exc))]
+    return []
 
 
 def _secret_problems(config, source: str) -> list[config_module.Problem]:

@@ -7,7 +7,8 @@ from datetime import date
 import click
 
 from cobra.cli.app import App, pass_app
-from cobra.cli.options import DATE, format_option, today
+from cobra.cli.options import AMOUNT, DATE, format_option, today
+from cobra.diagnosis import REASONS
 from cobra.output import emit
 
 
@@ -16,25 +17,42 @@ from cobra.output import emit
 @click.option("--segment", help="Only customers in this segment.")
 @click.option("--country", help="Only customers in this country (ISO code such as CL).")
 @click.option("--with-balance", is_flag=True, help="Only customers with an open balance.")
+@click.option("--reason", type=click.Choice(REASONS),
+              help="Only customers with this diagnosis (implies --with-balance).")
+@click.option("--min-balance", type=AMOUNT, metavar="AMOUNT",
+              help="Only rows whose open balance is at least AMOUNT, in that row's currency.")
 @format_option
 @pass_app
-def customers_command(app: App, as_of: date | None, segment, country, with_balance, fmt):
+def customers_command(app: App, as_of: date | None, segment, country, with_balance, reason,
+                      min_balance, fmt):
     """List customers with their open and overdue balance, one row per currency.
 
-    Balances in different currencies are never added together.
+    Balances in different currencies are never added together. Customers
+    with an open balance carry their diagnosis (see `cobra prioritize`).
 
     Example: cobra customers --with-balance --format csv > portfolio.csv
     """
+    from cobra import worklist
     from cobra.money import Money
 
-    as_of = as_of or today(str(app.config().get("company.timezone", "UTC")))
+    config = app.config()
+    as_of = as_of or today(str(config.get("company.timezone", "UTC")))
     store = app.store()
+    reasons = {entry.evidence.account: entry.diagnosis.reason
+               for entry in worklist.build(store, config, as_of)}
+    floor = min_balance
 
     def rows():
         for row in store.portfolio(
-            as_of=as_of, segment=segment, country=country, with_balance_only=with_balance
+            as_of=as_of, segment=segment, country=country,
+            with_balance_only=with_balance or bool(reason) or floor is not None,
         ):
+            diagnosis = reasons.get(row["account"])
+            if reason and diagnosis != reason:
+                continue
             currency = row["currency"]
+            if floor is not None and Money(row["balance"], currency).to_decimal() < floor:
+                continue
             oldest = row["oldest_due_date"]
             days = (as_of - date.fromisoformat(oldest)).days if oldest else None
             yield {
@@ -48,6 +66,7 @@ def customers_command(app: App, as_of: date | None, segment, country, with_balan
                 "overdue": _amount(Money, row["overdue"], currency),
                 "oldest_due_date": oldest,
                 "days_overdue": max(days, 0) if days is not None else None,
+                "reason": diagnosis,
             }
 
     emit(rows(), fmt, empty_message="No customers yet; `cobra import FILE` loads them.")

@@ -8,7 +8,7 @@ import click
 
 from cobra.output import format_option  # re-exported: the one --format option
 
-__all__ = ["DATE", "format_option", "today"]
+__all__ = ["AMOUNT", "DATE", "format_option", "today"]
 
 
 class DateParam(click.ParamType):
@@ -28,6 +28,28 @@ class DateParam(click.ParamType):
 
 
 DATE = DateParam()
+
+
+class AmountParam(click.ParamType):
+    """An amount in major units such as 1500 or 1500.50, read exactly (no float)."""
+
+    name = "AMOUNT"
+
+    def convert(self, value, param, ctx):
+        from decimal import Decimal, InvalidOperation
+
+        if isinstance(value, Decimal):
+            return value
+        try:
+            amount = Decimal(str(value).strip())
+        except InvalidOperation:
+            amount = None
+        if amount is None or not amount.is_finite():
+            self.fail(f"{value!r} is not an amount; write it like 1500 or 1500.50", param, ctx)
+        return amount
+
+
+AMOUNT = AmountParam()
 
 
 def today(timezone_name: str) -> date:
