@@ -288,8 +288,9 @@ def load(
         last_report = time.monotonic()
         for record in records:
             handlers[type(record)](record)
-            seen += 1
-            if progress and not seen % 10000 and time.monotonic() - last_report > 0.5:
+            # A batch of layout rows counts as the rows it carries.
+            seen += len(record.rows) if type(record) is LayoutRows else 1
+            if progress and time.monotonic() - last_report > 0.5:
                 progress(seen)
                 last_report = time.monotonic()
         loader.flush()

@@ -214,10 +214,13 @@ class _Reader:
         ended = reader.line_num
         for row in reader:
             start, ended = ended + 1, reader.line_num
-            if len(row) < width:
-                if not row or not any(cell.strip() for cell in row):
-                    continue  # blank lines
-                row += [""] * (width - len(row))
+            if not row or len(row) < width or not row[0] or row[0].isspace():
+                if not any(cell.strip() for cell in row):
+                    # Blank lines, and lines of separators only (",,,,"),
+                    # which spreadsheets write for emptied rows.
+                    continue
+                if len(row) < width:
+                    row += [""] * (width - len(row))
             if skip and not all(row[i].strip() for i in skip):
                 continue  # a report's group header or subtotal line
             batch.append((start, *pick(row + extras)))

@@ -165,3 +165,6 @@ def _report(result, sources, sink, fmt: str) -> None:
         click.echo(f"  rejected: {result.rejected} (written to {sink.path})", err=True)
         for rejected in result.shown_rejects:
             click.echo(f"    {rejected}", err=True)
+        if result.rejected > len(result.shown_rejects):
+            click.echo(f"    ... and {result.rejected - len(result.shown_rejects)} more",
+                       err=True)
