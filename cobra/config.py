@@ -115,7 +115,9 @@ def read_file(path: Path) -> dict:
     return parse_toml(text, str(path))
 
 
-def check(data: dict, source: str, schema: Table = SCHEMA, prefix: str = "") -> list[Problem]:
+def check(
+    data: dict, source: str, schema: Table = SCHEMA, prefix: str = ""
+) -> list[Problem]:
     """Every unknown key and wrong type in *data*, in file order.
 
     *prefix* is the dotted path of *data* inside the file, when *data* is a

@@ -227,29 +227,57 @@ SCHEMA = Table(
         ),
         "diagnosis": Table(
             {
-                "thresholds": Key(numbers, "Named values the rules compare facts with."),
-                "rules": Key(diagnosis_rules, "Rules tried in order; the first that holds wins."),
-                "unknown_confidence": Key(fraction, "Confidence of `unknown` when no rule holds."),
+                "thresholds": Key(
+                    numbers, "Named values the rules compare facts with."
+                ),
+                "rules": Key(
+                    diagnosis_rules, "Rules tried in order; the first that holds wins."
+                ),
+                "unknown_confidence": Key(
+                    fraction, "Confidence of `unknown` when no rule holds."
+                ),
             },
             "Why customers do not pay: rules over the evidence.",
         ),
         "prioritize": Table(
             {
                 "weights": Table(
-                    {name: Key(number, f"Weight of the {name} component.") for name in (
-                        "amount", "age", "likelihood", "broken_promises", "staleness")},
+                    {
+                        name: Key(number, f"Weight of the {name} component.")
+                        for name in (
+                            "amount",
+                            "age",
+                            "likelihood",
+                            "broken_promises",
+                            "staleness",
+                        )
+                    },
                     "Weights of the score's components.",
                 ),
                 "age_buckets": Table(
-                    {name: Key(number, f"Age factor for invoices {name} days overdue.")
-                     for name in ("1-30", "31-60", "61-90", "90+")},
+                    {
+                        name: Key(
+                            number, f"Age factor for invoices {name} days overdue."
+                        )
+                        for name in ("1-30", "31-60", "61-90", "90+")
+                    },
                     "Age factor of each aging bucket, 0-1.",
                 ),
                 "segments": Key(numbers, "Score multiplier per customer segment."),
                 "actions": Table(
-                    {reason: Key(string, f"Next step for customers who are {reason}.")
-                     for reason in ("forgot", "cannot_pay", "dissatisfied", "unaware",
-                                    "fraud", "unknown")},
+                    {
+                        reason: Key(
+                            string, f"Next step for customers who are {reason}."
+                        )
+                        for reason in (
+                            "forgot",
+                            "cannot_pay",
+                            "dissatisfied",
+                            "unaware",
+                            "fraud",
+                            "unknown",
+                        )
+                    },
                     "The next suggested action for each reason.",
                 ),
             },

@@ -60,7 +60,9 @@ def parse_date(value: str | None, fmt: str | None = None) -> date:
     except ValueError:
         if fmt is None:
             hint = "; for day-first dates such as 31/12/2026 use --date-format %d/%m/%Y"
-            raise FieldError(f"{text!r} is not a date in YYYY-MM-DD form{hint}") from None
+            raise FieldError(
+                f"{text!r} is not a date in YYYY-MM-DD form{hint}"
+            ) from None
         raise FieldError(f"{text!r} is not a date in the form {fmt}") from None
 
 
@@ -70,8 +72,9 @@ LARGEST_AMOUNT = 2**63 - 1
 _PLAIN_AMOUNT = re.compile(r"-?\d{1,30}(?:\.\d+)?")
 
 
-def parse_amount(value: str | None, code: str, decimal: str = ".",
-                 thousands: str | None = None) -> int:
+def parse_amount(
+    value: str | None, code: str, decimal: str = ".", thousands: str | None = None
+) -> int:
     """Minor units of *code* written as text in major units ("1234.50")."""
     text = (value or "").strip()
     if not text:
@@ -87,7 +90,9 @@ def parse_amount(value: str | None, code: str, decimal: str = ".",
                 f"{text!r} has more decimals than {code} allows ({exponent})"
             )
         negative = whole.startswith("-")
-        minor = int(whole.lstrip("-")) * 10**exponent + int(fraction.ljust(exponent, "0") or 0)
+        minor = int(whole.lstrip("-")) * 10**exponent + int(
+            fraction.ljust(exponent, "0") or 0
+        )
         minor = -minor if negative else minor
     else:
         from cobra.errors import CobraInputError
@@ -146,7 +151,9 @@ def _phone_with_plan(text: str, country: str | None) -> str:
         where = f" in {country}" if country else " (no country to read it in)"
         raise FieldError(f"{text!r} is not a phone number{where}") from None
     if not phonenumbers.is_valid_number(number):
-        raise FieldError(f"{text!r} is not a valid phone number for {country or 'any country'}")
+        raise FieldError(
+            f"{text!r} is not a valid phone number for {country or 'any country'}"
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -159,7 +166,9 @@ def country(value: str | None) -> str | None:
         return None
     text = text.upper()
     if not _COUNTRY.fullmatch(text):
-        raise FieldError(f"{value!r} is not an ISO 3166-1 alpha-2 country code such as CL")
+        raise FieldError(
+            f"{value!r} is not an ISO 3166-1 alpha-2 country code such as CL"
+        )
     return text
 
 
@@ -186,5 +195,7 @@ def timezone(value: str | None) -> str | None:
     try:
         ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError):
-        raise FieldError(f"{text!r} is not an IANA time zone such as America/Santiago") from None
+        raise FieldError(
+            f"{text!r} is not an IANA time zone such as America/Santiago"
+        ) from None
     return text

@@ -80,7 +80,9 @@ class Importer:
         raise NotImplementedError
 
 
-def choose(source: str, importers: Mapping[str, Importer], using: str | None) -> Importer:
+def choose(
+    source: str, importers: Mapping[str, Importer], using: str | None
+) -> Importer:
     """The importer named by ``--using``, or the one that recognises *source*."""
     if using:
         if using not in importers:
@@ -99,4 +101,6 @@ def choose(source: str, importers: Mapping[str, Importer], using: str | None) ->
             f"({', '.join(sorted(importers))})"
         )
     names = ", ".join(sorted(imp.name for imp in candidates))
-    raise CobraInputError(f"{source}: several importers recognise it ({names}); choose with --using")
+    raise CobraInputError(
+        f"{source}: several importers recognise it ({names}); choose with --using"
+    )

@@ -15,14 +15,45 @@ from dataclasses import dataclass
 from cobra import fields
 from cobra.records import Customer, Invoice, Rejected, Where
 
-REQUIRED = ("customer_id", "customer_name", "invoice_id", "issue_date", "due_date",
-            "currency", "amount", "balance")
-OPTIONAL = ("email", "phone", "tax_id", "language", "country", "timezone",
-            "salesperson_email", "segment")
+REQUIRED = (
+    "customer_id",
+    "customer_name",
+    "invoice_id",
+    "issue_date",
+    "due_date",
+    "currency",
+    "amount",
+    "balance",
+)
+OPTIONAL = (
+    "email",
+    "phone",
+    "tax_id",
+    "language",
+    "country",
+    "timezone",
+    "salesperson_email",
+    "segment",
+)
 # The order of cells in a layout row, and of the columns of cobra's own CSV.
-FIELDS = ("customer_id", "customer_name", "email", "phone", "invoice_id", "issue_date",
-          "due_date", "currency", "amount", "balance", "tax_id", "language", "country",
-          "timezone", "salesperson_email", "segment")
+FIELDS = (
+    "customer_id",
+    "customer_name",
+    "email",
+    "phone",
+    "invoice_id",
+    "issue_date",
+    "due_date",
+    "currency",
+    "amount",
+    "balance",
+    "tax_id",
+    "language",
+    "country",
+    "timezone",
+    "salesperson_email",
+    "segment",
+)
 INDEX = {name: i for i, name in enumerate(FIELDS)}
 
 
@@ -41,8 +72,9 @@ class LayoutSettings:
         return self.decimal == "." and not self.thousands and not self.date_format
 
 
-def check_row(cells: tuple[str, ...], where: Where,
-              settings: LayoutSettings) -> tuple[Customer, Invoice] | Rejected:
+def check_row(
+    cells: tuple[str, ...], where: Where, settings: LayoutSettings
+) -> tuple[Customer, Invoice] | Rejected:
     """Read one row's cells (in :data:`FIELDS` order) or say what is wrong."""
     get = dict(zip(FIELDS, cells))
     field = "customer_id"
@@ -73,11 +105,13 @@ def check_row(cells: tuple[str, ...], where: Where,
         field = "currency"
         currency = fields.currency(get["currency"])
         field = "amount"
-        amount = fields.parse_amount(get["amount"], currency, settings.decimal,
-                                     settings.thousands)
+        amount = fields.parse_amount(
+            get["amount"], currency, settings.decimal, settings.thousands
+        )
         field = "balance"
-        balance = fields.parse_amount(get["balance"], currency, settings.decimal,
-                                      settings.thousands)
+        balance = fields.parse_amount(
+            get["balance"], currency, settings.decimal, settings.thousands
+        )
         if balance < 0:
             raise fields.FieldError(
                 f"negative balance {get['balance'].strip()}: an invoice cannot owe the "
@@ -86,13 +120,28 @@ def check_row(cells: tuple[str, ...], where: Where,
     except fields.FieldError as exc:
         return Rejected(where, field, str(exc))
     customer = Customer(
-        account=account, name=name, where=where, email=email, phone=phone,
-        tax_id=fields.optional(get["tax_id"]), language=language, country=country,
-        timezone=timezone, salesperson_email=salesperson,
+        account=account,
+        name=name,
+        where=where,
+        email=email,
+        phone=phone,
+        tax_id=fields.optional(get["tax_id"]),
+        language=language,
+        country=country,
+        timezone=timezone,
+        salesperson_email=salesperson,
         segment=fields.optional(get["segment"]),
     )
-    invoice = Invoice(number=number, account=account, issue_date=issued, due_date=due,
-                      currency=currency, amount=amount, where=where, balance=balance)
+    invoice = Invoice(
+        number=number,
+        account=account,
+        issue_date=issued,
+        due_date=due,
+        currency=currency,
+        amount=amount,
+        where=where,
+        balance=balance,
+    )
     return customer, invoice
 
 
@@ -104,13 +153,21 @@ def plain_cells(customer: Customer, invoice: Invoice) -> tuple[str, ...]:
         return f"{Money(minor, invoice.currency).to_decimal():f}"
 
     values = {
-        "customer_id": customer.account, "customer_name": customer.name,
-        "email": customer.email, "phone": customer.phone, "invoice_id": invoice.number,
-        "issue_date": invoice.issue_date.isoformat(), "due_date": invoice.due_date.isoformat(),
-        "currency": invoice.currency, "amount": text(invoice.amount),
-        "balance": text(invoice.balance or 0), "tax_id": customer.tax_id,
-        "language": customer.language, "country": customer.country,
-        "timezone": customer.timezone, "salesperson_email": customer.salesperson_email,
+        "customer_id": customer.account,
+        "customer_name": customer.name,
+        "email": customer.email,
+        "phone": customer.phone,
+        "invoice_id": invoice.number,
+        "issue_date": invoice.issue_date.isoformat(),
+        "due_date": invoice.due_date.isoformat(),
+        "currency": invoice.currency,
+        "amount": text(invoice.amount),
+        "balance": text(invoice.balance or 0),
+        "tax_id": customer.tax_id,
+        "language": customer.language,
+        "country": customer.country,
+        "timezone": customer.timezone,
+        "salesperson_email": customer.salesperson_email,
         "segment": customer.segment,
     }
     return tuple(values[name] or "" for name in FIELDS)

@@ -18,7 +18,15 @@ from datetime import datetime, timezone
 
 from cobra.errors import CobraInputError
 from cobra.layout import check_row, plain_cells
-from cobra.records import CreditNote, Customer, Invoice, LayoutRows, Payment, Rejected, Where
+from cobra.records import (
+    CreditNote,
+    Customer,
+    Invoice,
+    LayoutRows,
+    Payment,
+    Rejected,
+    Where,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +78,9 @@ class LoadOptions:
 class _Loader:
     """The state of one load; :func:`load` is its only user."""
 
-    def __init__(self, writer, options: LoadOptions, on_reject: Callable[[Rejected], None]):
+    def __init__(
+        self, writer, options: LoadOptions, on_reject: Callable[[Rejected], None]
+    ):
         self.writer = writer
         self.options = options
         self.on_reject = on_reject
@@ -113,9 +123,14 @@ class _Loader:
             self.accounts = self.writer.known_accounts() | set(self.pending_customers)
             self.accounts_stale = False
         if record.account not in self.accounts:
-            self.reject(Rejected(record.where, "customer_id",
-                                 f"unknown customer {record.account!r}: "
-                                 "import the customer before its invoices"))
+            self.reject(
+                Rejected(
+                    record.where,
+                    "customer_id",
+                    f"unknown customer {record.account!r}: "
+                    "import the customer before its invoices",
+                )
+            )
             return
         self.pending_invoices.append(record)
         if len(self.pending_invoices) >= BATCH:
@@ -128,9 +143,12 @@ class _Loader:
             self.stage = LayoutStage(self.writer)
         if batch.settings not in self.layout_settings:
             self.layout_settings.append(batch.settings)
-        self.stage.add(self.stage.source_id(batch.source),
-                       self.layout_settings.index(batch.settings),
-                       batch.settings.plain, batch.rows)
+        self.stage.add(
+            self.stage.source_id(batch.source),
+            self.layout_settings.index(batch.settings),
+            batch.settings.plain,
+            batch.rows,
+        )
         if self.stage.rows >= STAGE_ROWS:
             self.flush()
 
@@ -192,7 +210,9 @@ class _Loader:
             return
         existing = self.writer.existing_credit_note(record.number)
         if existing is not None:
-            self._compare(existing, record, record.issue_date, "credit note", self.credit_notes)
+            self._compare(
+                existing, record, record.issue_date, "credit note", self.credit_notes
+            )
             return
         numbers = (record.invoice_number,) if record.invoice_number else ()
         targets = self._targets(record, customer_id, numbers)
@@ -206,42 +226,66 @@ class _Loader:
     def _customer_id(self, record) -> int | None:
         customer_id = self.writer.customer_id(record.account)
         if customer_id is None:
-            self.reject(Rejected(record.where, "customer_id",
-                                 f"unknown customer {record.account!r}"))
+            self.reject(
+                Rejected(
+                    record.where, "customer_id", f"unknown customer {record.account!r}"
+                )
+            )
         return customer_id
 
     def _compare(self, existing, record, day, what: str, counts: dict) -> None:
         """A record imported before: unchanged, or an error if it differs."""
         same = (existing["currency"], existing["amount"], existing["account"]) == (
-            record.currency, record.amount, record.account
+            record.currency,
+            record.amount,
+            record.account,
         ) and existing[0] == day.isoformat()
         if same:
             counts["unchanged"] += 1
         else:
             number = getattr(record, "reference", None) or record.number
-            self.reject(Rejected(record.where, "amount",
-                                 f"{what} {number} was imported before with other values; "
-                                 "a recorded "
-                                 f"{what} is never changed by an import"))
+            self.reject(
+                Rejected(
+                    record.where,
+                    "amount",
+                    f"{what} {number} was imported before with other values; "
+                    "a recorded "
+                    f"{what} is never changed by an import",
+                )
+            )
 
-    def _targets(self, record, customer_id: int, numbers: tuple[str, ...] | None = None):
+    def _targets(
+        self, record, customer_id: int, numbers: tuple[str, ...] | None = None
+    ):
         """The invoices to settle, in order: the named ones, else oldest first."""
         numbers = record.invoice_numbers if numbers is None else numbers
         if not numbers:
-            return [(row["id"], row["balance"])
-                    for row in self.writer.open_invoices(customer_id, record.currency)]
+            return [
+                (row["id"], row["balance"])
+                for row in self.writer.open_invoices(customer_id, record.currency)
+            ]
         targets = []
         for number in numbers:
             row = self.writer.invoice(number)
             if row is None or row["account"] != record.account:
-                self.reject(Rejected(record.where, "invoice_id",
-                                     f"invoice {number!r} is not an invoice of customer "
-                                     f"{record.account!r}"))
+                self.reject(
+                    Rejected(
+                        record.where,
+                        "invoice_id",
+                        f"invoice {number!r} is not an invoice of customer "
+                        f"{record.account!r}",
+                    )
+                )
                 return None
             if row["currency"] != record.currency:
-                self.reject(Rejected(record.where, "currency",
-                                     f"{record.currency} does not match invoice {number}'s "
-                                     f"currency {row['currency']}"))
+                self.reject(
+                    Rejected(
+                        record.where,
+                        "currency",
+                        f"{record.currency} does not match invoice {number}'s "
+                        f"currency {row['currency']}",
+                    )
+                )
                 return None
             targets.append((row["id"], row["balance"]))
         return targets
@@ -273,7 +317,10 @@ def load(
     conn.execute("BEGIN IMMEDIATE")
     try:
         writer = LedgerWriter(conn, now, sources, options.sync)
-        before = {"customers": writer.count("customers"), "invoices": writer.count("invoices")}
+        before = {
+            "customers": writer.count("customers"),
+            "invoices": writer.count("invoices"),
+        }
         open_before = writer.open_invoice_count()
         loader = _Loader(writer, options, on_reject)
         handlers = {
@@ -297,10 +344,19 @@ def load(
 
         for number, first, again in writer.conflicts():
             line = again.rsplit(":", 1)
-            where = Where(line[0], int(line[1])) if len(line) == 2 and line[1].isdigit() else Where(again)
-            loader.reject(Rejected(where, "invoice_id",
-                                   f"invoice {number} appears again with other values "
-                                   f"(first at {first})"))
+            where = (
+                Where(line[0], int(line[1]))
+                if len(line) == 2 and line[1].isdigit()
+                else Where(again)
+            )
+            loader.reject(
+                Rejected(
+                    where,
+                    "invoice_id",
+                    f"invoice {number} appears again with other values "
+                    f"(first at {first})",
+                )
+            )
         result = loader.result
         if result.rejected and not options.skip_invalid:
             raise ImportRejected(_rejects_message(result, sources))
@@ -343,6 +399,7 @@ def _rejects_message(result: ImportResult, sources: list[str]) -> str:
     more = result.rejected - len(lines)
     if more > 0:
         lines.append(f"... and {more} more")
-    head = f"{result.rejected} invalid record{'s' if result.rejected != 1 else ''}; nothing was imported"
+    plural = "s" if result.rejected != 1 else ""
+    head = f"{result.rejected} invalid record{plural}; nothing was imported"
     tail = "Fix them, or import the valid rows with --skip-invalid (rejects go to a CSV file)."
     return "\n".join([head, *lines, tail])

@@ -45,8 +45,15 @@ class Customer:
 
     def profile(self) -> tuple:
         """Every stored field but the contacts, to tell a changed customer."""
-        return (self.name, self.tax_id, self.language, self.country, self.timezone,
-                self.segment, self.salesperson_email)
+        return (
+            self.name,
+            self.tax_id,
+            self.language,
+            self.country,
+            self.timezone,
+            self.segment,
+            self.salesperson_email,
+        )
 
 
 @dataclass(slots=True)
@@ -95,8 +102,10 @@ class Rejected:
     problem: str
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.field}: {self.problem}" if self.field else (
-            f"{self.where}: {self.problem}"
+        return (
+            f"{self.where}: {self.field}: {self.problem}"
+            if self.field
+            else (f"{self.where}: {self.problem}")
         )
 
 

@@ -55,9 +55,14 @@ MAPPING_OPTIONS = ("encoding", "delimiter", "decimal", "thousands", "date_format
 class Mapping_:
     """Which source column feeds each cobra field, and how to read values."""
 
-    def __init__(self, columns: dict[str, str] | None = None, constants: dict | None = None,
-                 options: dict | None = None, skip_when_empty: tuple[str, ...] = (),
-                 name: str = "cobra layout"):
+    def __init__(
+        self,
+        columns: dict[str, str] | None = None,
+        constants: dict | None = None,
+        options: dict | None = None,
+        skip_when_empty: tuple[str, ...] = (),
+        name: str = "cobra layout",
+    ):
         self.columns = {f: f for f in FIELDS} if columns is None else dict(columns)
         self.constants = dict(constants or {})
         self.options = dict(options or {})
@@ -75,8 +80,11 @@ class Mapping_:
 
             shipped = files("cobra_starter").joinpath("mappings", f"{value}.toml")
             if not shipped.is_file():
-                names = sorted(p.name[:-5] for p in files("cobra_starter").joinpath(
-                    "mappings").iterdir() if p.name.endswith(".toml"))
+                names = sorted(
+                    p.name[:-5]
+                    for p in files("cobra_starter").joinpath("mappings").iterdir()
+                    if p.name.endswith(".toml")
+                )
                 raise CobraInputError(
                     f"--mapping {value}: no such file, and no shipped mapping of that name "
                     f"(shipped: {', '.join(names)})"
@@ -87,19 +95,29 @@ class Mapping_:
         data = parse_toml(text, source)
         columns = data.get("columns", {})
         unknown = sorted(set(columns) - set(FIELDS)) + sorted(
-            set(data.get("constants", {})) - set(FIELDS))
+            set(data.get("constants", {})) - set(FIELDS)
+        )
         unknown += sorted(set(data.get("skip_when_empty", ())) - set(FIELDS))
         if unknown:
-            raise CobraInputError(f"{source}: unknown cobra field(s) {', '.join(unknown)}; "
-                                  f"fields are {', '.join(FIELDS)}")
+            raise CobraInputError(
+                f"{source}: unknown cobra field(s) {', '.join(unknown)}; "
+                f"fields are {', '.join(FIELDS)}"
+            )
         # A misspelt option would otherwise be ignored without a word.
         options = data.get("options", {})
         wrong = sorted(set(options) - set(MAPPING_OPTIONS))
         if wrong:
-            raise CobraInputError(f"{source}: unknown [options] key(s) {', '.join(wrong)}; "
-                                  f"keys are {', '.join(MAPPING_OPTIONS)}")
-        return cls(columns, data.get("constants"), data.get("options"),
-                   tuple(data.get("skip_when_empty", ())), name=source)
+            raise CobraInputError(
+                f"{source}: unknown [options] key(s) {', '.join(wrong)}; "
+                f"keys are {', '.join(MAPPING_OPTIONS)}"
+            )
+        return cls(
+            columns,
+            data.get("constants"),
+            data.get("options"),
+            tuple(data.get("skip_when_empty", ())),
+            name=source,
+        )
 
     def override(self, pairs: tuple[str, ...]) -> None:
         """Apply ``--map field=column`` on top of the mapping."""
@@ -119,25 +137,50 @@ class CsvImporter(Importer):
     description = "CSV files: cobra's own layout, or any export through a mapping."
     extensions = (".csv", ".tsv", ".txt")
     options = (
-        ImportOption("encoding", "Text encoding of CSV files [default: UTF-8, with or "
-                     "without BOM]; cp1252 or latin-1 for older exports.", metavar="NAME"),
-        ImportOption("delimiter", "CSV field separator [default: sniffed from , ; tab |].",
-                     metavar="CHAR"),
-        ImportOption("decimal", "Decimal separator in CSV amounts [default: .].",
-                     metavar="CHAR"),
-        ImportOption("thousands", "Digit-group separator in CSV amounts, as in 1.234.567,89.",
-                     metavar="CHAR"),
-        ImportOption("date-format", "Date format of CSV dates, such as %d/%m/%Y "
-                     "[default: YYYY-MM-DD].", metavar="FORMAT"),
-        ImportOption("mapping", "Column mapping: a TOML file, or a shipped one "
-                     "(quickbooks-aging, xero-invoices).", metavar="FILE|NAME"),
-        ImportOption("map", "Map one field to a CSV column: FIELD=COLUMN (repeatable).",
-                     metavar="FIELD=COLUMN", multiple=True),
+        ImportOption(
+            "encoding",
+            "Text encoding of CSV files [default: UTF-8, with or "
+            "without BOM]; cp1252 or latin-1 for older exports.",
+            metavar="NAME",
+        ),
+        ImportOption(
+            "delimiter",
+            "CSV field separator [default: sniffed from , ; tab |].",
+            metavar="CHAR",
+        ),
+        ImportOption(
+            "decimal", "Decimal separator in CSV amounts [default: .].", metavar="CHAR"
+        ),
+        ImportOption(
+            "thousands",
+            "Digit-group separator in CSV amounts, as in 1.234.567,89.",
+            metavar="CHAR",
+        ),
+        ImportOption(
+            "date-format",
+            "Date format of CSV dates, such as %d/%m/%Y [default: YYYY-MM-DD].",
+            metavar="FORMAT",
+        ),
+        ImportOption(
+            "mapping",
+            "Column mapping: a TOML file, or a shipped one "
+            "(quickbooks-aging, xero-invoices).",
+            metavar="FILE|NAME",
+        ),
+        ImportOption(
+            "map",
+            "Map one field to a CSV column: FIELD=COLUMN (repeatable).",
+            metavar="FIELD=COLUMN",
+            multiple=True,
+        ),
     )
 
-    def read(self, source: str, options: Mapping[str, object],
-             context: ImportContext) -> Iterator[LayoutRows]:
-        mapping = Mapping_.load(options["mapping"]) if options.get("mapping") else Mapping_()
+    def read(
+        self, source: str, options: Mapping[str, object], context: ImportContext
+    ) -> Iterator[LayoutRows]:
+        mapping = (
+            Mapping_.load(options["mapping"]) if options.get("mapping") else Mapping_()
+        )
         mapping.override(tuple(options.get("map") or ()))
         if "currency" not in mapping.columns and "currency" not in mapping.constants:
             # An export without a currency column (an aging report of a
@@ -158,7 +201,7 @@ class CsvImporter(Importer):
             except UnicodeDecodeError as exc:
                 shown = "UTF-8" if encoding == "utf-8-sig" else encoding
                 raise CobraInputError(
-                    f"{source}: not {shown} text (byte {exc.object[exc.start:exc.start+1]!r}"
+                    f"{source}: not {shown} text (byte {exc.object[exc.start : exc.start + 1]!r}"
                     " cannot be decoded); if the file comes from Excel or an older system, "
                     "try --encoding cp1252 (or --encoding latin-1)"
                 ) from None
@@ -167,8 +210,14 @@ class CsvImporter(Importer):
 class _Reader:
     """Reads one file; holds what every row needs so each row does little."""
 
-    def __init__(self, source: str, handle: io.TextIOBase, mapping: Mapping_,
-                 settings: dict, context: ImportContext):
+    def __init__(
+        self,
+        source: str,
+        handle: io.TextIOBase,
+        mapping: Mapping_,
+        settings: dict,
+        context: ImportContext,
+    ):
         self.source = source
         self.handle = handle
         self.mapping = mapping
@@ -179,7 +228,9 @@ class _Reader:
         if self.delimiter == "\\t":
             self.delimiter = "\t"
         self.settings = LayoutSettings(
-            decimal=self.decimal, thousands=self.thousands, date_format=self.date_format,
+            decimal=self.decimal,
+            thousands=self.thousands,
+            date_format=self.date_format,
             default_country=context.default_country,
         )
         if self.delimiter and len(str(self.delimiter)) != 1:
@@ -188,8 +239,10 @@ class _Reader:
     def rows(self) -> Iterator[LayoutRows]:
         head = self.handle.read(65536)
         if not head.strip():
-            raise CobraInputError(f"{self.source}: the file is empty; expected a header row "
-                                  f"with the columns {', '.join(REQUIRED)}")
+            raise CobraInputError(
+                f"{self.source}: the file is empty; expected a header row "
+                f"with the columns {', '.join(REQUIRED)}"
+            )
         delimiter = self.delimiter or _sniff_delimiter(head)
         reader = csv.reader(_rejoin(head, self.handle), delimiter=delimiter)
         positions = self._find_header(reader, delimiter)
@@ -200,13 +253,17 @@ class _Reader:
         # constants and absent fields come from `extras`, appended to every
         # row and reached by negative indexes so extra columns cannot shift them.
         extras = [str(v) for v in self.mapping.constants.values()] + [""]
-        constant_index = {name: i - len(extras)
-                          for i, name in enumerate(self.mapping.constants)}
-        pick = itemgetter(*(
-            constant_index[name] if name in constant_index
-            else positions.get(name, -1)
-            for name in FIELDS
-        ))
+        constant_index = {
+            name: i - len(extras) for i, name in enumerate(self.mapping.constants)
+        }
+        pick = itemgetter(
+            *(
+                constant_index[name]
+                if name in constant_index
+                else positions.get(name, -1)
+                for name in FIELDS
+            )
+        )
 
         batch: list[tuple] = []
         # A quoted cell may hold line breaks: a record is reported at the
@@ -231,7 +288,9 @@ class _Reader:
             yield LayoutRows(self.source, self.settings, batch)
 
     def _find_header(self, reader, delimiter: str) -> dict[str, int]:
-        wanted = {f: self.mapping.columns[f] for f in FIELDS if f in self.mapping.columns}
+        wanted = {
+            f: self.mapping.columns[f] for f in FIELDS if f in self.mapping.columns
+        }
         needed = [f for f in REQUIRED if f not in self.mapping.constants]
         first = None
         for _ in range(HEADER_SEARCH_ROWS):
@@ -249,8 +308,11 @@ class _Reader:
             if not self.mapping.skip_when_empty:
                 break  # only report exports have title rows above the header
         found = first or []
-        missing = [f"{f} (column {wanted.get(f, f)!r})" if wanted.get(f, f) != f else f
-                   for f in needed if wanted.get(f, f) not in found]
+        missing = [
+            f"{f} (column {wanted.get(f, f)!r})" if wanted.get(f, f) != f else f
+            for f in needed
+            if wanted.get(f, f) not in found
+        ]
         hint = ""
         if len(found) == 1 and delimiter != ",":
             hint = "; is the separator right? try --delimiter"

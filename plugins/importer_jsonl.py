@@ -34,16 +34,27 @@ import cobra
 from cobra import fields
 from cobra.errors import CobraInputError
 from cobra.importers import ImportContext, Importer
-from cobra.records import CreditNote, Customer, Invoice, Payment, Record, Rejected, Where
+from cobra.records import (
+    CreditNote,
+    Customer,
+    Invoice,
+    Payment,
+    Record,
+    Rejected,
+    Where,
+)
 
 
 class JsonLinesImporter(Importer):
     name = "jsonl"
-    description = "JSON Lines: customers, invoices, credit notes and payments, one a line."
+    description = (
+        "JSON Lines: customers, invoices, credit notes and payments, one a line."
+    )
     extensions = (".jsonl", ".ndjson")
 
-    def read(self, source: str, options: Mapping[str, object],
-             context: ImportContext) -> Iterator[Record]:
+    def read(
+        self, source: str, options: Mapping[str, object], context: ImportContext
+    ) -> Iterator[Record]:
         try:
             handle = open(source, encoding="utf-8-sig")
         except OSError as exc:
@@ -103,10 +114,15 @@ def _customer(get: _Fields, where: Where, context: ImportContext) -> Customer:
     name = fields.required(get("name"), "name")
     country = fields.country(get("country"))
     return Customer(
-        account=account, name=name, where=where, email=fields.email(get("email")),
+        account=account,
+        name=name,
+        where=where,
+        email=fields.email(get("email")),
         phone=fields.phone(get("phone"), country or context.default_country),
-        tax_id=fields.optional(get("tax_id")), language=fields.language(get("language")),
-        country=country, timezone=fields.timezone(get("timezone")),
+        tax_id=fields.optional(get("tax_id")),
+        language=fields.language(get("language")),
+        country=country,
+        timezone=fields.timezone(get("timezone")),
         salesperson_email=fields.email(get("salesperson_email")),
         segment=fields.optional(get("segment")),
     )
@@ -129,8 +145,16 @@ def _invoice(get: _Fields, where: Where, context: ImportContext) -> Invoice:
     currency = fields.currency(get("currency") or context.default_currency)
     amount = _money(get, "amount", currency)
     balance = _money(get, "balance", currency) if get("balance") is not None else None
-    return Invoice(number=number, account=account, issue_date=issued, due_date=due,
-                   currency=currency, amount=amount, where=where, balance=balance)
+    return Invoice(
+        number=number,
+        account=account,
+        issue_date=issued,
+        due_date=due,
+        currency=currency,
+        amount=amount,
+        where=where,
+        balance=balance,
+    )
 
 
 def _payment(get: _Fields, where: Where, context: ImportContext) -> Payment:
@@ -142,8 +166,15 @@ def _payment(get: _Fields, where: Where, context: ImportContext) -> Payment:
     if amount == 0:
         raise fields.FieldError("a payment of zero")
     numbers = _invoice_ids(get.raw("invoice_ids"))
-    return Payment(reference=reference, account=account, paid_on=paid_on, currency=currency,
-                   amount=amount, where=where, invoice_numbers=numbers)
+    return Payment(
+        reference=reference,
+        account=account,
+        paid_on=paid_on,
+        currency=currency,
+        amount=amount,
+        where=where,
+        invoice_numbers=numbers,
+    )
 
 
 def _invoice_ids(value) -> tuple[str, ...]:
@@ -164,9 +195,15 @@ def _credit_note(get: _Fields, where: Where, context: ImportContext) -> CreditNo
     amount = _money(get, "amount", currency)
     if amount == 0:
         raise fields.FieldError("a credit note of zero")
-    return CreditNote(number=number, account=account, issue_date=issued, currency=currency,
-                      amount=amount, where=where,
-                      invoice_number=fields.optional(get("invoice_id")))
+    return CreditNote(
+        number=number,
+        account=account,
+        issue_date=issued,
+        currency=currency,
+        amount=amount,
+        where=where,
+        invoice_number=fields.optional(get("invoice_id")),
+    )
 
 
 _READERS = {

@@ -49,8 +49,9 @@ credits nothing, so only its buyer is read (with a warning).
 
 Files are parsed with defusedxml: a document that declares entities is
 refused whole, so no external resource is ever fetched and no entity
-expanded (a bare ``<!DOCTYPE>`` without declarations is harmless and read). A file that is not well-formed XML, or whose root is neither a UBL
-Invoice nor a CreditNote, is rejected with the reason.
+expanded (a bare ``<!DOCTYPE>`` without declarations is harmless and read).
+A file that is not well-formed XML, or whose root is neither a UBL Invoice
+nor a CreditNote, is rejected with the reason.
 """
 
 from __future__ import annotations

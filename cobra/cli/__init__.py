@@ -138,8 +138,12 @@ class CobraGroup(click.Group):
             from cobra.logs import scrub
 
             raise CobraCommandError(scrub(str(exc)), exc.exit_code) from exc
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort,
-                BrokenPipeError):
+        except (
+            click.exceptions.ClickException,
+            click.exceptions.Exit,
+            click.Abort,
+            BrokenPipeError,
+        ):
             raise
         except Exception as exc:
             if _debugging():

@@ -55,7 +55,11 @@ def config_show(app: App, fmt: str):
     """
     config = app.config()
     rows = (
-        {"key": dotted, "value": _shown(dotted, value), "source": config.origins.get(dotted, "")}
+        {
+            "key": dotted,
+            "value": _shown(dotted, value),
+            "source": config.origins.get(dotted, ""),
+        }
         for dotted, value in _leaves(config.data)
     )
     emit(rows, fmt)
@@ -96,21 +100,32 @@ def _channel_problems(config, source: str) -> list[config_module.Problem]:
         key = f"channels.{name}"
         backend = table.get("backend")
         if not isinstance(backend, str):
-            problems.append(config_module.Problem(source, f"{key}.backend", "missing: name a backend"))
+            problems.append(
+                config_module.Problem(
+                    source, f"{key}.backend", "missing: name a backend"
+                )
+            )
             continue
         if backend not in backends:
             hint = difflib.get_close_matches(backend, list(backends), n=1)
             extra = f"; did you mean {hint[0]!r}?" if hint else ""
             installed = ", ".join(sorted(backends)) or "none"
-            problems.append(config_module.Problem(
-                source, f"{key}.backend",
-                f"no channel backend {backend!r} is installed{extra} (installed: {installed})",
-            ))
+            problems.append(
+                config_module.Problem(
+                    source,
+                    f"{key}.backend",
+                    f"no channel backend {backend!r} is installed{extra} (installed: {installed})",
+                )
+            )
             continue
-        declared: dict[str, Key] = getattr(backends[backend].obj, "config_keys", None) or {}
+        declared: dict[str, Key] = (
+            getattr(backends[backend].obj, "config_keys", None) or {}
+        )
         if declared:
             options = {k: v for k, v in table.items() if k != "backend"}
-            problems += config_module.check(options, source, Table(declared), prefix=key + ".")
+            problems += config_module.check(
+                options, source, Table(declared), prefix=key + "."
+            )
     return problems
 
 
@@ -123,8 +138,11 @@ def _diagnosis_problems(config) -> list[config_module.Problem]:
     try:
         configured_rules(config, known_facts())
     except ConfigError as exc:
-        origin = config.describe_source("diagnosis.rules") if config.origins.get(
-            "diagnosis.rules") else config.describe_source("diagnosis.thresholds")
+        origin = (
+            config.describe_source("diagnosis.rules")
+            if config.origins.get("diagnosis.rules")
+            else config.describe_source("diagnosis.thresholds")
+        )
         return [config_module.Problem(origin, "diagnosis.rules", str(exc))]
     return []
 
@@ -133,10 +151,13 @@ def _secret_problems(config, source: str) -> list[config_module.Problem]:
     problems = []
     for dotted, value in _leaves(config.data):
         if _is_secret(dotted) and isinstance(value, str) and value not in os.environ:
-            problems.append(config_module.Problem(
-                config.origins.get(dotted, source), dotted,
-                f"refers to the environment variable {value}, which is not set",
-            ))
+            problems.append(
+                config_module.Problem(
+                    config.origins.get(dotted, source),
+                    dotted,
+                    f"refers to the environment variable {value}, which is not set",
+                )
+            )
     return problems
 
 
@@ -152,7 +173,9 @@ def config_path(app: App):
         click.echo(str(located.path))
         click.echo(f"(found through {located.how})", err=True)
         return
-    click.echo("No config file found; cobra runs on the embedded default. Looked at:", err=True)
+    click.echo(
+        "No config file found; cobra runs on the embedded default. Looked at:", err=True
+    )
     for place in (
         "--config and $COBRA_CONFIG",
         f"{paths.CONFIG_FILENAME} in the working directory and its parents",

@@ -41,8 +41,11 @@ def db_migrate(app: App):
         applied = store.migrate()
         if applied:
             names = ", ".join(m.name for m in applied)
-            click.echo(f"Migrated {store.path} from schema {before} to "
-                       f"{store.schema_version}: {names}", err=True)
+            click.echo(
+                f"Migrated {store.path} from schema {before} to "
+                f"{store.schema_version}: {names}",
+                err=True,
+            )
         else:
             click.echo(f"{store.path} is up to date (schema {before})", err=True)
 

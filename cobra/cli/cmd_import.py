@@ -30,10 +30,16 @@ class ImportCommand(click.Command):
             if flag in taken:
                 continue
             taken.add(flag)
-            params.insert(-1, click.Option(
-                [flag, option.key], help=option.help, metavar=option.metavar,
-                multiple=option.multiple, default=option.default,
-            ))
+            params.insert(
+                -1,
+                click.Option(
+                    [flag, option.key],
+                    help=option.help,
+                    metavar=option.metavar,
+                    multiple=option.multiple,
+                    default=option.default,
+                ),
+            )
         return params
 
 
@@ -50,21 +56,55 @@ def declared_options() -> dict:
 
 @click.command("import", cls=ImportCommand)
 @click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
-@click.option("--using", metavar="NAME", help="The importer to use (default: chosen from the source).")
-@click.option("--sync", is_flag=True,
-              help="The sources are the complete open ledger: close open invoices they omit.")
-@click.option("--force", is_flag=True,
-              help="With --sync, close invoices even beyond the configured share.")
-@click.option("--dry-run", is_flag=True, help="Check and count everything, write nothing.")
-@click.option("--skip-invalid", is_flag=True,
-              help="Import the valid records; write the rejected ones to a CSV file.")
-@click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where --skip-invalid writes rejects (default: SOURCE.rejects.csv).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="json prints the summary on stdout for scripts.")
+@click.option(
+    "--using",
+    metavar="NAME",
+    help="The importer to use (default: chosen from the source).",
+)
+@click.option(
+    "--sync",
+    is_flag=True,
+    help="The sources are the complete open ledger: close open invoices they omit.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="With --sync, close invoices even beyond the configured share.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Check and count everything, write nothing."
+)
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Import the valid records; write the rejected ones to a CSV file.",
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where --skip-invalid writes rejects (default: SOURCE.rejects.csv).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="json prints the summary on stdout for scripts.",
+)
 @click.pass_context
-def import_command(ctx, sources, using, sync, force, dry_run, skip_invalid, rejects, fmt,
-                   **importer_options):
+def import_command(
+    ctx,
+    sources,
+    using,
+    sync,
+    force,
+    dry_run,
+    skip_invalid,
+    rejects,
+    fmt,
+    **importer_options,
+):
     """Load customers, invoices, credit notes and payments from SOURCE...
 
     SOURCE is a file, a folder or a URL; the importer is chosen from it
@@ -82,11 +122,14 @@ def import_command(ctx, sources, using, sync, force, dry_run, skip_invalid, reje
     config = app.config()
     importers = {name: p.obj for name, p in get_plugins().importers().items()}
     if not importers:
-        raise CobraInputError("no importer is installed; `cobra plugins` lists what is loaded")
+        raise CobraInputError(
+            "no importer is installed; `cobra plugins` lists what is loaded"
+        )
 
     chosen = [(source, choose(source, importers, using)) for source in sources]
-    given = {key: value for key, value in importer_options.items()
-             if value not in (None, ())}
+    given = {
+        key: value for key, value in importer_options.items() if value not in (None, ())
+    }
     for source, importer in chosen:
         accepted = {option.key for option in importer.options}
         for key in given:
@@ -105,15 +148,27 @@ def import_command(ctx, sources, using, sync, force, dry_run, skip_invalid, reje
         importer.read(source, given, context) for source, importer in chosen
     )
     options = ledger.LoadOptions(
-        sync=sync, force=force, dry_run=dry_run, skip_invalid=skip_invalid,
+        sync=sync,
+        force=force,
+        dry_run=dry_run,
+        skip_invalid=skip_invalid,
         sync_max_close_share=float(config.get("import.sync_max_close_share", 0.5)),
     )
-    sink = RejectsFile(rejects or Path(f"{sources[0]}.rejects.csv")) if skip_invalid else None
+    sink = (
+        RejectsFile(rejects or Path(f"{sources[0]}.rejects.csv"))
+        if skip_invalid
+        else None
+    )
     progress = _progress if sys.stderr.isatty() else None
     try:
-        result = ledger.load(app.store(), records, list(sources), options,
-                             on_reject=sink.write if sink else (lambda r: None),
-                             progress=progress)
+        result = ledger.load(
+            app.store(),
+            records,
+            list(sources),
+            options,
+            on_reject=sink.write if sink else (lambda r: None),
+            progress=progress,
+        )
     finally:
         if sink:
             sink.close()
@@ -138,8 +193,14 @@ class RejectsFile:
             self.handle = open(self.path, "w", newline="", encoding="utf-8")
             self.writer = csv.writer(self.handle)
             self.writer.writerow(["source", "line", "field", "problem"])
-        self.writer.writerow([rejected.where.source, rejected.where.line or "",
-                              rejected.field, rejected.problem])
+        self.writer.writerow(
+            [
+                rejected.where.source,
+                rejected.where.line or "",
+                rejected.field,
+                rejected.problem,
+            ]
+        )
         self.count += 1
 
     def close(self) -> None:
@@ -166,5 +227,7 @@ def _report(result, sources, sink, fmt: str) -> None:
         for rejected in result.shown_rejects:
             click.echo(f"    {rejected}", err=True)
         if result.rejected > len(result.shown_rejects):
-            click.echo(f"    ... and {result.rejected - len(result.shown_rejects)} more",
-                       err=True)
+            click.echo(
+                f"    ... and {result.rejected - len(result.shown_rejects)} more",
+                err=True,
+            )

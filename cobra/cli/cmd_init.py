@@ -37,7 +37,9 @@ def init_command(app: App, path: Path | None, force: bool):
     from cobra import config as config_module
     from cobra.store import Store, _check_location
 
-    target = path or Path(app.config_path or os.environ.get("COBRA_CONFIG") or "cobra.toml")
+    target = path or Path(
+        app.config_path or os.environ.get("COBRA_CONFIG") or "cobra.toml"
+    )
     target = target.expanduser().absolute()
     if target.exists() and not force:
         raise CobraInputError(
@@ -45,11 +47,15 @@ def init_command(app: App, path: Path | None, force: bool):
             "(--force overwrites it with the starter config)"
         )
     if not target.parent.is_dir():
-        raise CobraInputError(f"cannot write {target}: the folder {target.parent} does not exist")
+        raise CobraInputError(
+            f"cannot write {target}: the folder {target.parent} does not exist"
+        )
 
     text = config_module.starter_text()
     starter = config_module.Config(
-        config_module.parse_toml(text, str(target)), {}, config_module.Located(target, "init")
+        config_module.parse_toml(text, str(target)),
+        {},
+        config_module.Located(target, "init"),
     )
     if app.db:
         starter.set_override("store.path", app.db, app.db_source or "--db")
@@ -61,7 +67,9 @@ def init_command(app: App, path: Path | None, force: bool):
     existed = target.exists()
     write_private(target, text)
     try:
-        store = Store.open(database, busy_timeout_ms=int(starter.get("store.busy_timeout_ms", 5000)))
+        store = Store.open(
+            database, busy_timeout_ms=int(starter.get("store.busy_timeout_ms", 5000))
+        )
     except Exception:
         if not existed:
             target.unlink(missing_ok=True)

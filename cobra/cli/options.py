@@ -45,7 +45,9 @@ class AmountParam(click.ParamType):
         except InvalidOperation:
             amount = None
         if amount is None or not amount.is_finite():
-            self.fail(f"{value!r} is not an amount; write it like 1500 or 1500.50", param, ctx)
+            self.fail(
+                f"{value!r} is not an amount; write it like 1500 or 1500.50", param, ctx
+            )
         return amount
 
 

@@ -235,7 +235,9 @@ class Store:
         except sqlite3.Error as exc:
             target.close()
             partial.unlink(missing_ok=True)
-            raise CobraWorkError(f"backup of {self.path} to {destination} failed: {exc}") from None
+            raise CobraWorkError(
+                f"backup of {self.path} to {destination} failed: {exc}"
+            ) from None
         target.close()
         os.replace(partial, destination)
         return destination

@@ -64,6 +64,7 @@ INSERT OR IGNORE INTO contacts (customer_id, kind, value)
 SELECT id, ?2, ?3 FROM customers WHERE account = ?1
 """
 
+
 def _invoice_on_conflict(balance: str) -> str:
     """The upsert's update arm; *balance* is what an update sets the balance to.
 
@@ -121,7 +122,9 @@ WHERE (seen_import = :run OR changed_import = :run)
 class LedgerWriter:
     """Writes one import run's records; the caller owns the transaction."""
 
-    def __init__(self, conn: sqlite3.Connection, now: str, sources: Sequence[str], sync: bool):
+    def __init__(
+        self, conn: sqlite3.Connection, now: str, sources: Sequence[str], sync: bool
+    ):
         self.conn = conn
         self.now = now
         self.today = now[:10]
@@ -146,15 +149,29 @@ class LedgerWriter:
         return self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
     def open_invoice_count(self) -> int:
-        return self.conn.execute("SELECT COUNT(*) FROM invoices WHERE status = 'open'").fetchone()[0]
+        return self.conn.execute(
+            "SELECT COUNT(*) FROM invoices WHERE status = 'open'"
+        ).fetchone()[0]
 
     # -- writing ----------------------------------------------------------------
 
     def upsert_customers(self, customers: Iterable[Customer]) -> None:
         rows, contacts = [], []
         for c in customers:
-            rows.append((c.account, c.name, c.tax_id, c.language, c.country, c.timezone,
-                         c.segment, c.salesperson_email, self.now, self.run))
+            rows.append(
+                (
+                    c.account,
+                    c.name,
+                    c.tax_id,
+                    c.language,
+                    c.country,
+                    c.timezone,
+                    c.segment,
+                    c.salesperson_email,
+                    self.now,
+                    self.run,
+                )
+            )
             if c.email:
                 contacts.append((c.account, "email", c.email))
             if c.phone:
@@ -166,18 +183,30 @@ class LedgerWriter:
         self.conn.executemany(
             _UPSERT_INVOICE_SQL,
             (
-                (i.account, i.number, i.issue_date.isoformat(), i.due_date.isoformat(),
-                 i.currency, i.amount, i.balance, str(i.where), self.now,
-                 self.today, self.run)
+                (
+                    i.account,
+                    i.number,
+                    i.issue_date.isoformat(),
+                    i.due_date.isoformat(),
+                    i.currency,
+                    i.amount,
+                    i.balance,
+                    str(i.where),
+                    self.now,
+                    self.today,
+                    self.run,
+                )
                 for i in invoices
             ),
         )
 
     def conflicts(self) -> list[tuple[str, str, str]]:
         """(number, where first seen, where seen again with other values)."""
-        return list(self.conn.execute(
-            "SELECT number, first_source, source FROM temp.import_conflicts ORDER BY rowid"
-        ))
+        return list(
+            self.conn.execute(
+                "SELECT number, first_source, source FROM temp.import_conflicts ORDER BY rowid"
+            )
+        )
 
     def settle_statuses(self) -> None:
         self.conn.execute(_SETTLE_STATUS, {"run": self.run, "today": self.today})
@@ -190,13 +219,18 @@ class LedgerWriter:
             (self.run,),
         ).fetchone()
         inserted = self.count(table) - before
-        return {"inserted": inserted, "updated": changed - inserted,
-                "unchanged": seen - changed}
+        return {
+            "inserted": inserted,
+            "updated": changed - inserted,
+            "unchanged": seen - changed,
+        }
 
     # -- payments and credit notes ------------------------------------------------
 
     def customer_id(self, account: str) -> int | None:
-        row = self.conn.execute("SELECT id FROM customers WHERE account = ?", (account,)).fetchone()
+        row = self.conn.execute(
+            "SELECT id FROM customers WHERE account = ?", (account,)
+        ).fetchone()
         return row[0] if row else None
 
     def existing_payment(self, reference: str) -> sqlite3.Row | None:
@@ -217,17 +251,35 @@ class LedgerWriter:
         return self.conn.execute(
             "INSERT INTO payments (customer_id, reference, paid_on, currency, amount, source,"
             " import_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (customer_id, payment.reference, payment.paid_on.isoformat(), payment.currency,
-             payment.amount, str(payment.where), self.run, self.now),
+            (
+                customer_id,
+                payment.reference,
+                payment.paid_on.isoformat(),
+                payment.currency,
+                payment.amount,
+                str(payment.where),
+                self.run,
+                self.now,
+            ),
         ).lastrowid
 
-    def insert_credit_note(self, note: CreditNote, customer_id: int,
-                           invoice_id: int | None) -> int:
+    def insert_credit_note(
+        self, note: CreditNote, customer_id: int, invoice_id: int | None
+    ) -> int:
         return self.conn.execute(
             "INSERT INTO credit_notes (customer_id, number, invoice_id, issue_date, currency,"
             " amount, source, import_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (customer_id, note.number, invoice_id, note.issue_date.isoformat(), note.currency,
-             note.amount, str(note.where), self.run, self.now),
+            (
+                customer_id,
+                note.number,
+                invoice_id,
+                note.issue_date.isoformat(),
+                note.currency,
+                note.amount,
+                str(note.where),
+                self.run,
+                self.now,
+            ),
         ).lastrowid
 
     def invoice(self, number: str) -> sqlite3.Row | None:
@@ -245,8 +297,15 @@ class LedgerWriter:
             (customer_id, currency),
         ).fetchall()
 
-    def allocate(self, invoice_id: int, amount: int, on: str, *,
-                 payment_id: int | None = None, credit_note_id: int | None = None) -> None:
+    def allocate(
+        self,
+        invoice_id: int,
+        amount: int,
+        on: str,
+        *,
+        payment_id: int | None = None,
+        credit_note_id: int | None = None,
+    ) -> None:
         """Settle *amount* of an invoice; *on* (a date) is when, if that closes it."""
         self.conn.execute(
             "INSERT INTO allocations (invoice_id, payment_id, credit_note_id, amount)"
@@ -330,9 +389,12 @@ def _plain_amount(cell: str) -> str:
 
 def _minor(cell: str) -> str:
     """The amount in minor units: whole part times the scale, plus the fraction."""
-    whole = f"substr({cell}, 1, CASE WHEN instr({cell}, '.') THEN instr({cell}, '.') - 1 ELSE length({cell}) END)"
-    return (f"(CAST({whole} AS INTEGER) * scale"
-            f" + CAST(substr({_fraction(cell)} || '000000', 1, exponent) AS INTEGER))")
+    dot = f"instr({cell}, '.')"
+    whole = f"substr({cell}, 1, CASE WHEN {dot} THEN {dot} - 1 ELSE length({cell}) END)"
+    return (
+        f"(CAST({whole} AS INTEGER) * scale"
+        f" + CAST(substr({_fraction(cell)} || '000000', 1, exponent) AS INTEGER))"
+    )
 
 
 def _unpadded(*cells: str) -> str:
@@ -354,8 +416,11 @@ _STAGE_SCHEMA = [
     SELECT s.rowid AS row_id, s.*, k.exponent, k.scale, (s.checked OR (
         s.plain
         AND s.customer_id <> '' AND s.customer_name <> '' AND s.invoice_id <> ''
-        AND {_unpadded("s.customer_id", "s.customer_name", "s.invoice_id", "s.tax_id",
-                       "s.segment")}
+        AND {
+        _unpadded(
+            "s.customer_id", "s.customer_name", "s.invoice_id", "s.tax_id", "s.segment"
+        )
+    }
         AND date(s.issue_date, '+0 days') IS s.issue_date
         AND date(s.due_date, '+0 days') IS s.due_date
         AND s.due_date >= s.issue_date
@@ -426,21 +491,28 @@ class LayoutStage:
             "INSERT INTO stage_currencies VALUES (?, ?, ?)",
             ((code, exp, 10**exp) for code, exp in MINOR_UNITS.items()),
         )
-        self.conn.executemany("INSERT INTO stage_zones VALUES (?)",
-                              ((zone,) for zone in available_timezones()))
+        self.conn.executemany(
+            "INSERT INTO stage_zones VALUES (?)",
+            ((zone,) for zone in available_timezones()),
+        )
         self.sources: dict[str, int] = {}
         self.rows = 0
 
     def source_id(self, path: str) -> int:
         if path not in self.sources:
             self.sources[path] = len(self.sources) + 1
-            self.conn.execute("INSERT INTO stage_sources VALUES (?, ?)",
-                              (self.sources[path], path))
+            self.conn.execute(
+                "INSERT INTO stage_sources VALUES (?, ?)", (self.sources[path], path)
+            )
         return self.sources[path]
 
-    def add(self, source_id: int, settings_id: int, plain: bool, rows: list[tuple]) -> None:
+    def add(
+        self, source_id: int, settings_id: int, plain: bool, rows: list[tuple]
+    ) -> None:
         head = (source_id, settings_id, int(plain))
-        self.conn.executemany(_STAGE_INSERT, ((row[0], *head, *row[1:]) for row in rows))
+        self.conn.executemany(
+            _STAGE_INSERT, ((row[0], *head, *row[1:]) for row in rows)
+        )
         self.rows += len(rows)
 
     def exceptions(self) -> list[sqlite3.Row]:
@@ -482,7 +554,9 @@ class LayoutStage:
                 f" SELECT c.id, '{kind}', s.{kind} FROM stage_customers s"
                 f" JOIN customers c ON c.account = s.customer_id WHERE s.{kind} IS NOT NULL"
             )
-        self.conn.execute(_PROMOTE_INVOICES,
-                          {"now": writer.now, "run": writer.run, "today": writer.today})
+        self.conn.execute(
+            _PROMOTE_INVOICES,
+            {"now": writer.now, "run": writer.run, "today": writer.today},
+        )
         self.conn.execute("DELETE FROM temp.stage")
         self.rows = 0
