@@ -29,9 +29,9 @@ What is read
   first usable e-mail address and the first usable mobile (else phone)
   number, read in that country. A contact cobra cannot use (a malformed
   address, an invalid number) is left out with a warning rather than
-    rejecting the customer and all of its invoices. When the user may not read contacts
-  or addresses, customers
-  are imported with their code and name only.
+  rejecting the customer and all of its invoices. When the user may not
+  read contacts or addresses, customers are imported with their code and
+  name only.
 
 What is not read
 ----------------
