@@ -4,7 +4,7 @@ Diagnosis rules (:mod:`cobra.diagnosis`) and scores (:mod:`cobra.scoring`)
 read these facts by name, and each fact can say itself in plain words for
 the worklist ("paid 23 of 24 invoices on time"). The names below are the
 vocabulary a rule in the config may use; a plugin may add facts of its own
-through the ``collect_evidence`` hook.
+through the ``register_evidence`` hook.
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ class Evidence:
     overdue: dict[str, int]  # currency -> overdue minor units
     finding: dict | None = None  # a collector's finding in force, if any
     extra_sentences: list[str] = field(default_factory=list)
+    # Descriptions of facts plugins added, for their plain-words form.
+    plugin_facts: dict[str, str] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> float:
         return self.facts[name]
@@ -113,7 +115,8 @@ class Evidence:
             return f"customer for {int(value)} days"
         if name == "bounced_contacts":
             return f"{int(value)} of {int(f['contacts'])} contacts bounced or wrong"
-        return f"{FACTS.get(name, name)}: {value:g}"
+        described = self.plugin_facts.get(name) or FACTS.get(name, name)
+        return f"{described}: {value:g}"
 
 
 def gather(store, as_of: date, customer_id: int | None = None) -> Iterator[Evidence]:
@@ -135,7 +138,8 @@ def gather(store, as_of: date, customer_id: int | None = None) -> Iterator[Evide
         promises = small["promises"].get(cid)
         last_contact = small["interactions"].get(cid)
         finding = small["findings"].get(cid)
-        facts = _facts(row, as_of, payments, contacts, promises, last_contact)
+        facts = _facts(row, as_of, payments, contacts, promises, last_contact,
+                       overdue.get(cid, {}))
         yield Evidence(
             customer_id=cid, account=customer["account"], name=customer["name"],
             segment=customer["segment"], facts=facts, overdue=overdue.get(cid, {}),
@@ -147,11 +151,15 @@ def _days(later: date, earlier: str | None) -> int:
     return (later - date.fromisoformat(earlier[:10])).days if earlier else 0
 
 
-def _facts(row, as_of: date, payments, contacts, promises, last_contact) -> dict[str, float]:
+def _facts(row, as_of: date, payments, contacts, promises, last_contact,
+           overdue: dict[str, int]) -> dict[str, float]:
     usual = row["usual_amount"]
     closed_with_date = row["closed_with_date"] or 0
     recent, earlier = row["recent_days_late"], row["earlier_days_late"]
-    overdue_total = 0  # in the latest currency: ratios never mix currencies
+    # In the latest currency: ratios never mix currencies. Without earlier
+    # invoices the latest one is the usual one (as for latest_vs_usual).
+    overdue_total = overdue.get(row["latest_currency"], 0)
+    reference = usual or row["latest_amount"]
     facts = {
         "open_invoices": row["open_invoices"],
         "overdue_invoices": row["overdue_invoices"],
@@ -173,6 +181,7 @@ def _facts(row, as_of: date, payments, contacts, promises, last_contact) -> dict
         "account_age_days": _days(as_of, row["first_issue"]),
         "invoices": row["invoices"],
         "latest_vs_usual": (row["latest_amount"] / usual) if usual else 1.0,
+        "overdue_vs_usual": (overdue_total / reference) if reference else 0.0,
         "usual_count": row["usual_count"] or 0,
         "promises_made": promises["promises_made"] if promises else 0,
         "promises_broken": (promises["promises_broken"] or 0) if promises else 0,
@@ -183,5 +192,4 @@ def _facts(row, as_of: date, payments, contacts, promises, last_contact) -> dict
         ),
     }
     facts["paid_anything"] = 1 if facts["paid_invoices"] or facts["payments"] else 0
-    del overdue_total
     return facts

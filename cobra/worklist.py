@@ -51,7 +51,9 @@ def _diagnosed(store, config, as_of: date, customer_id: int | None):
     diagnoser = Diagnoser(config, facts={**FACTS, **{k: v[0] for k, v in extra.items()}},
                           hook=diagnose_hook if diagnose_hook.get_hookimpls() else None)
     portfolio = list(gather(store, as_of, customer_id))
+    descriptions = {name: description for name, (description, _) in extra.items()}
     for evidence in portfolio:
+        evidence.plugin_facts = descriptions
         for name, (_, compute) in extra.items():
             evidence.facts[name] = float(compute(evidence))
     return portfolio, diagnoser
@@ -79,6 +81,11 @@ def build(store, config, as_of: date) -> list[Entry]:
         entries.append(Entry(evidence, diagnosis, scorer.score(evidence),
                              str(actions.get(diagnosis.reason, ""))))
     entries.sort(key=lambda e: (-e.score.total, e.evidence.account))
-    for rank, entry in enumerate(entries, start=1):
-        entry.rank = rank
+    # Only customers with something overdue are on the worklist: one whose
+    # invoices are open but not yet due keeps rank 0 and takes no number.
+    rank = 0
+    for entry in entries:
+        if any(entry.evidence.overdue.values()):
+            rank += 1
+            entry.rank = rank
     return entries

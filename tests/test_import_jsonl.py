@@ -122,6 +122,11 @@ def test_payments_and_balances_agree_with_the_aging_export(run, tmp_path):
     from_records = json.loads(run("--db", "from-records.sqlite", *listing).stdout)
     from_aging = json.loads(run("--db", "from-aging.sqlite", *listing).stdout)
     assert len(from_records) >= 150
+    # Balances must agree; diagnoses may not, since only the records carry
+    # payment dates (the aging export says what is open, not when the rest
+    # was paid).
+    for row in from_records + from_aging:
+        del row["reason"]
     assert from_records == from_aging
 
 

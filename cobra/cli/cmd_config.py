@@ -79,7 +79,9 @@ def config_check(app: App):
     source = str(config.path) if config.path else config_module.EMBEDDED
     problems = list(config.problems) + _channel_problems(config, source)
     problems += _secret_problems(config, source)
-    problems += _diagnosis_problems(config)
+    if not any(p.key.startswith("diagnosis") for p in problems):
+        # Names are only worth checking once the rules' shape is right.
+        problems += _diagnosis_problems(config)
     if problems:
         raise ConfigError(config_module.format_problems(problems))
     click.echo(f"{source}: no problems", err=True)

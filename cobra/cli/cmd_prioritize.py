@@ -27,7 +27,15 @@ def overdue_list(overdue: dict[str, int]) -> list[dict]:
             for currency, amount in sorted(overdue.items()) if amount]
 
 
-@click.command("prioritize")
+def _facts_epilog() -> str:
+    from cobra.evidence import FACTS
+
+    lines = "\n".join(f"  {name}: {meaning}" for name, meaning in FACTS.items())
+    return ("\b\nFacts the diagnosis rules in the config may use "
+            f"(plugins may add more):\n{lines}")
+
+
+@click.command("prioritize", epilog=_facts_epilog())
 @click.option("--as-of", type=DATE, default="today", help="Rank as of DATE (YYYY-MM-DD).")
 @click.option("--top", type=click.IntRange(min=1), help="Only the first N customers.")
 @click.option("--reason", type=click.Choice(REASONS), help="Only customers with this diagnosis.")

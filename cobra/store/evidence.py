@@ -32,8 +32,8 @@ SELECT customer_id,
        SUM(open_amount > 0) AS open_invoices,
        SUM(open_amount > 0 AND due_date < :as_of) AS overdue_invoices,
        MIN(CASE WHEN open_amount > 0 AND due_date < :as_of THEN due_date END) AS oldest_due,
-       SUM(open_amount > 0 AND due_date < :sixty_days_ago
-           AND (closed_on IS NULL OR closed_on > :sixty_days_ago)) AS overdue_sixty_days_ago,
+       SUM(due_date < :sixty_days_ago
+           AND (status = 'open' OR closed_on > :sixty_days_ago)) AS overdue_sixty_days_ago,
        SUM(open_amount > 0 AND open_amount < amount) AS partial_open,
        SUM(open_amount = 0 AND closed_on IS NOT NULL AND status = 'paid') AS closed_with_date,
        SUM(open_amount = 0 AND status = 'paid') AS paid_invoices,

@@ -1,0 +1,460 @@
+"""The worklist: `cobra prioritize` ranks customers with overdue invoices.
+
+The portfolio is a handful of realistic histories (monthly invoices over a
+year or two, payments on time, late, partial, or missing) imported through
+the jsonl importer; every command runs with a fixed --as-of.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+AS_OF = "2026-06-05"
+
+
+class History:
+    """One customer's records as the jsonl importer reads them."""
+
+    def __init__(self, account: str, name: str, *, segment: str | None = None,
+                 currency: str = "USD", phone: str | None = None):
+        self.account = account
+        self.currency = currency
+        customer = {"type": "customer", "customer_id": account, "name": name,
+                    "email": f"ap@{account.lower()}.example", "country": "US"}
+        if phone:
+            customer["phone"] = phone
+        if segment:
+            customer["segment"] = segment
+        self.records: list[dict] = [customer]
+        self.invoices: list[str] = []
+
+    def invoice(self, issued: date, amount: str, *, terms: int = 30,
+                currency: str | None = None) -> str:
+        number = f"{self.account}-{len(self.invoices) + 1:04d}"
+        self.invoices.append(number)
+        self.records.append({
+            "type": "invoice", "invoice_id": number, "customer_id": self.account,
+            "issue_date": issued.isoformat(),
+            "due_date": (issued + timedelta(days=terms)).isoformat(),
+            "currency": currency or self.currency, "amount": amount,
+        })
+        return number
+
+    def pay(self, on: date, amount: str, *invoices: str, reference: str | None = None,
+            currency: str | None = None) -> None:
+        self.records.append({
+            "type": "payment", "customer_id": self.account, "date": on.isoformat(),
+            "payment_id": reference or f"{self.account}-PAY-{len(self.records):04d}",
+            "currency": currency or self.currency, "amount": amount,
+            "invoice_ids": list(invoices),
+        })
+
+    def monthly(self, first: date, months: int, amount: str, *, late: dict | None = None,
+                unpaid=(), partly: dict | None = None, terms: int = 30) -> list[str]:
+        """Bills on *first*'s day of each month, due *terms* days later.
+
+        Each is paid in full 2 to 5 days before its due date, except:
+        ``late`` {index: days late}, ``unpaid`` indexes, and ``partly``
+        {index: (amount, days after due)} paid in part.
+        """
+        late, partly = late or {}, partly or {}
+        numbers = []
+        for index in range(months):
+            year, month = divmod(first.month - 1 + index, 12)
+            issued = date(first.year + year, month + 1, first.day)
+            number = self.invoice(issued, amount, terms=terms)
+            numbers.append(number)
+            due = issued + timedelta(days=terms)
+            if index in partly:
+                part, days = partly[index]
+                self.pay(due + timedelta(days=days), part, number)
+            elif index in late:
+                self.pay(due + timedelta(days=late[index]), amount, number)
+            elif index not in unpaid:
+                self.pay(due - timedelta(days=2 + index % 4), amount, number)
+        return numbers
+
+
+def load(run, tmp_path: Path, *histories: History) -> None:
+    path = tmp_path / "ledger.jsonl"
+    path.write_text("".join(json.dumps(record) + "\n"
+                            for history in histories for record in history.records),
+                    encoding="utf-8")
+    result = run("import", str(path))
+    assert result.exit_code == 0, result.stderr
+
+
+def database(run) -> sqlite3.Connection:
+    conn = sqlite3.connect(run("db", "path").stdout.strip())
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def prioritize(run, *args: str, as_of: str = AS_OF) -> list[dict]:
+    result = run("prioritize", "--as-of", as_of, "--format", "json", *args)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def accounts(rows: list[dict]) -> list[str]:
+    return [row["account"] for row in rows]
+
+
+# -- The portfolio ------------------------------------------------------------------
+
+
+def good_payer() -> History:
+    """24 invoices paid, one of them late; May 2026's 1200.00 is 5 days overdue."""
+    acme = History("ACME", "Acme Tools Inc.", segment="smb")
+    acme.monthly(date(2024, 5, 1), 25, "1200.00", late={7: 12}, unpaid={24})
+    return acme
+
+
+def struggling() -> History:
+    """Partial payments since January 2026; owes 3300.00, the oldest 125 days."""
+    brick = History("BRICK", "Brickwork Builders LLC", segment="enterprise")
+    brick.monthly(date(2025, 1, 1), 17, "800.00",
+                  partly={12: ("400.00", 38), 13: ("300.00", 20)}, unpaid={14, 15, 16})
+    return brick
+
+
+def new_with_spike() -> History:
+    """Since December 2025; its May bill of 1100.00 is 4.4 times the usual."""
+    nova = History("NOVA", "Nova Coworking", segment="smb")
+    nova.monthly(date(2025, 12, 1), 5, "250.00")
+    nova.invoice(date(2026, 5, 1), "1100.00")
+    return nova
+
+
+def two_currencies() -> History:
+    """Bills in euros, with a US dollar freight surcharge, all late since March."""
+    euro = History("EURO", "Euro Freight GmbH", segment="enterprise", currency="EUR")
+    bills = euro.monthly(date(2025, 6, 1), 12, "1450.75", unpaid={9, 10})
+    euro.invoice(date(2026, 4, 10), "310.00", currency="USD")
+    euro.pay(date(2026, 4, 28), "1450.75", bills[11])
+    return euro
+
+
+def not_yet_due() -> History:
+    """Always on time; its latest bill, issued 2026-05-20, falls due on 2026-06-19."""
+    punct = History("PUNCT", "Punctual Partners", segment="smb")
+    punct.monthly(date(2025, 5, 20), 13, "700.00", unpaid={12})
+    return punct
+
+
+def portfolio(run, tmp_path: Path) -> None:
+    load(run, tmp_path, good_payer(), struggling(), new_with_spike(), two_currencies(),
+         not_yet_due())
+
+
+# -- Ranking --------------------------------------------------------------------------
+
+
+def test_a_large_old_debt_ranks_above_a_small_new_one_in_the_same_currency(run, tmp_path):
+    big = History("BIGBOX", "Big Box Retail")
+    big.monthly(date(2026, 1, 1), 5, "9000.00", unpaid={2, 3, 4})
+    small = History("DELI", "Corner Deli")
+    small.invoice(date(2026, 5, 1), "150.00")
+    load(run, tmp_path, small, big)
+    rows = prioritize(run)
+    assert [(r["rank"], r["account"], r["score"]) for r in rows] == [
+        (1, "BIGBOX", 72.32), (2, "DELI", 40.42)]
+    assert [(r["overdue"], r["days_overdue"]) for r in rows] == [
+        ([{"currency": "USD", "amount": "27000.00"}], 66),
+        ([{"currency": "USD", "amount": "150.00"}], 5),
+    ]
+
+
+def test_the_worklist_is_ordered_by_score(run, tmp_path):
+    portfolio(run, tmp_path)
+    rows = prioritize(run)
+    assert accounts(rows) == ["BRICK", "EURO", "ACME", "NOVA"]
+    assert [row["rank"] for row in rows] == [1, 2, 3, 4]
+    scores = [row["score"] for row in rows]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_each_row_carries_its_diagnosis_and_next_action(run, tmp_path):
+    portfolio(run, tmp_path)
+    rows = {row["account"]: row for row in prioritize(run)}
+    assert {a: (r["reason"], r["confidence"], r["next_action"]) for a, r in rows.items()} == {
+        "BRICK": ("cannot_pay", 0.75, "Offer a payment plan"),
+        "EURO": ("unknown", 0.3, "Call to find out why"),
+        "ACME": ("forgot", 0.8, "Send a friendly reminder"),
+        "NOVA": ("unaware", 0.7, "Explain the bill"),
+    }
+
+
+def test_ties_are_broken_by_account(run, tmp_path):
+    twins = []
+    for account in ("ZETA", "ALPHA", "MIDDLE"):
+        history = History(account, f"{account.title()} Bakery")
+        history.monthly(date(2026, 2, 1), 4, "480.00", unpaid={3})
+        twins.append(history)
+    load(run, tmp_path, *twins)
+    rows = prioritize(run)
+    assert accounts(rows) == ["ALPHA", "MIDDLE", "ZETA"]
+    assert len({row["score"] for row in rows}) == 1
+
+
+# -- Not yet due -----------------------------------------------------------------------
+
+
+def test_a_customer_whose_invoices_are_open_but_not_yet_due_is_not_listed(run, tmp_path):
+    portfolio(run, tmp_path)
+    assert "PUNCT" not in accounts(prioritize(run))
+
+
+def test_ranks_have_no_gaps_where_a_not_yet_due_customer_was_left_out(run, tmp_path):
+    # The punctual customer would score about 29 (sure to pay, never
+    # contacted), above this new consumer's 27.67; it must not take a rank.
+    deli = History("DELI", "Corner Deli", segment="consumer")
+    deli.invoice(date(2026, 5, 1), "150.00")
+    load(run, tmp_path, good_payer(), struggling(), not_yet_due(), deli)
+    rows = prioritize(run)
+    assert [(row["rank"], row["account"]) for row in rows] == [
+        (1, "BRICK"), (2, "ACME"), (3, "DELI")]
+
+
+def test_the_same_customer_enters_the_worklist_once_its_bill_falls_due(run, tmp_path):
+    load(run, tmp_path, not_yet_due())
+    assert prioritize(run) == []
+    [row] = prioritize(run, as_of="2026-06-22")
+    assert (row["account"], row["days_overdue"], row["reason"]) == ("PUNCT", 3, "forgot")
+
+
+# -- Currencies ------------------------------------------------------------------------
+
+
+def test_overdue_amounts_are_listed_per_currency_and_never_summed(run, tmp_path):
+    portfolio(run, tmp_path)
+    rows = {row["account"]: row for row in prioritize(run)}
+    assert rows["EURO"]["overdue"] == [{"currency": "EUR", "amount": "2901.50"},
+                                       {"currency": "USD", "amount": "310.00"}]
+
+
+def test_amounts_are_exact_decimal_strings_in_the_currencys_minor_unit(run, tmp_path):
+    tokyo = History("TOKYO", "Tokyo Trading KK", currency="JPY")
+    tokyo.monthly(date(2025, 11, 1), 7, "150000", unpaid={5, 6})
+    kuwait = History("KUWAIT", "Gulf Supplies", currency="KWD")
+    kuwait.invoice(date(2026, 4, 15), "1234.567")
+    load(run, tmp_path, tokyo, kuwait)
+    rows = {row["account"]: row["overdue"] for row in prioritize(run)}
+    assert rows == {"TOKYO": [{"currency": "JPY", "amount": "300000"}],
+                    "KUWAIT": [{"currency": "KWD", "amount": "1234.567"}]}
+
+
+def test_a_customer_ranks_by_its_best_percentile_across_currencies(run, tmp_path):
+    # Four customers owe USD: 310.00 (EURO), 1100.00, 1200.00 and 3300.00.
+    # EURO owes the least of them, but is alone in EUR: its percentile is 1.
+    portfolio(run, tmp_path)
+    rows = {row["account"]: row for row in prioritize(run, "--explain")}
+    assert rows["EURO"]["score_amount"] == 35.0
+    assert rows["NOVA"]["score_amount"] == 35 * 2 / 4
+
+
+def test_the_table_lists_each_currency_separately(run, tmp_path):
+    portfolio(run, tmp_path)
+    result = run("prioritize", "--as-of", AS_OF)
+    [line] = [line for line in result.stdout.splitlines() if "EURO" in line]
+    assert "2901.50 EUR; 310.00 USD" in line
+
+
+# -- Filters ---------------------------------------------------------------------------
+
+
+def test_top_keeps_the_first_n(run, tmp_path):
+    portfolio(run, tmp_path)
+    assert accounts(prioritize(run, "--top", "2")) == ["BRICK", "EURO"]
+
+
+def test_reason_keeps_only_that_diagnosis_with_its_worklist_rank(run, tmp_path):
+    portfolio(run, tmp_path)
+    rows = prioritize(run, "--reason", "forgot")
+    assert [(row["rank"], row["account"]) for row in rows] == [(3, "ACME")]
+
+
+def test_segment_keeps_only_that_segment(run, tmp_path):
+    portfolio(run, tmp_path)
+    assert accounts(prioritize(run, "--segment", "enterprise")) == ["BRICK", "EURO"]
+    assert accounts(prioritize(run, "--segment", "smb")) == ["ACME", "NOVA"]
+
+
+def test_top_applies_after_the_other_filters(run, tmp_path):
+    portfolio(run, tmp_path)
+    assert accounts(prioritize(run, "--segment", "smb", "--top", "1")) == ["ACME"]
+
+
+def test_an_unknown_reason_is_refused(run, tmp_path):
+    result = run("prioritize", "--as-of", AS_OF, "--reason", "lazy")
+    assert result.exit_code == 2
+    assert "'lazy' is not one of" in result.stderr
+
+
+# -- Explain ---------------------------------------------------------------------------
+
+COMPONENTS = ("score_amount", "score_age", "score_likelihood", "score_broken_promises",
+              "score_staleness")
+
+
+def test_explain_shows_the_weighted_components_of_the_score(run, tmp_path):
+    portfolio(run, tmp_path)
+    rows = {row["account"]: row for row in prioritize(run, "--explain")}
+    brick = rows["BRICK"]
+    # 3300.00 is the largest of 3 USD debts; 125 days is 90+; 12 paid and 5
+    # overdue give 13/19; no promises; never contacted.
+    assert {name: brick[name] for name in COMPONENTS} == {
+        "score_amount": 35.0, "score_age": 25.0, "score_likelihood": 13.68,
+        "score_broken_promises": 0.0, "score_staleness": 10.0,
+    }
+    assert brick["segment_weight"] == 1.3
+    assert brick["score"] == round((35 + 25 + 20 * 13 / 19 + 10) * 1.3, 2)
+
+
+def test_explained_components_sum_to_the_score_over_the_segment_weight(run, tmp_path):
+    portfolio(run, tmp_path)
+    for row in prioritize(run, "--explain"):
+        total = sum(row[name] for name in COMPONENTS)
+        assert total == pytest.approx(row["score"] / row["segment_weight"], abs=0.03), row
+
+
+def test_explain_gives_the_evidence_behind_the_diagnosis(run, tmp_path):
+    portfolio(run, tmp_path)
+    rows = {row["account"]: row for row in prioritize(run, "--explain")}
+    assert rows["ACME"]["evidence"] == ["24 invoices paid with a known date",
+                                        "paid 23 of 24 invoices on time",
+                                        "one invoice overdue, the oldest by 5 days"]
+
+
+def test_without_explain_there_are_no_components(run, tmp_path):
+    portfolio(run, tmp_path)
+    row = prioritize(run)[0]
+    assert set(row) == {"rank", "account", "name", "overdue", "days_overdue", "reason",
+                        "confidence", "score", "next_action"}
+
+
+def test_broken_promises_and_a_recent_call_move_the_score(run, tmp_path):
+    load(run, tmp_path, struggling())
+    conn = database(run)
+    with conn:
+        brick = conn.execute("SELECT id FROM customers WHERE account = 'BRICK'").fetchone()[0]
+        conn.execute("INSERT INTO promises (customer_id, made_on, due_on, currency, amount,"
+                     " status, resolved_on) VALUES (?, '2026-04-02', '2026-04-15', 'USD',"
+                     " 80000, 'broken', '2026-04-16')", (brick,))
+        conn.execute("INSERT INTO interactions (customer_id, at, channel, outcome, collector)"
+                     " VALUES (?, '2026-05-30T14:00:00+00:00', 'phone', 'no_answer', 'ana')",
+                     (brick,))
+    [row] = prioritize(run, "--explain")
+    assert (row["score_broken_promises"], row["score_staleness"]) == (3.33, 2.0)
+
+
+# -- Formats ---------------------------------------------------------------------------
+
+
+def test_jsonl_gives_one_object_a_line(run, tmp_path):
+    portfolio(run, tmp_path)
+    result = run("prioritize", "--as-of", AS_OF, "--format", "jsonl")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert accounts(rows) == ["BRICK", "EURO", "ACME", "NOVA"]
+    assert rows[1]["overdue"][0] == {"currency": "EUR", "amount": "2901.50"}
+
+
+def test_csv_has_a_header_and_the_overdue_amounts_as_json(run, tmp_path):
+    portfolio(run, tmp_path)
+    result = run("prioritize", "--as-of", AS_OF, "--format", "csv", "--explain")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["account"] for row in rows] == ["BRICK", "EURO", "ACME", "NOVA"]
+    assert json.loads(rows[1]["overdue"]) == [{"currency": "EUR", "amount": "2901.50"},
+                                              {"currency": "USD", "amount": "310.00"}]
+    assert json.loads(rows[2]["evidence"])[1] == "paid 23 of 24 invoices on time"
+
+
+def test_the_table_has_a_header_and_one_line_per_customer(run, tmp_path):
+    portfolio(run, tmp_path)
+    lines = run("prioritize", "--as-of", AS_OF).stdout.splitlines()
+    assert lines[0].split() == ["rank", "account", "name", "overdue", "days_overdue",
+                                "reason", "confidence", "score", "next_action"]
+    assert [line.split()[1] for line in lines[2:]] == ["BRICK", "EURO", "ACME", "NOVA"]
+
+
+def test_the_explained_table_joins_the_evidence_in_one_cell(run, tmp_path):
+    load(run, tmp_path, good_payer())
+    result = run("prioritize", "--as-of", AS_OF, "--explain")
+    assert ("24 invoices paid with a known date; paid 23 of 24 invoices on time; "
+            "one invoice overdue, the oldest by 5 days") in result.stdout
+
+
+# -- Bad input and the empty store -------------------------------------------------------
+
+
+def test_an_as_of_that_is_not_a_date_is_refused(run):
+    result = run("prioritize", "--as-of", "last friday")
+    assert result.exit_code == 2
+    assert "'last friday' is not a date; write it as YYYY-MM-DD" in result.stderr
+    assert result.stdout == ""
+
+
+def test_an_empty_store_gives_an_empty_array(run):
+    result = run("prioritize", "--as-of", AS_OF, "--format", "json")
+    assert (result.exit_code, result.stdout) == (0, "[]\n")
+
+
+def test_an_empty_store_says_so_in_the_table(run):
+    result = run("prioritize", "--as-of", AS_OF)
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert "Nothing overdue: no one to chase." in result.stderr
+
+
+# -- cobra customers ---------------------------------------------------------------------
+
+
+def customers(run, *args: str) -> list[dict]:
+    result = run("customers", "--as-of", AS_OF, "--format", "json", *args)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_customers_reason_keeps_the_customers_with_that_diagnosis(run, tmp_path):
+    portfolio(run, tmp_path)
+    rows = customers(run, "--reason", "cannot_pay")
+    assert [(r["account"], r["currency"], r["balance"], r["overdue"], r["reason"])
+            for r in rows] == [("BRICK", "USD", "3300.00", "3300.00", "cannot_pay")]
+
+
+def test_customers_carry_their_diagnosis(run, tmp_path):
+    portfolio(run, tmp_path)
+    rows = customers(run, "--with-balance")
+    assert [(r["account"], r["currency"], r["reason"]) for r in rows] == [
+        ("ACME", "USD", "forgot"), ("BRICK", "USD", "cannot_pay"),
+        ("EURO", "EUR", "unknown"), ("EURO", "USD", "unknown"),
+        ("NOVA", "USD", "unaware"), ("PUNCT", "USD", "unknown"),
+    ]
+
+
+def test_customers_min_balance_compares_each_row_in_its_own_currency(run, tmp_path):
+    portfolio(run, tmp_path)
+    rows = customers(run, "--min-balance", "1200")
+    assert [(r["account"], r["currency"], r["balance"]) for r in rows] == [
+        ("ACME", "USD", "1200.00"), ("BRICK", "USD", "3300.00"), ("EURO", "EUR", "2901.50"),
+    ]
+
+
+def test_customers_min_balance_with_cents(run, tmp_path):
+    portfolio(run, tmp_path)
+    rows = customers(run, "--min-balance", "2901.51")
+    assert [(r["account"], r["currency"]) for r in rows] == [("BRICK", "USD")]
+
+
+def test_customers_min_balance_that_is_not_an_amount_is_refused(run, tmp_path):
+    portfolio(run, tmp_path)
+    result = run("customers", "--as-of", AS_OF, "--min-balance", "abc")
+    assert result.exit_code == 2
+    assert "'abc' is not an amount; write it like 1500 or 1500.50" in result.stderr
+    assert result.stdout == ""

@@ -1,0 +1,437 @@
+"""`cobra show ACCOUNT`: one customer's details, diagnosis and whole timeline.
+
+The customers are realistic histories imported through the jsonl importer;
+what no command writes yet (bounced contacts, promises, interactions,
+findings) is added with plain SQL, as `cobra log` will one day.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date, timedelta
+from pathlib import Path
+
+AS_OF = "2026-06-05"
+
+
+class History:
+    """One customer's records as the jsonl importer reads them."""
+
+    def __init__(self, account: str, name: str, *, segment: str | None = None,
+                 currency: str = "USD", phone: str | None = None):
+        self.account = account
+        self.currency = currency
+        customer = {"type": "customer", "customer_id": account, "name": name,
+                    "email": f"ap@{account.lower()}.example", "country": "US"}
+        if phone:
+            customer["phone"] = phone
+        if segment:
+            customer["segment"] = segment
+        self.records: list[dict] = [customer]
+        self.invoices: list[str] = []
+
+    def invoice(self, issued: date, amount: str, *, terms: int = 30,
+                currency: str | None = None) -> str:
+        number = f"{self.account}-{len(self.invoices) + 1:04d}"
+        self.invoices.append(number)
+        self.records.append({
+            "type": "invoice", "invoice_id": number, "customer_id": self.account,
+            "issue_date": issued.isoformat(),
+            "due_date": (issued + timedelta(days=terms)).isoformat(),
+            "currency": currency or self.currency, "amount": amount,
+        })
+        return number
+
+    def pay(self, on: date, amount: str, *invoices: str, reference: str | None = None,
+            currency: str | None = None) -> None:
+        self.records.append({
+            "type": "payment", "customer_id": self.account, "date": on.isoformat(),
+            "payment_id": reference or f"{self.account}-PAY-{len(self.records):04d}",
+            "currency": currency or self.currency, "amount": amount,
+            "invoice_ids": list(invoices),
+        })
+
+    def monthly(self, first: date, months: int, amount: str, *, late: dict | None = None,
+                unpaid=(), partly: dict | None = None, terms: int = 30) -> list[str]:
+        """Bills on *first*'s day of each month, due *terms* days later.
+
+        Each is paid in full 2 to 5 days before its due date, except:
+        ``late`` {index: days late}, ``unpaid`` indexes, and ``partly``
+        {index: (amount, days after due)} paid in part.
+        """
+        late, partly = late or {}, partly or {}
+        numbers = []
+        for index in range(months):
+            year, month = divmod(first.month - 1 + index, 12)
+            issued = date(first.year + year, month + 1, first.day)
+            number = self.invoice(issued, amount, terms=terms)
+            numbers.append(number)
+            due = issued + timedelta(days=terms)
+            if index in partly:
+                part, days = partly[index]
+                self.pay(due + timedelta(days=days), part, number)
+            elif index in late:
+                self.pay(due + timedelta(days=late[index]), amount, number)
+            elif index not in unpaid:
+                self.pay(due - timedelta(days=2 + index % 4), amount, number)
+        return numbers
+
+
+def load(run, tmp_path: Path, *histories: History) -> None:
+    path = tmp_path / "ledger.jsonl"
+    path.write_text("".join(json.dumps(record) + "\n"
+                            for history in histories for record in history.records),
+                    encoding="utf-8")
+    result = run("import", str(path))
+    assert result.exit_code == 0, result.stderr
+
+
+def database(run) -> sqlite3.Connection:
+    conn = sqlite3.connect(run("db", "path").stdout.strip())
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def show(run, account: str, *args: str, as_of: str = AS_OF):
+    result = run("show", account, "--as-of", as_of, *args)
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+def show_json(run, account: str, as_of: str = AS_OF) -> dict:
+    return json.loads(show(run, account, "--format", "json", as_of=as_of).stdout)
+
+
+# -- The customers ---------------------------------------------------------------------
+
+
+def harbor() -> History:
+    """A year of bills on time, then a partial payment, a credit note and arrears.
+
+    It paid a 500.00 deposit before its first bill, and August 2025's bill
+    nine days late; March 2026's bill is partly paid and April's reduced by
+    a credit note.
+    """
+    history = History("HARBOR", "Harbor Supply Co.", segment="enterprise",
+                      phone="+12125550100")
+    history.records[0].update(tax_id="12-3456789", language="en",
+                              timezone="America/New_York",
+                              salesperson_email="maria@example.com")
+    history.pay(date(2025, 4, 20), "500.00", reference="HARBOR-DEPOSIT")
+    bills = history.monthly(date(2025, 5, 1), 13, "1850.00", late={3: 9},
+                            partly={10: ("1000.00", 15)}, unpaid={11, 12})
+    history.records.append({
+        "type": "credit_note", "credit_note_id": "HARBOR-NC-1", "customer_id": "HARBOR",
+        "invoice_id": bills[11], "issue_date": "2026-04-15", "currency": "USD",
+        "amount": "150.00",
+    })
+    return history
+
+
+def collections_log(run) -> None:
+    """What the collectors did with HARBOR this spring."""
+    conn = database(run)
+    with conn:
+        cid = conn.execute("SELECT id FROM customers WHERE account = 'HARBOR'").fetchone()[0]
+        conn.execute("UPDATE contacts SET invalid_since = '2026-03-02T10:00:00+00:00',"
+                     " invalid_reason = 'bounced' WHERE customer_id = ? AND kind = 'email'",
+                     (cid,))
+        conn.executemany(
+            "INSERT INTO interactions (customer_id, at, channel, outcome, collector, note)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(cid, "2026-04-20T15:12:00+00:00", "phone", "promise", "ana",
+              "will pay March by April 30"),
+             (cid, "2026-05-20T14:05:00+00:00", "phone", "talked", "ana",
+              "lost a large contract")])
+        conn.executemany(
+            "INSERT INTO promises (customer_id, made_on, due_on, currency, amount, status,"
+            " resolved_on) VALUES (?, ?, ?, 'USD', ?, ?, ?)",
+            [(cid, "2026-04-20", "2026-04-30", 85000, "broken", "2026-05-01"),
+             (cid, "2026-05-20", "2026-06-15", 170000, "open", None)])
+        conn.executemany(
+            "INSERT INTO findings (customer_id, reason, noted_at, collector, note,"
+            " superseded_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [(cid, "forgot", "2026-04-20T15:20:00+00:00", "ana", "just forgot March",
+              "2026-05-20T14:10:00+00:00"),
+             (cid, "cannot_pay", "2026-05-20T14:10:00+00:00", "ana",
+              "cash flow problems after losing a contract", None)])
+    conn.close()
+
+
+def good_payer() -> History:
+    acme = History("ACME", "Acme Tools Inc.", segment="smb")
+    acme.monthly(date(2024, 5, 1), 25, "1200.00", late={7: 12}, unpaid={24})
+    return acme
+
+
+def paid_up() -> History:
+    """Pays every bill before it falls due; nothing open."""
+    quiet = History("QUIET", "Quiet Waters Spa")
+    quiet.monthly(date(2025, 6, 1), 12, "420.00")
+    return quiet
+
+
+# -- Details and contacts ----------------------------------------------------------------
+
+
+def test_show_prints_the_customers_details(run, tmp_path):
+    load(run, tmp_path, harbor())
+    lines = show(run, "HARBOR").stdout.splitlines()
+    assert lines[:8] == [
+        "Harbor Supply Co. (HARBOR)",
+        "  tax id: 12-3456789",
+        "  country: US",
+        "  language: en",
+        "  timezone: America/New_York",
+        "  segment: enterprise",
+        "  salesperson email: maria@example.com",
+        "  email: ap@harbor.example",
+    ]
+
+
+def test_show_marks_a_contact_found_invalid(run, tmp_path):
+    load(run, tmp_path, harbor())
+    collections_log(run)
+    lines = show(run, "HARBOR").stdout.splitlines()
+    assert "  email: ap@harbor.example  (invalid since 2026-03-02)" in lines
+    assert "  phone: +12125550100" in lines
+
+
+def test_show_json_gives_details_and_contacts(run, tmp_path):
+    load(run, tmp_path, harbor())
+    collections_log(run)
+    shown = show_json(run, "HARBOR")
+    assert shown["customer"] == {
+        "account": "HARBOR", "name": "Harbor Supply Co.", "tax_id": "12-3456789",
+        "country": "US", "language": "en", "timezone": "America/New_York",
+        "segment": "enterprise", "salesperson_email": "maria@example.com",
+    }
+    assert shown["contacts"] == [
+        {"kind": "email", "value": "ap@harbor.example",
+         "invalid_since": "2026-03-02T10:00:00+00:00", "invalid_reason": "bounced"},
+        {"kind": "phone", "value": "+12125550100", "invalid_since": None,
+         "invalid_reason": None},
+    ]
+
+
+# -- Diagnosis ---------------------------------------------------------------------------
+
+
+def test_show_gives_the_diagnosis_with_its_evidence(run, tmp_path):
+    load(run, tmp_path, good_payer())
+    text = show(run, "ACME").stdout
+    assert ("Diagnosis as of 2026-06-05: forgot (confidence 80%, rule 5)\n"
+            "  - 24 invoices paid with a known date\n"
+            "  - paid 23 of 24 invoices on time\n"
+            "  - one invoice overdue, the oldest by 5 days\n"
+            "  overdue: 1200.00 USD\n") in text
+
+
+def test_show_json_gives_the_diagnosis_and_the_overdue_amounts(run, tmp_path):
+    load(run, tmp_path, harbor())
+    shown = show_json(run, "HARBOR")
+    assert shown["diagnosis"] == {
+        "reason": "cannot_pay", "confidence": 0.75,
+        "evidence": ["3 invoices overdue, the oldest by 66 days",
+                     "2 more invoices overdue than sixty days ago",
+                     "2 open invoices partly paid"],
+        "source": "rule 4",
+    }
+    # 850.00 left of March, 1700.00 of April after the credit note, all of May.
+    assert shown["overdue"] == [{"currency": "USD", "amount": "4400.00"}]
+
+
+def test_show_gives_the_collectors_finding_in_force(run, tmp_path):
+    load(run, tmp_path, harbor())
+    collections_log(run)
+    text = show(run, "HARBOR").stdout
+    assert ("Diagnosis as of 2026-06-05: cannot_pay (confidence 100%, finding by ana)\n"
+            "  - collector's finding by ana on 2026-05-20: "
+            "cash flow problems after losing a contract\n") in text
+
+
+def test_show_as_of_before_the_finding_gives_the_one_in_force_then(run, tmp_path):
+    load(run, tmp_path, harbor())
+    collections_log(run)
+    diagnosis = show_json(run, "HARBOR", as_of="2026-05-10")["diagnosis"]
+    assert (diagnosis["reason"], diagnosis["evidence"]) == (
+        "forgot", ["collector's finding by ana on 2026-04-20: just forgot March"])
+
+
+def test_a_customer_with_nothing_open_says_so(run, tmp_path):
+    load(run, tmp_path, paid_up())
+    text = show(run, "QUIET").stdout
+    assert "Nothing open as of 2026-06-05.\n" in text
+    assert "Diagnosis" not in text
+
+
+def test_a_customer_with_nothing_open_has_no_diagnosis_in_json(run, tmp_path):
+    load(run, tmp_path, paid_up())
+    shown = show_json(run, "QUIET")
+    assert (shown["diagnosis"], shown["overdue"]) == (None, [])
+    assert len(shown["timeline"]) == 24
+
+
+def test_a_customer_open_but_not_yet_due_has_nothing_overdue(run, tmp_path):
+    quiet = paid_up()
+    quiet.invoice(date(2026, 6, 1), "420.00")
+    load(run, tmp_path, quiet)
+    text = show(run, "QUIET").stdout
+    assert "  - nothing overdue\n" in text
+    assert "  overdue: nothing\n" in text
+
+
+# -- Timeline ----------------------------------------------------------------------------
+
+
+def test_the_timeline_is_in_date_order(run, tmp_path):
+    load(run, tmp_path, harbor())
+    collections_log(run)
+    dates = [event["date"] for event in show_json(run, "HARBOR")["timeline"]]
+    assert dates == sorted(dates)
+    assert (dates[0], dates[-1]) == ("2025-04-20", "2026-05-20")
+
+
+def test_the_timeline_has_every_record_once(run, tmp_path):
+    load(run, tmp_path, harbor())
+    collections_log(run)
+    kinds = [event["kind"] for event in show_json(run, "HARBOR")["timeline"]]
+    assert {kind: kinds.count(kind) for kind in set(kinds)} == {
+        "invoice": 13, "payment": 12, "credit note": 1, "promise": 2, "interaction": 2,
+        "finding": 2,
+    }
+
+
+def test_the_timeline_says_how_each_invoice_stands(run, tmp_path):
+    load(run, tmp_path, harbor())
+    invoices = [e["text"] for e in show_json(run, "HARBOR")["timeline"]
+                if e["kind"] == "invoice"]
+    assert invoices[3] == "HARBOR-0004 for 1850.00 USD (paid on 2025-09-09)"
+    assert invoices[10:] == [
+        "HARBOR-0011 for 1850.00 USD (open, 850.00 USD due 2026-03-31)",
+        "HARBOR-0012 for 1850.00 USD (open, 1700.00 USD due 2026-05-01)",
+        "HARBOR-0013 for 1850.00 USD (open, 1850.00 USD due 2026-05-31)",
+    ]
+
+
+def test_the_timeline_marks_a_disputed_invoice(run, tmp_path):
+    load(run, tmp_path, harbor())
+    conn = database(run)
+    with conn:
+        conn.execute("UPDATE invoices SET disputed_since = '2026-05-05'"
+                     " WHERE number = 'HARBOR-0013'")
+    [last] = [e for e in show_json(run, "HARBOR")["timeline"]
+              if e["text"].startswith("HARBOR-0013")]
+    assert last["text"] == ("HARBOR-0013 for 1850.00 USD"
+                            " (open, 1850.00 USD due 2026-05-31, disputed)")
+
+
+def test_a_payment_says_which_invoices_it_settled(run, tmp_path):
+    load(run, tmp_path, harbor())
+    events = show_json(run, "HARBOR")["timeline"]
+    assert {"date": "2025-09-09", "kind": "payment",
+            "text": "HARBOR-PAY-0009: 1850.00 USD, settling HARBOR-0004"} in events
+    assert {"date": "2026-04-15", "kind": "payment",
+            "text": "HARBOR-PAY-0023: 1000.00 USD, settling HARBOR-0011"} in events
+
+
+def test_a_payment_spread_over_several_invoices_names_them_all(run, tmp_path):
+    catch = History("CATCH", "Catch-Up Catering")
+    catch.monthly(date(2025, 10, 1), 8, "800.00", unpaid={4, 5, 6, 7})
+    catch.pay(date(2026, 5, 20), "2000.00", reference="CATCH-WIRE-0520")
+    load(run, tmp_path, catch)
+    [wire] = [e for e in show_json(run, "CATCH")["timeline"]
+              if e["text"].startswith("CATCH-WIRE-0520")]
+    settled = wire["text"].split(", settling ")[1].split(", ")
+    assert sorted(settled) == ["CATCH-0005", "CATCH-0006", "CATCH-0007"]
+
+
+def test_a_payment_with_nothing_to_settle_is_kept_as_credit(run, tmp_path):
+    load(run, tmp_path, harbor())
+    first = show_json(run, "HARBOR")["timeline"][0]
+    assert first == {"date": "2025-04-20", "kind": "payment",
+                     "text": "HARBOR-DEPOSIT: 500.00 USD, kept as credit"}
+
+
+def test_the_timeline_lists_credit_notes(run, tmp_path):
+    load(run, tmp_path, harbor())
+    events = show_json(run, "HARBOR")["timeline"]
+    assert {"date": "2026-04-15", "kind": "credit note",
+            "text": "HARBOR-NC-1: 150.00 USD"} in events
+
+
+def test_the_timeline_lists_promises_with_how_they_ended(run, tmp_path):
+    load(run, tmp_path, harbor())
+    collections_log(run)
+    promises = [(e["date"], e["text"]) for e in show_json(run, "HARBOR")["timeline"]
+                if e["kind"] == "promise"]
+    assert promises == [("2026-04-20", "to pay 850.00 USD by 2026-04-30 (broken)"),
+                        ("2026-05-20", "to pay 1700.00 USD by 2026-06-15 (open)")]
+
+
+def test_the_timeline_lists_interactions(run, tmp_path):
+    load(run, tmp_path, harbor())
+    collections_log(run)
+    calls = [(e["date"], e["text"]) for e in show_json(run, "HARBOR")["timeline"]
+             if e["kind"] == "interaction"]
+    assert calls == [("2026-04-20", "promise via phone by ana: will pay March by April 30"),
+                     ("2026-05-20", "talked via phone by ana: lost a large contract")]
+
+
+def test_the_timeline_lists_findings_and_marks_the_superseded_one(run, tmp_path):
+    load(run, tmp_path, harbor())
+    collections_log(run)
+    findings = [(e["date"], e["text"]) for e in show_json(run, "HARBOR")["timeline"]
+                if e["kind"] == "finding"]
+    assert findings == [("2026-04-20", "reason forgot by ana (superseded)"),
+                        ("2026-05-20", "reason cannot_pay by ana")]
+
+
+def test_the_text_timeline_has_one_line_per_event(run, tmp_path):
+    load(run, tmp_path, harbor())
+    collections_log(run)
+    text = show(run, "HARBOR").stdout
+    timeline = text.split("Timeline:\n")[1].splitlines()
+    assert len(timeline) == 32
+    assert timeline[0] == "  2025-04-20  payment      HARBOR-DEPOSIT: 500.00 USD, kept as credit"
+    assert timeline[-1].startswith("  2026-05-20  ")
+
+
+def test_a_customer_without_records_has_an_empty_timeline(run, tmp_path):
+    load(run, tmp_path, History("NEWCO", "Newco Labs"))
+    text = show(run, "NEWCO").stdout
+    assert text.endswith("Timeline:\n  (nothing yet)\n")
+
+
+# -- Unknown accounts and bad input --------------------------------------------------------
+
+
+def test_an_unknown_account_suggests_close_ones(run, tmp_path):
+    load(run, tmp_path, harbor(), good_payer())
+    result = run("show", "HARBR", "--as-of", AS_OF)
+    assert result.exit_code == 2
+    assert "no customer with account 'HARBR'; did you mean HARBOR?" in result.stderr
+    assert result.stdout == ""
+
+
+def test_an_unknown_account_suggests_customers_by_name(run, tmp_path):
+    load(run, tmp_path, harbor(), good_payer())
+    result = run("show", "Acme Tools", "--as-of", AS_OF)
+    assert result.exit_code == 2
+    assert "no customer with account 'Acme Tools'; did you mean ACME?" in result.stderr
+
+
+def test_an_unknown_account_with_nothing_close_says_only_that(run, tmp_path):
+    load(run, tmp_path, harbor())
+    result = run("show", "ZZ-999", "--as-of", AS_OF)
+    assert result.exit_code == 2
+    assert "no customer with account 'ZZ-999'" in result.stderr
+    assert "did you mean" not in result.stderr
+
+
+def test_show_refuses_an_as_of_that_is_not_a_date(run, tmp_path):
+    load(run, tmp_path, harbor())
+    result = run("show", "HARBOR", "--as-of", "2026-13-01")
+    assert result.exit_code == 2
+    assert "'2026-13-01' is not a date; write it as YYYY-MM-DD" in result.stderr
