@@ -74,5 +74,5 @@ def test_the_importer_example_in_the_plugin_docs_works(tmp_path, run):
     assert result.exit_code == 0, result.stderr
     assert "invoices: 2 inserted" in result.stderr
     assert "rejected: 1" in result.stderr
-    rows = run("customers", "--format", "json", "--as-of", "2026-12-15").stdout
+    rows = run("customers", "--format", "json", "--as-of", "2027-01-15").stdout
     assert '"balance": "135.50"' in rows

@@ -260,17 +260,25 @@ class Store:
         if country:
             where.append("c.country = :country")
             params["country"] = country.upper()
-        having = "HAVING COALESCE(SUM(i.balance), 0) > 0" if with_balance_only else ""
+        having = "HAVING COALESCE(SUM(i.open), 0) > 0" if with_balance_only else ""
+        # As of a date: invoices issued later do not exist yet, and one closed
+        # later was still open then (for its whole amount, as in diagnosis).
         sql = f"""
+            WITH i AS (
+                SELECT id, customer_id, currency, due_date,
+                       CASE WHEN status = 'open' THEN balance ELSE amount END AS open
+                FROM invoices
+                WHERE issue_date <= :as_of AND status <> 'written_off'
+                  AND ((status = 'open' AND balance > 0) OR closed_on > :as_of)
+            )
             SELECT c.account, c.name, c.country, c.segment, i.currency,
                    COUNT(i.id) AS open_invoices,
-                   COALESCE(SUM(i.balance), 0) AS balance,
-                   COALESCE(SUM(CASE WHEN i.due_date < :as_of THEN i.balance END), 0)
+                   COALESCE(SUM(i.open), 0) AS balance,
+                   COALESCE(SUM(CASE WHEN i.due_date < :as_of THEN i.open END), 0)
                        AS overdue,
                    MIN(i.due_date) AS oldest_due_date
             FROM customers c
-            LEFT JOIN invoices i
-                   ON i.customer_id = c.id AND i.status = 'open' AND i.balance > 0
+            LEFT JOIN i ON i.customer_id = c.id
             {"WHERE " + " AND ".join(where) if where else ""}
             GROUP BY c.id, i.currency
             {having}
