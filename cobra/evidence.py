@@ -42,6 +42,7 @@ FACTS: dict[str, str] = {
     "promises_broken": "promises to pay broken",
     "promises_kept": "promises to pay kept (fully or partly)",
     "days_since_contact": "days since the last recorded interaction (999 if none)",
+    "days_past_due": "days since the oldest open invoice fell due (negative: not yet)",
 }
 
 
@@ -59,6 +60,12 @@ class Evidence:
     extra_sentences: list[str] = field(default_factory=list)
     # Descriptions of facts plugins added, for their plain-words form.
     plugin_facts: dict[str, str] = field(default_factory=dict)
+    # Due date of the oldest open invoice: strategies count days from it.
+    oldest_open_due: str | None = None
+    # The latest promise to pay: "none", "open", "kept", "partly_kept" or
+    # "broken"; and the date an open promise is due.
+    promise_state: str = "none"
+    open_promise_due: str | None = None
 
     def __getitem__(self, name: str) -> float:
         return self.facts[name]
@@ -144,6 +151,9 @@ def gather(store, as_of: date, customer_id: int | None = None) -> Iterator[Evide
             customer_id=cid, account=customer["account"], name=customer["name"],
             segment=customer["segment"], facts=facts, overdue=overdue.get(cid, {}),
             finding=dict(finding) if finding else None,
+            oldest_open_due=row["oldest_open_due"],
+            promise_state=(promises["latest_promise_status"] or "none") if promises else "none",
+            open_promise_due=promises["open_promise_due"] if promises else None,
         )
 
 
@@ -190,6 +200,7 @@ def _facts(row, as_of: date, payments, contacts, promises, last_contact,
             (as_of - datetime.fromisoformat(last_contact["last_contact"]).date()).days
             if last_contact else 999
         ),
+        "days_past_due": _days(as_of, row["oldest_open_due"]),
     }
     facts["paid_anything"] = 1 if facts["paid_invoices"] or facts["payments"] else 0
     return facts

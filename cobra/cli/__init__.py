@@ -32,6 +32,11 @@ BUILTIN_COMMANDS = {
         "prioritize_command",
         "Rank customers to contact: diagnosis, score, next action.",
     ),
+    "plan": (
+        "cobra.cli.cmd_plan",
+        "plan_command",
+        "Decide the contacts due on a day, and what was held back.",
+    ),
     "show": (
         "cobra.cli.cmd_show",
         "show_command",

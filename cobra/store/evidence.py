@@ -32,6 +32,7 @@ SELECT customer_id,
        SUM(open_amount > 0) AS open_invoices,
        SUM(open_amount > 0 AND due_date < :as_of) AS overdue_invoices,
        MIN(CASE WHEN open_amount > 0 AND due_date < :as_of THEN due_date END) AS oldest_due,
+       MIN(CASE WHEN open_amount > 0 THEN due_date END) AS oldest_open_due,
        SUM(due_date < :sixty_days_ago
            AND (status = 'open' OR closed_on > :sixty_days_ago)) AS overdue_sixty_days_ago,
        SUM(open_amount > 0 AND open_amount < amount) AS partial_open,
@@ -84,6 +85,10 @@ FROM contacts WHERE 1 {only} GROUP BY customer_id
 
 _PROMISES = """
 SELECT customer_id, COUNT(*) AS promises_made,
+       MAX(CASE WHEN status = 'open' THEN due_on END) AS open_promise_due,
+       (SELECT p2.status FROM promises p2 WHERE p2.customer_id = promises.customer_id
+          AND p2.made_on <= :as_of ORDER BY p2.made_on DESC, p2.id DESC LIMIT 1)
+           AS latest_promise_status,
        SUM(status = 'broken' AND resolved_on <= :as_of) AS promises_broken,
        SUM(status IN ('kept', 'partly_kept') AND resolved_on <= :as_of) AS promises_kept
 FROM promises WHERE made_on <= :as_of {only} GROUP BY customer_id

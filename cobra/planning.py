@@ -1,0 +1,238 @@
+"""Deciding the contacts due on a day: step 2 and 3 of the method.
+
+For every customer with open invoices, the planner takes its diagnosis,
+chooses a strategy (:mod:`cobra.strategies`), finds the step of the cadence
+due today, and turns it into a contact: channel, template, method, tactic,
+and the rendered message. Then it checks what must hold the contact back:
+an opt-out, disputed invoices, a promise not yet due, a missing contact
+address, or the contact rules of the customer's country (:mod:`cobra.guard`),
+which may also move it to the next allowed moment.
+
+Catching up: after days without planning, only the step due *now* is
+planned, once; earlier skipped steps are not sent in a burst. A customer
+gets one contact per channel per day, covering all its overdue invoices.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from cobra import strategies as strategies_module
+from cobra.strategies import Step, Strategy
+
+# Channels that reach the customer and need an address of some kind.
+NEEDS = {"email": "email", "sms": "phone", "whatsapp": "phone", "call": "phone"}
+# Channels that are work for a person: the contact rules do not apply.
+INTERNAL = ("task", "third_party")
+DEFAULT_SEND_TIME = time(10, 0)
+
+
+@dataclass
+class Contact:
+    """One contact decided for one customer on one day."""
+
+    customer_id: int
+    account: str
+    name: str
+    planned_for: date
+    strategy: str
+    step: int
+    cycle: str
+    variant: int
+    channel: str
+    template: str
+    tone: str
+    method: str
+    tactic: str
+    objective: str
+    reason: str
+    language: str
+    send_at: datetime | None = None
+    subject: str | None = None
+    body: str | None = None
+    hold_reason: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def held(self) -> bool:
+        return self.hold_reason is not None
+
+    @property
+    def idempotency_key(self) -> str:
+        return (f"{self.account}|{self.strategy}#{self.step}|"
+                f"{self.planned_for.isoformat()}|{self.channel}")
+
+    def row(self, now: str) -> dict:
+        return {
+            "customer_id": self.customer_id, "planned_for": self.planned_for.isoformat(),
+            "send_at": self.send_at.isoformat() if self.send_at else None,
+            "strategy": self.strategy, "step": self.step, "cycle": self.cycle,
+            "variant": self.variant, "channel": self.channel, "template": self.template,
+            "tone": self.tone, "method": self.method, "tactic": self.tactic,
+            "objective": self.objective, "reason": self.reason, "language": self.language,
+            "subject": self.subject, "body": self.body,
+            "state": "held" if self.held else "planned", "hold_reason": self.hold_reason,
+            "idempotency_key": self.idempotency_key, "created_at": now,
+        }
+
+
+def band(overdue: dict[str, int], bands: dict) -> str:
+    """small, medium or large: the customer's largest overdue amount's band."""
+    from cobra.money import Money
+
+    best = "small"
+    order = ("small", "medium", "large")
+    for currency, amount in overdue.items():
+        limits = bands.get(currency) or bands.get("default") or [1000, 10000]
+        major = Money(amount, currency).to_decimal()
+        here = "large" if major >= limits[1] else "medium" if major >= limits[0] else "small"
+        best = max(best, here, key=order.index)
+    return best
+
+
+def variant_for(seed: int, account: str, strategy: str, step_index: int, count: int) -> int:
+    """A stable pseudo-random variant: the same customer always gets the same one."""
+    if count <= 1:
+        return 0
+    digest = hashlib.sha256(f"{seed}:{account}:{strategy}:{step_index}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count
+
+
+class Planner:
+    """Plans days for one store and config; see the module docstring."""
+
+    def __init__(self, store, config, guard=None, render=None):
+        from cobra.store import plans
+
+        self.store = store
+        self.config = config
+        self.plans = plans
+        self.strategies = strategies_module.load(config)
+        self.guard = guard
+        self.render = render
+        self.seed = int(config.get("plan.seed", 1))
+        self.bands = config.get("plan.amount_bands") or {}
+        self.company_language = str(config.get("company.language", "en"))
+        self.company_timezone = str(config.get("company.timezone", "UTC"))
+        conn = store.conn
+        self.customers = plans.customer_details(conn)
+        self.addresses = plans.valid_contacts(conn)
+        self.opt_outs = plans.opt_outs(conn)
+
+    def plan(self, day: date, account: str | None = None,
+             done: dict | None = None, taken: set | None = None) -> list[Contact]:
+        """Every contact due on *day* (planned and held), in worklist order.
+
+        *done* maps (customer, strategy, cycle) to the furthest step planned,
+        and *taken* holds (customer, channel) pairs already used on *day*;
+        both default to what the store has, and a preview of several days
+        passes its own so the days see each other.
+        """
+        from cobra import worklist
+
+        conn = self.store.conn
+        done = self.plans.steps_done(conn) if done is None else done
+        taken = self.plans.planned_on(conn, day.isoformat()) if taken is None else taken
+        history = self.plans.recent_contacts(conn, (day - timedelta(days=14)).isoformat())
+        contacts = []
+        for entry in worklist.build(self.store, self.config, day):
+            evidence = entry.evidence
+            if account and evidence.account != account:
+                continue
+            contact = self._contact(day, entry, done)
+            if contact is None:
+                continue
+            if (contact.customer_id, contact.channel) in taken:
+                continue  # one contact per customer and channel per day
+            self._hold_or_schedule(contact, evidence, history.get(contact.customer_id, []))
+            if not contact.held and self.render is not None:
+                self.render(contact, evidence)
+            taken.add((contact.customer_id, contact.channel))
+            if not contact.held:
+                key = (contact.customer_id, contact.strategy, contact.cycle)
+                done[key] = max(done.get(key, -1), contact.step)
+            contacts.append(contact)
+        return contacts
+
+    def _strategy_for(self, evidence, reason: str) -> Strategy | None:
+        state = evidence.promise_state
+        promise = "broken" if state == "broken" else "open" if state == "open" else "none"
+        chosen = strategies_module.choose(
+            self.strategies, reason, evidence.segment,
+            band(evidence.overdue, self.bands), promise)
+        if chosen and promise == "broken" and chosen.on_broken_promise:
+            chosen = strategies_module.by_name(self.strategies, chosen.on_broken_promise)
+        return chosen
+
+    def _contact(self, day: date, entry, done: dict) -> Contact | None:
+        evidence, diagnosis = entry.evidence, entry.diagnosis
+        if not evidence.oldest_open_due:
+            return None
+        strategy = self._strategy_for(evidence, diagnosis.reason)
+        if strategy is None:
+            return None
+        days = (day - date.fromisoformat(evidence.oldest_open_due)).days
+        index = strategy.due_step(days)
+        if index is None:
+            return None
+        cycle = evidence.oldest_open_due
+        if done.get((evidence.customer_id, strategy.name, cycle), -1) >= index:
+            return None  # this step, or a later one, was already planned
+        base: Step = strategy.steps[index]
+        variant = variant_for(self.seed, evidence.account, strategy.name, index,
+                              1 + len(base.variants))
+        step = base.variant(variant)
+        customer = self.customers[evidence.customer_id]
+        return Contact(
+            customer_id=evidence.customer_id, account=evidence.account, name=evidence.name,
+            planned_for=day, strategy=strategy.name, step=index, cycle=cycle,
+            variant=variant, channel=step.channel, template=step.template, tone=step.tone,
+            method=step.method, tactic=step.tactic, objective=step.objective,
+            reason=diagnosis.reason,
+            language=customer["language"] or self.company_language,
+            notes=[f"{strategy.name} step {index + 1} of {len(strategy.steps)}, "
+                   f"day {base.day} (now day {days})"],
+        )
+
+    def _hold_or_schedule(self, contact: Contact, evidence, history) -> None:
+        customer = self.customers[contact.customer_id]
+        strategy = strategies_module.by_name(self.strategies, contact.strategy)
+        contact.channel = self._reachable_channel(contact, strategy)
+        if contact.held:
+            return
+        if contact.channel in self.opt_outs.get(contact.customer_id, set()):
+            contact.hold_reason = f"opted out of {contact.channel}"
+            return
+        if contact.channel in INTERNAL:
+            return  # work for a person, not a message to the customer
+        if evidence.promise_state == "open" and evidence.open_promise_due and (
+                evidence.open_promise_due >= contact.planned_for.isoformat()):
+            contact.hold_reason = f"promised to pay by {evidence.open_promise_due}"
+            return
+        if evidence.facts.get("overdue_invoices", 0) and not evidence.facts.get(
+                "undisputed_overdue", 0):
+            contact.hold_reason = "every overdue invoice is disputed"
+            return
+        zone = ZoneInfo(customer["timezone"] or self.company_timezone)
+        wanted = datetime.combine(contact.planned_for, DEFAULT_SEND_TIME, tzinfo=zone)
+        contact.send_at = wanted
+        if self.guard is not None:
+            self.guard(contact, customer, wanted, history)
+
+    def _reachable_channel(self, contact: Contact, strategy: Strategy | None) -> str:
+        """The step's channel, or its configured fallback when it cannot reach."""
+        channel = contact.channel
+        addresses = self.addresses.get(contact.customer_id, {})
+        tried = []
+        while channel in NEEDS and NEEDS[channel] not in addresses:
+            tried.append(channel)
+            fallback = strategy.on_failed_channel.get(channel) if strategy else None
+            if not fallback or fallback in tried:
+                contact.hold_reason = f"no valid {NEEDS[tried[0]]} for {tried[0]}"
+                return tried[0]
+            contact.notes.append(f"no valid {NEEDS[channel]}: {channel} -> {fallback}")
+            channel = fallback
+        return channel
