@@ -27,6 +27,9 @@ from cobra.strategies import Step, Strategy
 NEEDS = {"email": "email", "sms": "phone", "whatsapp": "phone", "call": "phone"}
 # Channels that are work for a person: the contact rules do not apply.
 INTERNAL = ("task", "third_party")
+# Channels a person uses (a call); every other channel sends an automated
+# message, which disputes and promises not yet due hold back.
+PERSONAL = ("call", "visit") + INTERNAL
 DEFAULT_SEND_TIME = time(10, 0)
 
 
@@ -208,11 +211,12 @@ class Planner:
             return
         if contact.channel in INTERNAL:
             return  # work for a person, not a message to the customer
-        if evidence.promise_state == "open" and evidence.open_promise_due and (
+        automated = contact.channel not in PERSONAL
+        if automated and evidence.promise_state == "open" and evidence.open_promise_due and (
                 evidence.open_promise_due >= contact.planned_for.isoformat()):
             contact.hold_reason = f"promised to pay by {evidence.open_promise_due}"
             return
-        if evidence.facts.get("overdue_invoices", 0) and not evidence.facts.get(
+        if automated and evidence.facts.get("overdue_invoices", 0) and not evidence.facts.get(
                 "undisputed_overdue", 0):
             contact.hold_reason = "every overdue invoice is disputed"
             return

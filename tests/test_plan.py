@@ -1,0 +1,267 @@
+"""`cobra plan`: strategies, the step due, catch-up, variants, holds, idempotency."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+
+from histories import History, database, load
+
+DAY = "2026-06-10"
+
+
+def plan(run, *args: str, day: str = DAY) -> list[dict]:
+    result = run("plan", "--for", day, "--format", "json", *args)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def good_payer(account: str = "ACME", *, due_days_ago: int = 2, phone: str | None = None):
+    """Two years of bills paid on time, and the latest a couple of days overdue."""
+    history = History(account, f"{account.title()} Tools Inc.", phone=phone)
+    last_due = date.fromisoformat(DAY) - timedelta(days=due_days_ago)
+    first = last_due - timedelta(days=30)
+    history.monthly(date(first.year - 2, first.month, first.day), 24, "1200.00")
+    history.invoice(first, "1200.00")
+    return history
+
+
+def stranger(account: str, due_in_days: int) -> History:
+    """A new customer with one invoice not yet due."""
+    history = History(account, f"{account.title()} Ltd.")
+    due = date.fromisoformat(DAY) + timedelta(days=due_in_days)
+    history.invoice(due - timedelta(days=30), "500.00")
+    return history
+
+
+def test_a_good_payer_two_days_late_gets_the_friendly_reminder_step(run, tmp_path):
+    load(run, tmp_path, good_payer(phone="+12125550100"))
+    [contact] = plan(run)
+    assert contact["reason"] == "forgot"
+    assert contact["strategy"] == "friendly-reminder"
+    assert (contact["step"], contact["channel"], contact["template"]) == (2, "sms", "reminder-sms")
+    assert (contact["method"], contact["tactic"]) == ("suggestion", "personal_appeal")
+    assert contact["state"] == "planned"
+    assert contact["objective"] == "Remove the barrier: make paying now easy"
+
+
+def test_planning_the_same_day_twice_adds_nothing(run, tmp_path):
+    load(run, tmp_path, good_payer(phone="+12125550100"), stranger("NEWCO", 3))
+    first = run("plan", "--for", DAY)
+    assert "Planned 2 contacts (2 new)" in first.stderr
+    again = run("plan", "--for", DAY)
+    assert "(0 new)" in again.stderr
+    rows = database(run).execute("SELECT COUNT(*) FROM planned_contacts").fetchone()[0]
+    assert rows == 2
+
+
+def test_after_missed_days_only_the_step_due_now_is_planned(run, tmp_path):
+    # Forty days overdue (too late to have just forgotten: "unknown") and
+    # never contacted: find-out's earlier steps (day -3, 1, 10) are skipped,
+    # not sent in a burst; day 30's is planned.
+    load(run, tmp_path, good_payer(due_days_ago=40))
+    contacts = plan(run)
+    assert [(c["strategy"], c["step"], c["template"]) for c in contacts] == [
+        ("find-out", 4, "reminder-firm")]
+    # The next days add nothing: that step is done for this cycle.
+    for offset in range(1, 5):
+        later = (date.fromisoformat(DAY) + timedelta(days=offset)).isoformat()
+        run("plan", "--for", later)
+        assert plan(run, "--dry-run", day=later) == []
+
+
+def test_a_reminder_before_the_due_date(run, tmp_path):
+    load(run, tmp_path, stranger("NEWCO", 3), stranger("LATER", 10))
+    [contact] = plan(run)
+    assert contact["account"] == "NEWCO"
+    assert contact["template"] == "reminder-friendly"
+    assert contact["channel"] == "email"
+
+
+def test_preview_of_several_days_stores_nothing(run, tmp_path):
+    load(run, tmp_path, stranger("NEWCO", 3))
+    result = run("plan", "--for", DAY, "--days", "10", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    days = [(c["date"], c["template"]) for c in json.loads(result.stdout)]
+    # Day -3 on the 10th, then day 1 of the cadence on the 14th.
+    assert days == [("2026-06-10", "reminder-friendly"), ("2026-06-14", "reminder-friendly")]
+    assert database(run).execute("SELECT COUNT(*) FROM planned_contacts").fetchone()[0] == 0
+
+
+def test_dry_run_stores_nothing(run, tmp_path):
+    load(run, tmp_path, stranger("NEWCO", 3))
+    assert len(plan(run, "--dry-run")) == 1
+    assert database(run).execute("SELECT COUNT(*) FROM planned_contacts").fetchone()[0] == 0
+
+
+def test_variants_are_assigned_stably_and_recorded(run, tmp_path):
+    # friendly-reminder's first step (day -3) has an SMS variant. Customers
+    # not yet due are "unknown"; give them a finding of "forgot".
+    customers = [stranger(f"C{i:03d}", 3) for i in range(40)]
+    for history in customers:
+        history.records[0]["phone"] = "+12125550100"
+    load(run, tmp_path, *customers)
+    conn = database(run)
+    with conn:
+        conn.execute("INSERT INTO findings (customer_id, reason, noted_at)"
+                     " SELECT id, 'forgot', '2026-06-01T00:00:00+00:00' FROM customers")
+    first = {c["account"]: (c["variant"], c["channel"]) for c in plan(run, "--dry-run")}
+    again = {c["account"]: (c["variant"], c["channel"]) for c in plan(run, "--dry-run")}
+    assert first == again
+    variants = [variant for variant, _ in first.values()]
+    assert 10 <= variants.count(1) <= 30  # about half each way
+    assert all(channel == ("sms" if variant else "email")
+               for variant, channel in first.values())
+
+
+def test_one_contact_per_customer_and_channel_covers_every_invoice(run, tmp_path):
+    history = good_payer(phone="+12125550100")
+    history.invoice(date(2026, 5, 1), "300.00", terms=38)  # due the same week
+    load(run, tmp_path, history)
+    contacts = plan(run)
+    assert len(contacts) == 1
+
+
+# -- What holds a contact back ----------------------------------------------------------
+
+
+def test_an_opted_out_channel_holds_the_contact(run, tmp_path):
+    load(run, tmp_path, stranger("NEWCO", 3))
+    conn = database(run)
+    with conn:
+        conn.execute("INSERT INTO opt_outs (customer_id, channel, since)"
+                     " SELECT id, 'email', '2026-01-01' FROM customers")
+    [contact] = plan(run)
+    assert contact["state"] == "held"
+    assert contact["held_because"] == "opted out of email"
+
+
+def test_a_promise_not_yet_due_holds_automated_contact(run, tmp_path):
+    load(run, tmp_path, good_payer(phone="+12125550100"))
+    conn = database(run)
+    with conn:
+        conn.execute("INSERT INTO promises (customer_id, made_on, due_on, currency, amount)"
+                     " SELECT id, '2026-06-09', '2026-06-12', 'USD', 120000 FROM customers")
+    [contact] = plan(run)
+    assert contact["held_because"] == "promised to pay by 2026-06-12"
+
+
+def test_disputed_invoices_get_no_automated_contact(run, tmp_path):
+    load(run, tmp_path, good_payer(phone="+12125550100"))
+    conn = database(run)
+    with conn:
+        conn.execute("UPDATE invoices SET disputed_since = '2026-06-01' WHERE status = 'open'")
+    contacts = plan(run)
+    # Dissatisfied: a call for a person to make, not a message.
+    assert [(c["reason"], c["channel"], c["state"]) for c in contacts] == [
+        ("dissatisfied", "call", "planned")]
+
+
+def test_suspected_fraud_becomes_a_task_for_a_person(run, tmp_path):
+    fraud = History("SHADY", "Shady Imports")
+    fraud.invoice(date(2026, 3, 1), "900.00")
+    fraud.invoice(date(2026, 4, 1), "900.00")
+    load(run, tmp_path, fraud)
+    conn = database(run)
+    with conn:
+        conn.execute("UPDATE contacts SET invalid_since = '2026-05-01T00:00:00+00:00'")
+    [contact] = plan(run)
+    assert (contact["reason"], contact["channel"]) == ("fraud", "task")
+    assert contact["strategy"] == "person-review"
+
+
+def test_no_valid_email_falls_back_to_the_channel_the_strategy_names(run, tmp_path):
+    # One day late: friendly-reminder's e-mail step (day -3) is the one due.
+    load(run, tmp_path, good_payer(due_days_ago=1, phone="+12125550100"))
+    conn = database(run)
+    with conn:
+        conn.execute("UPDATE contacts SET invalid_since = '2026-05-01T00:00:00+00:00'"
+                     " WHERE kind = 'email'")
+    [contact] = plan(run)
+    assert (contact["strategy"], contact["step"]) == ("friendly-reminder", 1)
+    assert contact["channel"] == "sms"
+    assert contact["state"] == "planned"
+
+
+def test_disputes_hold_automated_messages(run, tmp_path):
+    # Half the overdue amount disputed, half not: the undisputed part is chased.
+    # All of it disputed with an e-mail step due: held.
+    load(run, tmp_path, stranger("NEWCO", -1))
+    conn = database(run)
+    with conn:
+        conn.execute("UPDATE invoices SET disputed_since = '2026-06-01'")
+        conn.execute("INSERT INTO findings (customer_id, reason, noted_at)"
+                     " SELECT id, 'unknown', '2026-06-01T00:00:00+00:00' FROM customers")
+    [contact] = plan(run)
+    assert (contact["channel"], contact["held_because"]) == (
+        "email", "every overdue invoice is disputed")
+
+
+def test_no_way_to_reach_the_customer_holds_the_contact(run, tmp_path):
+    load(run, tmp_path, stranger("NEWCO", 3))
+    conn = database(run)
+    with conn:
+        conn.execute("DELETE FROM contacts")
+    [contact] = plan(run)
+    assert contact["held_because"] == "no valid email for email"
+
+
+def test_an_unknown_account_is_bad_input(run, tmp_path):
+    load(run, tmp_path, stranger("NEWCO", 3))
+    result = run("plan", "--for", DAY, "--account", "NEWC0")
+    assert result.exit_code == 2
+    assert "did you mean NEWCO" in result.stderr
+
+
+# -- Strategies that are wrong ----------------------------------------------------------
+
+
+def user_strategy(tmp_path, text: str):
+    folder = tmp_path / "strategies"
+    folder.mkdir(exist_ok=True)
+    (folder / "mine.toml").write_text(text, encoding="utf-8")
+    config = tmp_path / "cobra.toml"
+    config.write_text(f'[plan]\nstrategies_dir = "{folder}"\n', encoding="utf-8")
+    return config
+
+
+STEP = """
+[[steps]]
+day = 1
+objective = "Remind"
+channel = "email"
+template = "reminder-friendly"
+tone = "friendly"
+method = "suggestion"
+tactic = "apprising"
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('name = "x"\npriority = 20\n[match]\nreasons = ["forgot"]\n'
+         + STEP.replace('"email"', '"pigeon"'), "steps[1].channel: unknown value 'pigeon'"),
+        ('name = "x"\npriority = 20\n[match]\nreasons = ["forgot"]\n'
+         + STEP.replace('"suggestion"', '"begging"'), "steps[1].method: unknown value"),
+        ('name = "x"\npriority = 20\n[match]\nreasons = ["forgot"]\n'
+         + STEP.replace('"apprising"', '"apprise"'),
+         "steps[1].tactic: unknown value 'apprise'; did you mean 'apprising'?"),
+        ('name = "x"\npriority = 20\n[match]\nreasons = ["forgot"]\n'
+         + STEP.replace("day = 1\n", ""), "steps[1].day: every step needs"),
+        ('name = "x"\npriority = 20\n[match]\nreasons = ["forgott"]\n' + STEP,
+         "match.reasons: unknown value 'forgott'; did you mean 'forgot'?"),
+        ('name = "x"\npriority = 10\n[match]\nreasons = ["forgot"]\n' + STEP,
+         "can both match the same customer with the same priority 10"),
+    ],
+)
+def test_a_bad_strategy_is_named_with_file_and_key(run, tmp_path, text, message):
+    load(run, tmp_path, stranger("NEWCO", 3))
+    config = user_strategy(tmp_path, text)
+    result = run("--config", str(config), "plan", "--for", DAY)
+    assert result.exit_code == 2
+    assert "mine.toml" in result.stderr
+    assert message in result.stderr
+    assert database(run).execute("SELECT COUNT(*) FROM planned_contacts").fetchone()[0] == 0
