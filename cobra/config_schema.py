@@ -73,6 +73,19 @@ def numbers(value: object) -> str | None:
     return None
 
 
+def bands(value: object) -> str | None:
+    """Per currency, two increasing amounts: where medium and large start."""
+    if not isinstance(value, dict):
+        return f"expected a table, got {_type_name(value)}"
+    for code, limits in value.items():
+        if currency(code) and code != "default":
+            return f"{code}: {currency(code)}"
+        if (not isinstance(limits, list) or len(limits) != 2 or any(number(v) for v in limits)
+                or not 0 <= limits[0] < limits[1]):
+            return f"{code}: expected [medium_from, large_from], two increasing amounts"
+    return None
+
+
 def diagnosis_rules(value: object) -> str | None:
     from cobra.diagnosis import rules_problem
 
@@ -282,6 +295,73 @@ SCHEMA = Table(
                 ),
             },
             "How the worklist is ranked.",
+        ),
+        "plan": Table(
+            {
+                "strategies_dir": Key(
+                    string, "Folder of your own strategies (they replace shipped ones).",
+                    is_path=True,
+                ),
+                "seed": Key(integer(), "Seed for assigning step variants to customers."),
+                "amount_bands": Key(
+                    bands, "Per currency, where the medium and large bands start."),
+            },
+            "Planning contacts.",
+        ),
+        "offer": Table(
+            {
+                "max_instalments": Key(
+                    integer(minimum=1), "Most monthly instalments a plan may have."
+                ),
+                "min_down_payment_share": Key(
+                    fraction, "Smallest down payment, as a share of what is owed."
+                ),
+                "max_monthly_interest": Key(
+                    fraction, "Largest monthly interest rate on the financed balance."
+                ),
+                "max_discount_share": Key(
+                    fraction, "Largest discount for settling now, as a share."
+                ),
+                # cobra.offer holds the checks no generic checker makes; it is
+                # imported only when a file has these keys.
+                "min_instalment": Key(
+                    lambda v: __import__("cobra.offer").offer.min_instalment_problem(v),
+                    "Smallest instalment per currency (and `default`), in major units.",
+                ),
+                "first_due_in_days": Key(
+                    integer(minimum=0), "Days from the offer to the first payment."
+                ),
+                "instalment_every": Key(choice("month"), "How often instalments fall due."),
+                "options": Key(
+                    lambda v: __import__("cobra.offer").offer.options_problem(v),
+                    'Options offered: "settle_now" and counts of instalments.',
+                ),
+            },
+            "Payment-plan options `cobra offer` may propose.",
+        ),
+        "contact_rules": Table(
+            {
+                "default_profile": Key(
+                    pattern(r"(?:[A-Z]{2})?", 'a country code such as CL, or ""'),
+                    "Profile for customers whose country has none; empty: hold them.",
+                ),
+                "profiles_dir": Key(
+                    string,
+                    "Folder of your own profiles (XX.toml replaces the shipped XX).",
+                    is_path=True,
+                ),
+                "horizon_days": Key(
+                    integer(minimum=1),
+                    "Furthest a contact is moved forward before it is held.",
+                ),
+                # cobra.guard imports cobra.config, which imports this module,
+                # so it is imported only when a file has overrides.
+                "overrides": Key(
+                    lambda v: __import__("cobra.guard").guard.overrides_problem(v),
+                    "Per country, profile keys that replace the profile's own.",
+                ),
+            },
+            "Contact rules: when and how often customers may be contacted.",
         ),
         "channels": TableMap(
             Table({"backend": Key(string, "The channel backend plugin to use.")}),

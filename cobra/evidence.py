@@ -126,18 +126,26 @@ class Evidence:
         return f"{described}: {value:g}"
 
 
-def gather(store, as_of: date, customer_id: int | None = None) -> Iterator[Evidence]:
-    """Evidence for every customer with an open balance (or just one)."""
+def gather(store, as_of: date, customer_id: int | None = None,
+           overdue_only: bool = False) -> Iterator[Evidence]:
+    """Evidence for every customer with an open balance (or just one).
+
+    *overdue_only* leaves out customers with nothing overdue yet, sparing
+    the work for the worklist, which does not show them.
+    """
     from cobra.store import evidence as queries
 
     conn = store.conn
     params = queries.params(as_of)
-    customers = queries.customers(conn)
+    customers = queries.customers(conn, customer_id)
+    billing = queries.usual_billing(conn, params, customer_id)
     overdue = queries.overdue_by_currency(conn, params, customer_id)
     small = {name: queries.grouped(conn, name, params, customer_id)
              for name in ("payments", "contacts", "promises", "interactions", "findings")}
 
     for row in queries.invoice_facts(conn, params, customer_id):
+        if overdue_only and not row["overdue_invoices"]:
+            continue
         cid = row["customer_id"]
         customer = customers[cid]
         payments = small["payments"].get(cid)
@@ -146,7 +154,7 @@ def gather(store, as_of: date, customer_id: int | None = None) -> Iterator[Evide
         last_contact = small["interactions"].get(cid)
         finding = small["findings"].get(cid)
         facts = _facts(row, as_of, payments, contacts, promises, last_contact,
-                       overdue.get(cid, {}))
+                       overdue.get(cid, {}), billing.get(cid, (None, 0, None, 0)))
         yield Evidence(
             customer_id=cid, account=customer["account"], name=customer["name"],
             segment=customer["segment"], facts=facts, overdue=overdue.get(cid, {}),
@@ -162,14 +170,14 @@ def _days(later: date, earlier: str | None) -> int:
 
 
 def _facts(row, as_of: date, payments, contacts, promises, last_contact,
-           overdue: dict[str, int]) -> dict[str, float]:
-    usual = row["usual_amount"]
+           overdue: dict[str, int], billing: tuple) -> dict[str, float]:
+    latest_currency, latest_amount, usual, usual_count = billing
     closed_with_date = row["closed_with_date"] or 0
     recent, earlier = row["recent_days_late"], row["earlier_days_late"]
     # In the latest currency: ratios never mix currencies. Without earlier
     # invoices the latest one is the usual one (as for latest_vs_usual).
-    overdue_total = overdue.get(row["latest_currency"], 0)
-    reference = usual or row["latest_amount"]
+    overdue_total = overdue.get(latest_currency, 0)
+    reference = usual or latest_amount
     facts = {
         "open_invoices": row["open_invoices"],
         "overdue_invoices": row["overdue_invoices"],
@@ -190,9 +198,9 @@ def _facts(row, as_of: date, payments, contacts, promises, last_contact,
         "bounced_contacts": (contacts["bounced_contacts"] or 0) if contacts else 0,
         "account_age_days": _days(as_of, row["first_issue"]),
         "invoices": row["invoices"],
-        "latest_vs_usual": (row["latest_amount"] / usual) if usual else 1.0,
+        "latest_vs_usual": (latest_amount / usual) if usual else 1.0,
         "overdue_vs_usual": (overdue_total / reference) if reference else 0.0,
-        "usual_count": row["usual_count"] or 0,
+        "usual_count": usual_count,
         "promises_made": promises["promises_made"] if promises else 0,
         "promises_broken": (promises["promises_broken"] or 0) if promises else 0,
         "promises_kept": (promises["promises_kept"] or 0) if promises else 0,

@@ -46,11 +46,12 @@ def known_facts() -> dict[str, str]:
     return {**FACTS, **{name: description for name, (description, _) in extra.items()}}
 
 
-def _diagnosed(store, config, as_of: date, customer_id: int | None):
+def _diagnosed(store, config, as_of: date, customer_id: int | None,
+               overdue_only: bool = False):
     extra, diagnose_hook = _plugin_evidence()
     diagnoser = Diagnoser(config, facts={**FACTS, **{k: v[0] for k, v in extra.items()}},
                           hook=diagnose_hook if diagnose_hook.get_hookimpls() else None)
-    portfolio = list(gather(store, as_of, customer_id))
+    portfolio = list(gather(store, as_of, customer_id, overdue_only))
     descriptions = {name: description for name, (description, _) in extra.items()}
     for evidence in portfolio:
         evidence.plugin_facts = descriptions
@@ -70,9 +71,12 @@ def diagnose_one(store, config, as_of: date, customer_id: int) -> tuple[Evidence
     return portfolio[0], diagnoser.diagnose(portfolio[0])
 
 
-def build(store, config, as_of: date) -> list[Entry]:
-    """Every customer with an open balance, diagnosed and scored, best first."""
-    portfolio, diagnoser = _diagnosed(store, config, as_of, None)
+def build(store, config, as_of: date, overdue_only: bool = False) -> list[Entry]:
+    """Every customer with an open balance, diagnosed and scored, best first.
+
+    With *overdue_only*, only those with something overdue (the worklist).
+    """
+    portfolio, diagnoser = _diagnosed(store, config, as_of, None, overdue_only)
     actions = config.get("prioritize.actions") or {}
     scorer = Scorer(config, portfolio)
     entries = []

@@ -57,6 +57,11 @@ BUILTIN_COMMANDS = {
         "config_group",
         "Show, check and locate the configuration.",
     ),
+    "offer": (
+        "cobra.cli.cmd_offer",
+        "offer_command",
+        "Payment-plan options for one customer, within policy.",
+    ),
     "db": (
         "cobra.cli.cmd_db",
         "db_group",

@@ -58,7 +58,7 @@ def prioritize_command(app: App, as_of: date | None, top, reason, segment, expla
 
     config = app.config()
     as_of = as_of or today(str(config.get("company.timezone", "UTC")))
-    entries = worklist.build(app.store(), config, as_of)
+    entries = worklist.build(app.store(), config, as_of, overdue_only=True)
 
     def rows():
         shown = 0

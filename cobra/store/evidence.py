@@ -21,12 +21,9 @@ WITH inv AS (
     SELECT i.customer_id, i.currency, i.amount, i.due_date, i.issue_date, i.closed_on,
            i.status, i.disputed_since,
            CASE WHEN i.status = 'open' THEN i.balance
-                WHEN i.closed_on > :as_of THEN i.amount ELSE 0 END AS open_amount,
-           ROW_NUMBER() OVER w AS recency,
-           FIRST_VALUE(i.currency) OVER w AS latest_currency
+                WHEN i.closed_on > :as_of THEN i.amount ELSE 0 END AS open_amount
     FROM invoices i
     WHERE i.issue_date <= :as_of AND i.status <> 'written_off' {only}
-    WINDOW w AS (PARTITION BY i.customer_id ORDER BY i.issue_date DESC, i.id DESC)
 )
 SELECT customer_id,
        SUM(open_amount > 0) AS open_invoices,
@@ -51,16 +48,27 @@ SELECT customer_id,
        SUM(disputed_since IS NOT NULL AND open_amount > 0 AND due_date < :as_of)
            AS disputed_overdue,
        COUNT(*) AS invoices,
-       MIN(issue_date) AS first_issue,
-       MAX(CASE WHEN recency = 1 THEN amount END) AS latest_amount,
-       MAX(CASE WHEN recency = 1 THEN currency END) AS latest_currency,
-       AVG(CASE WHEN recency > 1 AND currency = latest_currency THEN amount END)
-           AS usual_amount,
-       SUM(CASE WHEN recency > 1 AND currency = latest_currency THEN 1 ELSE 0 END)
-           AS usual_count
+       MIN(issue_date) AS first_issue
 FROM inv
 GROUP BY customer_id
 HAVING open_invoices > 0
+"""
+
+# The latest invoice of each customer and what it billed per currency: the
+# latest against the average of the others says whether a bill is unusual.
+# (Two grouped passes, cheaper than a window function over every invoice.)
+_LATEST = """
+SELECT l.customer_id, i.currency, i.amount
+FROM (SELECT customer_id, MAX(issue_date || printf('%012d', id)) AS latest
+      FROM invoices WHERE issue_date <= :as_of AND status <> 'written_off' {only}
+      GROUP BY customer_id) l
+JOIN invoices i ON i.id = CAST(substr(l.latest, 11) AS INTEGER)
+"""
+
+_BILLED = """
+SELECT customer_id, currency, SUM(amount) AS billed, COUNT(*) AS invoices
+FROM invoices WHERE issue_date <= :as_of AND status <> 'written_off' {only}
+GROUP BY customer_id, currency
 """
 
 _OVERDUE_BY_CURRENCY = """
@@ -149,6 +157,28 @@ def overdue_by_currency(conn: sqlite3.Connection, params: dict,
     return result
 
 
-def customers(conn: sqlite3.Connection) -> dict[int, sqlite3.Row]:
-    return {row["id"]: row for row in conn.execute(
-        "SELECT id, account, name, segment, country, timezone, language FROM customers")}
+def usual_billing(conn: sqlite3.Connection, params: dict,
+                  customer_id: int | None = None) -> dict[int, tuple]:
+    """customer -> (latest currency, latest amount, usual amount, earlier count).
+
+    The usual amount is the average of the customer's earlier invoices in
+    the latest invoice's currency (None when there is no earlier one).
+    """
+    billed: dict[tuple[int, str], tuple[int, int]] = {
+        (row[0], row[1]): (row[2], row[3])
+        for row in _run(conn, _BILLED, params, customer_id)
+    }
+    result = {}
+    for cid, currency, amount in _run(conn, _LATEST, params, customer_id):
+        total, count = billed.get((cid, currency), (amount, 1))
+        usual = (total - amount) / (count - 1) if count > 1 else None
+        result[cid] = (currency, amount, usual, count - 1)
+    return result
+
+
+def customers(conn: sqlite3.Connection, customer_id: int | None = None
+              ) -> dict[int, sqlite3.Row]:
+    sql = "SELECT id, account, name, segment, country, timezone, language FROM customers"
+    if customer_id is None:
+        return {row["id"]: row for row in conn.execute(sql)}
+    return {row["id"]: row for row in conn.execute(sql + " WHERE id = ?", (customer_id,))}
