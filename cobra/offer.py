@@ -38,6 +38,7 @@ __all__ = [
     "Payment",
     "Policy",
     "add_months",
+    "amortised_interest",
     "options",
 ]
 
@@ -382,7 +383,9 @@ def _settle_now(owed: Money, policy: Policy, first_due: date) -> Option:
     share = policy.max_discount_share
     discount = _share_of(owed.amount, share, decimal.ROUND_DOWN)
     label = (
-        f"Settle now with a {_percent(share)} discount" if discount else "Pay in full now"
+        f"Settle now with a {_percent(share)} discount"
+        if discount
+        else "Pay in full now"
     )
     return Option(
         option=SETTLE_NOW,

@@ -13,9 +13,13 @@ from cobra.output import emit
 
 @click.command("offer")
 @click.argument("account")
-@click.option("--as-of", type=DATE, default="today",
-              help="Make the offer on DATE (YYYY-MM-DD): what is overdue then, "
-              "and the schedule counted from it.")
+@click.option(
+    "--as-of",
+    type=DATE,
+    default="today",
+    help="Make the offer on DATE (YYYY-MM-DD): what is overdue then, "
+    "and the schedule counted from it.",
+)
 @format_option
 @pass_app
 def offer_command(app: App, account: str, as_of: date | None, fmt: str):
@@ -47,8 +51,11 @@ def offer_command(app: App, account: str, as_of: date | None, fmt: str):
 
     if fmt == "table":
         if not found:
-            click.echo(f"{_who(customer)} has nothing overdue as of {as_of}: "
-                       "no offer to make.", err=True)
+            click.echo(
+                f"{_who(customer)} has nothing overdue as of {as_of}: "
+                "no offer to make.",
+                err=True,
+            )
             return
         click.echo(_blocks(customer, overdue, found, as_of), nl=False)
     elif fmt == "csv":
@@ -70,14 +77,28 @@ def _blocks(customer, overdue: dict[str, int], found, as_of: date) -> str:
     lines = [f"{_who(customer)}: {overdue_text(overdue)} overdue as of {as_of}.", ""]
     for option in found:
         lines.append(f"{option.option} ({option.currency}): {option.label}")
-        rows = [[_payment_name(option, p.number), p.due.isoformat(),
-                 f"{p.amount.to_decimal():f}"] for p in option.schedule]
-        table = tabulate(rows, headers=["payment", "due", "amount"],
-                         colalign=("left", "left", "right"), disable_numparse=True)
+        rows = [
+            [
+                _payment_name(option, p.number),
+                p.due.isoformat(),
+                f"{p.amount.to_decimal():f}",
+            ]
+            for p in option.schedule
+        ]
+        table = tabulate(
+            rows,
+            headers=["payment", "due", "amount"],
+            colalign=("left", "left", "right"),
+            disable_numparse=True,
+        )
         lines.extend("  " + line for line in table.splitlines())
-        cost = (f"interest {option.interest}" if option.interest
-                else f"discount {option.discount}" if option.discount
-                else "no interest, no discount")
+        cost = (
+            f"interest {option.interest}"
+            if option.interest
+            else f"discount {option.discount}"
+            if option.discount
+            else "no interest, no discount"
+        )
         lines.append(f"  total {option.total} ({cost}) on {option.owed} owed")
         if option.note:
             lines.append(f"  note: {option.note}")
