@@ -27,6 +27,9 @@ from cobra.strategies import Step, Strategy
 NEEDS = {"email": "email", "sms": "phone", "whatsapp": "phone", "call": "phone"}
 # Channels that are work for a person: the contact rules do not apply.
 INTERNAL = ("task", "third_party")
+# Channels the contact rules know; the names interactions use for them.
+KNOWN_TO_RULES = ("email", "sms", "whatsapp", "call", "visit")
+HISTORY_CHANNELS = {"phone": "call", "e-mail": "email"}
 # Channels a person uses (a call); every other channel sends an automated
 # message, which disputes and promises not yet due hold back.
 PERSONAL = ("call", "visit") + INTERNAL
@@ -57,6 +60,7 @@ class Contact:
     subject: str | None = None
     body: str | None = None
     hold_reason: str | None = None
+    opt_out: bool = False  # the country's rules require an opt-out line
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -107,15 +111,21 @@ def variant_for(seed: int, account: str, strategy: str, step_index: int, count: 
 class Planner:
     """Plans days for one store and config; see the module docstring."""
 
-    def __init__(self, store, config, guard=None, render=None):
+    def __init__(self, store, config, *, guard: bool = True, render: bool = True):
         from cobra.store import plans
 
         self.store = store
         self.config = config
         self.plans = plans
         self.strategies = strategies_module.load(config)
-        self.guard = guard
+        self.guard = None
+        if guard:
+            from cobra.guard import Guard
+
+            self.guard = Guard.from_config(config)
         self.render = render
+        self.company_name = str(config.get("company.name", ""))
+        self._policy = None
         self.seed = int(config.get("plan.seed", 1))
         self.bands = config.get("plan.amount_bands") or {}
         self.company_language = str(config.get("company.language", "en"))
@@ -151,8 +161,8 @@ class Planner:
             if (contact.customer_id, contact.channel) in taken:
                 continue  # one contact per customer and channel per day
             self._hold_or_schedule(contact, evidence, history.get(contact.customer_id, []))
-            if not contact.held and self.render is not None:
-                self.render(contact, evidence)
+            if not contact.held and self.render:
+                self._render(contact, entry)
             taken.add((contact.customer_id, contact.channel))
             if not contact.held:
                 key = (contact.customer_id, contact.strategy, contact.cycle)
@@ -224,7 +234,78 @@ class Planner:
         wanted = datetime.combine(contact.planned_for, DEFAULT_SEND_TIME, tzinfo=zone)
         contact.send_at = wanted
         if self.guard is not None:
-            self.guard(contact, customer, wanted, history)
+            self._apply_rules(contact, customer, wanted, history, zone)
+
+    def _apply_rules(self, contact: Contact, customer, wanted: datetime, history,
+                     zone: ZoneInfo) -> None:
+        """The country's contact rules: allowed, moved to a later moment, or held."""
+        from cobra.guard import Contact as Past
+
+        past = []
+        for row in history:
+            channel = HISTORY_CHANNELS.get(row["channel"], row["channel"])
+            if channel not in KNOWN_TO_RULES:
+                continue
+            at = row["at"]
+            # A planned contact without a time yet counts at noon of its day.
+            moment = (datetime.fromisoformat(at) if len(at) > 10
+                      else datetime.combine(date.fromisoformat(at), time(12), tzinfo=zone))
+            past.append(Past(moment, channel, bool(row["conversation"])))
+        decision = self.guard.check(customer["country"], customer["timezone"],
+                                    contact.channel, wanted, past)
+        if decision.held:
+            contact.hold_reason = "; ".join(decision.reasons)
+            contact.send_at = None
+            return
+        contact.send_at = decision.at
+        contact.notes.extend(decision.reasons)
+        if self.guard.requires_opt_out(customer["country"], contact.channel):
+            contact.opt_out = True
+
+    def _render(self, contact: Contact, entry) -> None:
+        """Write the message (or, for a person, the brief) for the contact."""
+        from cobra import messages
+
+        customer = self.customers[contact.customer_id]
+        invoices = [
+            {"number": row["number"], "issue_date": date.fromisoformat(row["issue_date"]),
+             "due_date": date.fromisoformat(row["due_date"]), "currency": row["currency"],
+             "amount": row["amount"], "balance": row["balance"],
+             "days_overdue": max(0, (contact.planned_for
+                                     - date.fromisoformat(row["due_date"])).days),
+             "disputed": bool(row["disputed_since"])}
+            for row in self.plans.open_invoices(self.store.conn, contact.customer_id)
+        ]
+        language = contact.language
+        context = messages.MessageContext(
+            company=self.company_name, customer_name=contact.name, account=contact.account,
+            language=language, country=customer["country"], invoices=invoices,
+            overdue=dict(entry.evidence.overdue), objective=contact.objective,
+            reason=contact.reason, method=contact.method, tactic=contact.tactic,
+            tone=contact.tone, evidence=list(entry.diagnosis.evidence),
+            channel=contact.channel,
+            opt_out=(messages.default_opt_out(language, contact.channel)
+                     if contact.opt_out else None),
+            salesperson=customer["salesperson_email"],
+            plan_options=self._plan_options(entry.evidence.overdue, contact.planned_for),
+        )
+        rendered = messages.render(contact.template, language, context, self.config)
+        contact.subject, contact.body = rendered.subject, rendered.body
+
+    def _plan_options(self, overdue: dict[str, int], day: date) -> list[dict]:
+        """Instalment plans the policy allows, for templates that offer them."""
+        from cobra import offer
+
+        if self._policy is None:
+            self._policy = offer.Policy.from_config(self.config)
+        found = []
+        for option in offer.options(overdue, self._policy, day):
+            if option.instalments:
+                found.append({"installments": len(option.instalments),
+                              "installment": option.instalments[0].amount.amount,
+                              "currency": option.owed.currency,
+                              "first_due": option.instalments[0].due, "every": "month"})
+        return found
 
     def _reachable_channel(self, contact: Contact, strategy: Strategy | None) -> str:
         """The step's channel, or its configured fallback when it cannot reach."""

@@ -75,7 +75,7 @@ def plan_command(app: App, day: date | None, days: int | None, account, dry_run,
     store = app.store()
     if account:
         find_customer(store, account)  # an unknown account is exit 2 with suggestions
-    planner = planning.Planner(store, config, guard=_guard(config), render=_renderer(config))
+    planner = planning.Planner(store, config)
 
     if days:
         done = plans.steps_done(store.conn)
@@ -113,19 +113,3 @@ def plan_command(app: App, day: date | None, days: int | None, account, dry_run,
     added = f" ({stored} new)" if stored is not None else ""
     click.echo(f"{what} {len(planned)} contacts{added}; held back {len(held)}.", err=True)
 
-
-def _guard(config):
-    """The contact-rule check the planner applies, when profiles are installed."""
-    try:
-        from cobra import guard as guard_module
-    except ImportError:  # pragma: no cover - the guard ships with cobra
-        return None
-    return getattr(guard_module, "planner_check", lambda config: None)(config)
-
-
-def _renderer(config):
-    try:
-        from cobra import messages
-    except ImportError:  # pragma: no cover - messages ship with cobra
-        return None
-    return getattr(messages, "planner_render", lambda config: None)(config)
