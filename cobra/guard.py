@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cobra.config import Config, Problem, format_problems, parse_toml
@@ -229,7 +230,7 @@ def _windows_problem(value: object) -> str | None:
             return window
         windows.append(window)
     windows.sort(key=lambda w: w.start)
-    for first, second in zip(windows, windows[1:]):
+    for first, second in pairwise(windows):
         if second.start < first.end:
             return f"windows {first} and {second} overlap"
     return None
@@ -273,7 +274,7 @@ def _sources_problem(value: object) -> str | None:
 
 def _holidays_problem(value: object) -> str | None:
     if not isinstance(value, str):
-        return f"expected a country code or \"\", got {_kind(value)}"
+        return f'expected a country code or "", got {_kind(value)}'
     if not value:
         return None
     import holidays
@@ -600,7 +601,9 @@ def load_profiles(config: Config | None = None) -> dict[str, Profile]:
 
     if problems:
         raise ConfigError(format_problems(problems))
-    return {code: _build(data, source) for code, (data, source) in sorted(found.items())}
+    return {
+        code: _build(data, source) for code, (data, source) in sorted(found.items())
+    }
 
 
 # -- deciding ------------------------------------------------------------------
@@ -714,9 +717,7 @@ def _first_free_day(
 
 
 def _when(moment: datetime) -> str:
-    return (
-        f"{DAY_NAMES[moment.weekday()]} {moment:%Y-%m-%d %H:%M} ({moment.tzinfo})"
-    )
+    return f"{DAY_NAMES[moment.weekday()]} {moment:%Y-%m-%d %H:%M} ({moment.tzinfo})"
 
 
 def _check_channel(channel: str) -> None:
@@ -813,8 +814,10 @@ class Guard:
                 None,
                 held=True,
                 reasons=[
-                    f"{who}, and contact_rules.default_profile is not set: held "
-                    "until the country has rules"
+                    (
+                        f"{who}, and contact_rules.default_profile is not set: "
+                        "held until the country has rules"
+                    )
                 ],
             )
         try:
@@ -825,8 +828,10 @@ class Guard:
                 None,
                 held=True,
                 reasons=[
-                    f"{timezone!r} is not an IANA time zone, so the customer's "
-                    "local time is unknown: held"
+                    (
+                        f"{timezone!r} is not an IANA time zone, so the "
+                        "customer's local time is unknown: held"
+                    )
                 ],
             )
 
