@@ -265,3 +265,76 @@ def test_a_bad_strategy_is_named_with_file_and_key(run, tmp_path, text, message)
     assert "mine.toml" in result.stderr
     assert message in result.stderr
     assert database(run).execute("SELECT COUNT(*) FROM planned_contacts").fetchone()[0] == 0
+
+
+# -- The contact rules of the customer's country -------------------------------------------
+
+
+def chilean(account: str = "ROJAS", due_in_days: int = -1) -> History:
+    history = stranger(account, due_in_days)
+    history.records[0].update(country="CL", timezone="America/Santiago", language="es")
+    return history
+
+
+def test_a_sunday_contact_in_chile_moves_to_monday_morning(run, tmp_path):
+    load(run, tmp_path, chilean())
+    [contact] = plan(run, day="2026-06-14")  # a Sunday
+    assert contact["state"] == "planned"
+    assert contact["send_at"] == "2026-06-15T08:00:00-04:00"
+
+
+def test_a_public_holiday_in_chile_moves_the_contact(run, tmp_path):
+    load(run, tmp_path, chilean(due_in_days=-1))
+    [contact] = plan(run, day="2026-09-18")  # Fiestas Patrias; the 19th too, the 20th Sunday
+    assert contact["send_at"].startswith("2026-09-21T08:00")
+
+
+def test_the_weekly_cap_on_written_messages_in_chile(run, tmp_path):
+    load(run, tmp_path, chilean())
+    conn = database(run)
+    with conn:
+        conn.executemany(
+            "INSERT INTO interactions (customer_id, at, channel, outcome)"
+            " SELECT id, ?, 'email', 'sent' FROM customers",
+            [("2026-06-08T14:00:00+00:00",), ("2026-06-09T14:00:00+00:00",)])
+    [contact] = plan(run, day="2026-06-10")
+    # Two written messages in the last seven days: the third waits a week.
+    assert contact["state"] == "planned"
+    assert contact["send_at"] >= "2026-06-15"
+
+
+def test_the_time_is_the_customers_own(run, tmp_path):
+    history = stranger("SURF", -1)
+    history.records[0].update(timezone="America/Los_Angeles")
+    load(run, tmp_path, history)
+    [contact] = plan(run)
+    assert contact["send_at"] == "2026-06-10T10:00:00-07:00"
+
+
+def test_a_country_without_rules_is_held(run, tmp_path):
+    history = stranger("MADRID", -1)
+    history.records[0].update(country="ES", timezone="Europe/Madrid")
+    load(run, tmp_path, history)
+    [contact] = plan(run)
+    assert contact["state"] == "held"
+    assert "no contact-rule profile for ES" in contact["held_because"]
+
+
+def test_us_messages_carry_an_opt_out_line_and_chilean_ones_do_not(run, tmp_path):
+    load(run, tmp_path, stranger("BOSTON", -1), chilean())
+    contacts = {c["account"]: c for c in plan(run)}
+    assert "opt out" in contacts["BOSTON"]["preview"].lower() or "STOP" in contacts[
+        "BOSTON"]["preview"]
+    assert "BAJA" not in contacts["ROJAS"]["preview"]
+
+
+def test_the_message_is_in_the_customers_language_and_money(run, tmp_path):
+    history = chilean()
+    history.records[0]["name"] = "Comercial Rojas Ltda."
+    history.currency = "CLP"
+    history.records[1]["currency"] = "CLP"
+    history.records[1]["amount"] = "1234567"
+    load(run, tmp_path, history)
+    [contact] = plan(run)
+    assert "$1.234.567" in contact["preview"]
+    assert "Comercial Rojas Ltda." in contact["preview"]
