@@ -338,3 +338,86 @@ def test_the_message_is_in_the_customers_language_and_money(run, tmp_path):
     [contact] = plan(run)
     assert "$1.234.567" in contact["preview"]
     assert "Comercial Rojas Ltda." in contact["preview"]
+
+
+# -- Each starter strategy -------------------------------------------------------------------
+
+
+def with_finding(run, account: str, reason: str) -> None:
+    conn = database(run)
+    with conn:
+        conn.execute("INSERT INTO findings (customer_id, reason, noted_at)"
+                     " SELECT id, ?, '2026-06-01T00:00:00+00:00' FROM customers"
+                     " WHERE account = ?", (reason, account))
+
+
+@pytest.mark.parametrize(
+    ("reason", "days_late", "strategy", "channel", "template", "method"),
+    [
+        ("forgot", 2, "friendly-reminder", "sms", "reminder-sms", "suggestion"),
+        ("cannot_pay", 1, "payment-plan", "email", "payment-options", "suggestion"),
+        ("cannot_pay", 50, "payment-plan", "email", "final-notice", "authority"),
+        ("dissatisfied", 3, "resolve-dispute", "third_party", "salesperson-brief",
+         "persuasion"),
+        ("unaware", 1, "explain-usage", "email", "usage-explanation", "suggestion"),
+        ("fraud", 5, "person-review", "task", "call-brief", "authority"),
+        ("unknown", 12, "find-out", "call", "call-brief", "suggestion"),
+    ],
+)
+def test_each_starter_strategy(run, tmp_path, reason, days_late, strategy, channel,
+                               template, method):
+    history = stranger("ACME", -days_late)
+    history.records[0]["phone"] = "+12125550100"
+    history.records[0]["salesperson_email"] = "rep@example.com"
+    load(run, tmp_path, history)
+    with_finding(run, "ACME", reason)
+    [contact] = plan(run)
+    assert (contact["strategy"], contact["channel"], contact["template"],
+            contact["method"]) == (strategy, channel, template, method)
+    assert contact["state"] == "planned"
+    assert contact["preview"]
+
+
+def test_a_broken_promise_moves_the_customer_to_its_strategy(run, tmp_path):
+    history = stranger("ACME", -12)
+    history.records[0]["phone"] = "+12125550100"
+    load(run, tmp_path, history)
+    with_finding(run, "ACME", "forgot")
+    conn = database(run)
+    with conn:
+        conn.execute("INSERT INTO promises (customer_id, made_on, due_on, currency, amount,"
+                     " status, resolved_on) SELECT id, '2026-06-01', '2026-06-05', 'USD',"
+                     " 50000, 'broken', '2026-06-07' FROM customers")
+    [contact] = plan(run)
+    assert (contact["strategy"], contact["channel"], contact["tactic"]) == (
+        "broken-promise", "call", "pressure")
+
+
+def test_a_payment_plan_email_offers_the_plans_the_policy_allows(run, tmp_path):
+    history = stranger("ACME", -1)
+    history.records[1]["amount"] = "2400.00"
+    load(run, tmp_path, history)
+    with_finding(run, "ACME", "cannot_pay")
+    [contact] = plan(run)
+    assert contact["template"] == "payment-options"
+    assert "2,400.00" in contact["preview"] or "2400.00" in contact["preview"]
+
+
+# -- Templates that are wrong ------------------------------------------------------------------
+
+
+def test_a_template_that_fails_to_render_is_named_and_nothing_is_planned(run, tmp_path):
+    load(run, tmp_path, stranger("NEWCO", 3))
+    templates = tmp_path / "templates" / "en"
+    templates.mkdir(parents=True)
+    (templates / "reminder-friendly.j2").write_text(
+        "subject: Hello\n\nDear {{ customer_name }},\n\n{{ no_such_thing }}\n",
+        encoding="utf-8")
+    config = tmp_path / "cobra.toml"
+    config.write_text(f'[messages]\ntemplates_dir = "{tmp_path / "templates"}"\n',
+                      encoding="utf-8")
+    result = run("--config", str(config), "plan", "--for", DAY)
+    assert result.exit_code == 2
+    assert "reminder-friendly.j2" in result.stderr
+    assert "no_such_thing" in result.stderr
+    assert database(run).execute("SELECT COUNT(*) FROM planned_contacts").fetchone()[0] == 0
