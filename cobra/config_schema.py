@@ -331,7 +331,9 @@ SCHEMA = Table(
                 "first_due_in_days": Key(
                     integer(minimum=0), "Days from the offer to the first payment."
                 ),
-                "instalment_every": Key(choice("month"), "How often instalments fall due."),
+                "instalment_every": Key(
+                    choice("month"), "How often instalments fall due."
+                ),
                 "options": Key(
                     lambda v: __import__("cobra.offer").offer.options_problem(v),
                     'Options offered: "settle_now" and counts of instalments.',
@@ -362,6 +364,16 @@ SCHEMA = Table(
                 ),
             },
             "Contact rules: when and how often customers may be contacted.",
+        ),
+        "messages": Table(
+            {
+                "templates_dir": Key(
+                    string,
+                    "Folder of message templates that replace the shipped ones.",
+                    is_path=True,
+                ),
+            },
+            "Message templates; see docs/templates.md.",
         ),
         "channels": TableMap(
             Table({"backend": Key(string, "The channel backend plugin to use.")}),

@@ -63,10 +63,14 @@ SPOKEN_CHANNELS = frozenset({"call", "visit"})
 # The standard opt-out sentence per language and kind of channel. Kept free of
 # characters outside the GSM 7-bit alphabet, so an SMS stays one segment.
 OPT_OUT = {
-    ("en", "short"): "Reply STOP to opt out.",
-    ("en", "email"): "To stop receiving these emails, reply with the word STOP.",
-    ("es", "short"): "Responda BAJA para dejar de recibir estos mensajes.",
-    ("es", "email"): "Para dejar de recibir estos correos, responda con la palabra BAJA.",
+    "en": {
+        "short": "Reply STOP to opt out.",
+        "email": "To stop receiving these emails, reply with the word STOP.",
+    },
+    "es": {
+        "short": "Para darse de baja, responda BAJA.",
+        "email": "Para dejar de recibir estos correos, responda con la palabra BAJA.",
+    },
 }
 SHORT_CHANNELS = frozenset({"sms", "whatsapp"})
 
@@ -80,7 +84,7 @@ _META_LINE = re.compile(r"([a-z][a-z_]*):(?:[ \t]+(.*))?")
 _LOCALE: ContextVar[str] = ContextVar("cobra_message_locale", default="en")
 
 
-# -- What templates receive --------------------------------------------------------
+# -- What templates receive ----------------------------------------------------
 
 INVOICE_KEYS = (
     "number",
@@ -184,7 +188,7 @@ class TemplateProblem:
         return f"{self.where}: {self.message}"
 
 
-# -- Languages and locales ----------------------------------------------------------
+# -- Languages and locales -----------------------------------------------------
 
 
 def _split_language(tag: str | None) -> tuple[str, str] | None:
@@ -241,10 +245,10 @@ def default_opt_out(language: str | None, channel: str) -> str:
     """
     base = (_split_language(language) or (FALLBACK_LANGUAGE, ""))[0]
     kind = "short" if channel in SHORT_CHANNELS else "email"
-    return OPT_OUT.get((base, kind)) or OPT_OUT[(FALLBACK_LANGUAGE, kind)]
+    return OPT_OUT.get(base, OPT_OUT[FALLBACK_LANGUAGE])[kind]
 
 
-# -- Filters ------------------------------------------------------------------------
+# -- Filters -------------------------------------------------------------------
 
 
 def _as_money(value, currency):
@@ -280,7 +284,7 @@ def _as_date(value) -> date:
     raise ValueError(f"the date filter takes a date or YYYY-MM-DD text, got {value!r}")
 
 
-def _date_filter(value, format: str = "long") -> str:  # noqa: A002 - Jinja's name
+def _date_filter(value, format: str = "long") -> str:
     """A date in the customer's language: "15 de enero de 2025" (long)."""
     from babel.dates import format_date
 
@@ -300,7 +304,7 @@ def _refuse_none(value):
     return value
 
 
-# -- Files --------------------------------------------------------------------------
+# -- Files ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -403,7 +407,7 @@ def list_templates(config=None) -> dict[str, dict[str, Path]]:
     return dict(sorted(found.items()))
 
 
-# -- The Jinja environment ------------------------------------------------------------
+# -- The Jinja environment -----------------------------------------------------
 
 
 @lru_cache(maxsize=16)
@@ -437,13 +441,17 @@ def _environment(folders: tuple[Path, ...]):
                 source = _meta_source(parsed, key)
             else:
                 source = _body_source(parsed)
-            mtime = path.stat().st_mtime_ns
+            stat = path.stat()
+            # Size as well as time: two edits within the file system's clock
+            # tick would otherwise look like one.
+            seen = (stat.st_mtime_ns, stat.st_size)
 
             def uptodate() -> bool:
                 try:
-                    return path.stat().st_mtime_ns == mtime
+                    now = path.stat()
                 except OSError:
                     return False
+                return (now.st_mtime_ns, now.st_size) == seen
 
             return source, str(path), uptodate
 
@@ -512,7 +520,9 @@ def _namespace(context: MessageContext, template_language: str, locale: str) -> 
         invoices=invoices,
         overdue=overdue,
         disputed_totals=[Money(disputed[code], code) for code in sorted(disputed)],
-        undisputed_totals=[Money(undisputed[code], code) for code in sorted(undisputed)],
+        undisputed_totals=[
+            Money(undisputed[code], code) for code in sorted(undisputed)
+        ],
         method=_slug(context.method),
         tactic=_slug(context.tactic),
         reason=_slug(context.reason) or "unknown",
@@ -523,7 +533,9 @@ def _namespace(context: MessageContext, template_language: str, locale: str) -> 
     )
     clash = set(context.extra) & set(values)
     if clash:
-        raise ValueError(f"extra variables hide built-in ones: {', '.join(sorted(clash))}")
+        raise ValueError(
+            f"extra variables hide built-in ones: {', '.join(sorted(clash))}"
+        )
     values.update(context.extra)
     return values
 
@@ -533,12 +545,14 @@ def known_variables() -> set[str]:
     return {f.name for f in fields(MessageContext)} | set(DERIVED)
 
 
-# -- Errors ---------------------------------------------------------------------------
+# -- Errors --------------------------------------------------------------------
 
 
 def _describe(exc: BaseException) -> str:
-    from jinja2.exceptions import SecurityError, TemplateError
+    from jinja2.exceptions import SecurityError, TemplateError, TemplateNotFound
 
+    if isinstance(exc, TemplateNotFound):
+        return f"no template {exc.name!r} to import or include"
     if isinstance(exc, SecurityError):
         return (
             f"refused by the sandbox: {exc} Templates may only use the variables "
@@ -578,7 +592,7 @@ def _template_error(exc: Exception, name: str, language: str) -> MessageTemplate
     )
 
 
-# -- Rendering ------------------------------------------------------------------------
+# -- Rendering -----------------------------------------------------------------
 
 
 def _find(name: str, candidates: list[str], folders: tuple[Path, ...]):
@@ -646,13 +660,20 @@ def _render_file(
             subject = env.get_template(f"{template_name}#subject").render(values)
     except UnicodeDecodeError:
         raise MessageTemplateError(str(path), None, "not UTF-8 text") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - anything a template does wrong
+        # Whatever the template triggered (an undefined name, the sandbox, a
+        # filter given the wrong value) is reported at its file and line;
+        # an error from no template line is re-raised as the bug it is.
         raise _template_error(exc, name, language) from None
     finally:
         _LOCALE.reset(token)
     body = _tidy(body)
     audience = parsed.meta.get("audience", "customer")
-    if context.opt_out and audience != "staff" and context.channel not in SPOKEN_CHANNELS:
+    if (
+        context.opt_out
+        and audience != "staff"
+        and context.channel not in SPOKEN_CHANNELS
+    ):
         # One line stays one line (an SMS); a letter gets a paragraph of its own.
         body += (" " if "\n" not in body else "\n\n") + context.opt_out.strip()
     if subject is not None:
@@ -667,10 +688,50 @@ def _render_file(
     )
 
 
-# -- Checking -------------------------------------------------------------------------
+# -- Checking ------------------------------------------------------------------
 
 
-def sample_context(language: str = "en", *, full: bool = True) -> MessageContext:
+# Words for the sample contacts, so a template is tried with text in its own
+# language (other languages borrow the English ones).
+_SAMPLE_TEXT = {
+    "en": {
+        "customer": "Acme Supplies Inc.",
+        "contact": "Jordan Lee",
+        "salesperson": "Sam Carter",
+        "collector": "Chris Park",
+        "objective": "Get a payment date",
+        "evidence": [
+            "paid 11 of 12 invoices on time",
+            "one invoice 33 days overdue",
+            "last contact 20 days ago",
+        ],
+        "instructions": "Bank transfer to First Example Bank, account 123-456-789.",
+        "escalation": "refer the debt to an external collection agency",
+        "terms": "the service agreement of March 1, 2024",
+        "billing": ["Business plan, 120 users, January 2025"],
+    },
+    "es": {
+        "customer": "Comercial Andes Ltda.",
+        "contact": "Ana Rojas",
+        "salesperson": "Pedro Soto",
+        "collector": "Marta Díaz",
+        "objective": "Obtener una fecha de pago",
+        "evidence": [
+            "pagó 11 de 12 facturas a tiempo",
+            "una factura con 33 días de atraso",
+            "último contacto hace 20 días",
+        ],
+        "instructions": "Transferencia a Banco Ejemplo, cuenta corriente 123-456-789.",
+        "escalation": "remitir la deuda a una empresa de cobranza externa",
+        "terms": "el contrato de servicios del 1 de marzo de 2024",
+        "billing": ["Plan Empresa, 120 usuarios, enero de 2025"],
+    },
+}
+
+
+def sample_context(
+    language: str = "en", *, full: bool = True, channel: str = "email"
+) -> MessageContext:
     """A realistic contact for trying templates out.
 
     ``full`` sets every optional field and several invoices in two
@@ -678,17 +739,18 @@ def sample_context(language: str = "en", *, full: bool = True) -> MessageContext
     invoice, which catches templates that print a value without guarding it.
     """
     base = (_split_language(language) or (FALLBACK_LANGUAGE, ""))[0]
+    text = _SAMPLE_TEXT.get(base, _SAMPLE_TEXT[FALLBACK_LANGUAGE])
     country, home = ("CL", "CLP") if base == "es" else ("US", "USD")
-    today = date(2025, 3, 14)
+    clp = home == "CLP"
     invoices = [
         {
             "number": "F-10231",
             "issue_date": date(2025, 1, 10),
             "due_date": date(2025, 2, 9),
             "currency": home,
-            "amount": 1_234_567 if home == "CLP" else 123_456,
-            "balance": 1_234_567 if home == "CLP" else 123_456,
-            "days_overdue": (today - date(2025, 2, 9)).days,
+            "amount": 1_234_567 if clp else 123_456,
+            "balance": 1_234_567 if clp else 123_456,
+            "days_overdue": 33,
         }
     ]
     if full:
@@ -698,8 +760,8 @@ def sample_context(language: str = "en", *, full: bool = True) -> MessageContext
                 "issue_date": date(2025, 2, 10),
                 "due_date": date(2025, 3, 12),
                 "currency": home,
-                "amount": 850_000 if home == "CLP" else 98_000,
-                "balance": 425_000 if home == "CLP" else 49_000,
+                "amount": 850_000 if clp else 98_000,
+                "balance": 425_000 if clp else 49_000,
                 "days_overdue": 2,
             },
             {
@@ -715,49 +777,40 @@ def sample_context(language: str = "en", *, full: bool = True) -> MessageContext
         ]
     context = MessageContext(
         company="Example Company",
-        customer_name="Comercial Andes Ltda." if base == "es" else "Acme Supplies Inc.",
+        customer_name=text["customer"],
         account="C-0042",
         language=language,
         country=country,
         invoices=invoices,
-        objective="Get a payment date",
+        objective=text["objective"],
         reason="forgot",
         method="suggestion",
         tactic="rational_persuasion",
-        evidence=[
-            "paid 11 of 12 invoices on time",
-            "one invoice 33 days overdue",
-            "last contact 20 days ago",
-        ],
+        channel=channel,
+        evidence=list(text["evidence"]),
     )
     if full:
-        context.contact_name = "Ana Rojas" if base == "es" else "Jordan Lee"
-        context.salesperson = "Pedro Soto" if base == "es" else "Sam Carter"
-        context.collector = "Marta Díaz" if base == "es" else "Chris Park"
-        context.reply_to = "cobranza@example.com"
+        context.contact_name = text["contact"]
+        context.salesperson = text["salesperson"]
+        context.collector = text["collector"]
+        context.reply_to = "cobranza@example.com" if clp else "billing@example.com"
         context.pay_url = "https://pay.example.com/C-0042"
-        context.payment_instructions = "Bank transfer to account 123-456-789."
+        context.payment_instructions = text["instructions"]
         context.pay_by = date(2025, 3, 21)
-        context.escalation = "refer the debt to an external collection agency"
-        context.terms = "the service agreement of 1 March 2024"
-        context.opt_out = default_opt_out(language, "email")
+        context.escalation = text["escalation"]
+        context.terms = text["terms"]
+        context.opt_out = default_opt_out(language, channel)
         context.plan_options = [
             {
-                "installments": 3,
-                "installment": 411_523 if home == "CLP" else 41_152,
+                "installments": count,
+                "installment": (1_659_567 if clp else 172_456) // count + 1,
                 "currency": home,
                 "first_due": date(2025, 3, 31),
                 "every": "month",
-            },
-            {
-                "installments": 6,
-                "installment": 205_762 if home == "CLP" else 20_576,
-                "currency": home,
-                "first_due": date(2025, 3, 31),
-                "every": "month",
-            },
+            }
+            for count in (3, 6)
         ]
-        context.billing_details = ["Business plan, 120 users, January 2025"]
+        context.billing_details = list(text["billing"])
     return context
 
 
@@ -773,8 +826,15 @@ def _static_problems(env, source: str, filename: str, template_name: str):
     if template_name.rsplit("/", 1)[-1].startswith("_"):
         return []  # a partial's macros get their values as arguments
     known = known_variables() | set(env.globals)
+    # Jinja counts a name set in only one branch of an {% if %} as undeclared;
+    # a name the template assigns anywhere is left to the sample renders.
+    assigned = {
+        node.name
+        for node in tree.find_all(nodes.Name)
+        if node.ctx in ("store", "param")
+    }
     problems = []
-    for name in sorted(meta.find_undeclared_variables(tree) - known):
+    for name in sorted(meta.find_undeclared_variables(tree) - known - assigned):
         lines = [
             node.lineno
             for node in tree.find_all(nodes.Name)
@@ -852,8 +912,8 @@ def _check_file(env, folders, path: Path, relative: str) -> list[TemplateProblem
     if problems or name.startswith("_"):
         return problems
     for full in (True, False):
-        context = sample_context(language, full=full)
-        context.channel = parsed.meta.get("channel", "email")
+        channel = parsed.meta.get("channel", "email")
+        context = sample_context(language, full=full, channel=channel)
         try:
             _render_file(name, language, path, context, folders)
         except MessageTemplateError as exc:

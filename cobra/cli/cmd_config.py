@@ -79,6 +79,7 @@ def config_check(app: App):
     source = str(config.path) if config.path else config_module.EMBEDDED
     problems = list(config.problems) + _channel_problems(config, source)
     problems += _secret_problems(config, source)
+    problems += _template_problems(config)
     if not any(p.key.startswith("diagnosis") for p in problems):
         # Names are only worth checking once the rules' shape is right.
         problems += _diagnosis_problems(config)
@@ -147,6 +148,17 @@ def _diagnosis_problems(config) -> list[config_module.Problem]:
         )
         return [config_module.Problem(origin, "diagnosis.rules", str(exc))]
     return []
+
+
+def _template_problems(config) -> list[config_module.Problem]:
+    """Message templates that do not parse, or fail with a sample contact."""
+    from cobra.messages import check_templates
+
+    # The location is the template's file and line, so the key stays empty.
+    return [
+        config_module.Problem(problem.where, "", problem.message)
+        for problem in check_templates(config)
+    ]
 
 
 def _secret_problems(config, source: str) -> list[config_module.Problem]:
