@@ -117,7 +117,12 @@ class Planner:
         self.store = store
         self.config = config
         self.plans = plans
-        self.strategies = strategies_module.load(config)
+        from cobra.messages import list_templates
+
+        # Every name a strategy uses must exist before anything is planned.
+        self.strategies = strategies_module.load(
+            config, channels=strategies_module.known_channels(),
+            templates=set(list_templates(config)))
         self.guard = None
         if guard:
             from cobra.guard import Guard

@@ -82,6 +82,14 @@ class Strategy:
         return due[-1] if due else None
 
 
+def known_channels() -> tuple[str, ...]:
+    """The built-in channels and those channel plugins register."""
+    from cobra.plugins import get_plugins
+
+    return BUILTIN_CHANNELS + tuple(
+        name for name in get_plugins().channels() if name not in BUILTIN_CHANNELS)
+
+
 def _strategy_files(config) -> dict[str, tuple[str, str]]:
     """name -> (text, where it came from): shipped files, then the user's."""
     from importlib.resources import files

@@ -30,6 +30,10 @@ def test_the_wheel_holds_plugins_config_and_migrations(tmp_path):
         "cobra_starter/cobra.toml",
         "cobra_starter/samples/invoices.csv",
         "cobra_starter/mappings/quickbooks-aging.toml",
+        "cobra_starter/strategies/forgot.toml",
+        "cobra_starter/profiles/CL.toml",
+        "cobra_starter/templates/es/reminder-friendly.j2",
+        "cobra_starter/templates/en/_invoices.j2",
         "cobra/store/migrations/0001_initial.sql",
         "cobra_plugins/importer_csv.py",
     ):

@@ -421,3 +421,29 @@ def test_a_template_that_fails_to_render_is_named_and_nothing_is_planned(run, tm
     assert "reminder-friendly.j2" in result.stderr
     assert "no_such_thing" in result.stderr
     assert database(run).execute("SELECT COUNT(*) FROM planned_contacts").fetchone()[0] == 0
+
+
+def test_config_check_finds_what_plan_would_refuse(run, tmp_path):
+    config = user_strategy(tmp_path, 'name = "x"\npriority = 20\n[match]\nreasons = ["forgot"]\n'
+                           + STEP.replace('"reminder-friendly"', '"reminder-frendly"'))
+    result = run("--config", str(config), "config", "check")
+    assert result.exit_code == 2
+    assert "mine.toml: steps[1].template: no template named 'reminder-frendly'; " \
+           "did you mean 'reminder-friendly'?" in result.stderr
+
+
+def test_config_check_finds_a_bad_profile(run, tmp_path):
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    from importlib.resources import files
+
+    text = files("cobra_starter").joinpath("profiles", "CL.toml").read_text("utf-8")
+    (folder / "CL.toml").write_text(text.replace('"America/Santiago"', '"Chile/Nowhere"'),
+                                    encoding="utf-8")
+    config = tmp_path / "cobra.toml"
+    config.write_text(f'[contact_rules]\nprofiles_dir = "{folder}"\n', encoding="utf-8")
+    result = run("--config", str(config), "config", "check")
+    assert result.exit_code == 2
+    assert "CL.toml: timezone" in result.stderr
+    plan_result = run("--config", str(config), "plan", "--for", DAY)
+    assert plan_result.exit_code == 2

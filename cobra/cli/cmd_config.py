@@ -80,6 +80,7 @@ def config_check(app: App):
     problems = list(config.problems) + _channel_problems(config, source)
     problems += _secret_problems(config, source)
     problems += _template_problems(config)
+    problems += _plan_problems(config)
     if not any(p.key.startswith("diagnosis") for p in problems):
         # Names are only worth checking once the rules' shape is right.
         problems += _diagnosis_problems(config)
@@ -148,6 +149,30 @@ def _diagnosis_problems(config) -> list[config_module.Problem]:
         )
         return [config_module.Problem(origin, "diagnosis.rules", str(exc))]
     return []
+
+
+def _plan_problems(config) -> list[config_module.Problem]:
+    """Strategies and contact-rule profiles that `cobra plan` would refuse."""
+    from cobra import strategies
+    from cobra.errors import ConfigError
+    from cobra.guard import load_profiles
+    from cobra.messages import list_templates
+
+    problems = []
+    for check in (
+        lambda: strategies.load(config, channels=strategies.known_channels(),
+                                templates=set(list_templates(config))),
+        lambda: load_profiles(config),
+    ):
+        try:
+            check()
+        except ConfigError as exc:
+            for line in str(exc).splitlines():
+                source, _, rest = line.strip().partition(": ")
+                key, _, message = rest.partition(": ")
+                if message:
+                    problems.append(config_module.Problem(source, key, message))
+    return problems
 
 
 def _template_problems(config) -> list[config_module.Problem]:
