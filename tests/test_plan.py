@@ -6,7 +6,6 @@ import json
 from datetime import date, timedelta
 
 import pytest
-
 from histories import History, database, load
 
 DAY = "2026-06-10"
