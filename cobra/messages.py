@@ -286,9 +286,16 @@ def _as_date(value) -> date:
 
 def _date_filter(value, format: str = "long") -> str:
     """A date in the customer's language: "15 de enero de 2025" (long)."""
+    return _formatted_date(_as_date(value), format, _LOCALE.get())
+
+
+@lru_cache(maxsize=8192)
+def _formatted_date(day: date, format: str, locale) -> str:  # noqa: A002 - Babel's name
+    # Cached: a day's plan writes the same few hundred due dates thousands
+    # of times, and Babel parses its pattern on every call.
     from babel.dates import format_date
 
-    return format_date(_as_date(value), format=format, locale=_LOCALE.get())
+    return format_date(day, format=format, locale=locale)
 
 
 def _refuse_none(value):

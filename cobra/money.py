@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 from cobra.currencies import MINOR_UNITS, NO_MINOR_UNIT
 from cobra.errors import CobraInputError
@@ -306,21 +307,11 @@ class Money:
         """
         # Babel takes tens of milliseconds to import: only pay for it when an
         # amount is actually displayed.
-        from babel import Locale, UnknownLocaleError
         from babel.numbers import format_currency
 
         if not isinstance(locale, str):
             raise TypeError(f"a locale is a str such as 'en_US', got {locale!r}")
-        try:
-            # Accept the BCP 47 spelling (es-CL) as well as Babel's (es_CL).
-            where = Locale.parse(locale.replace("-", "_"))
-        except (UnknownLocaleError, ValueError):
-            raise UnknownLocale(
-                f"unknown locale {locale!r}: use a name such as en_US, es_CL or de_DE"
-            ) from None
-        pattern = _with_fraction_digits(
-            where.currency_formats["standard"].pattern, self.exponent
-        )
+        where, pattern = _currency_pattern(locale, self.exponent)
         # currency_digits=False: take the digits from our pattern, not from
         # CLDR. The value already has exactly those digits, so the quantizing
         # Babel does cannot round anything.
@@ -468,6 +459,25 @@ def sum_by_currency(items: Iterable[Money]) -> dict[str, Money]:
 # The number part of a CLDR pattern: "#,##0.00" in "¤#,##0.00", "#,##,##0.00"
 # in Indian ones.
 _NUMBER_PART = re.compile(r"[#0,]*0(?:\.[0#]*)?")
+
+
+@lru_cache(maxsize=256)
+def _currency_pattern(locale: str, exponent: int):
+    """The parsed locale and its currency pattern with *exponent* decimals.
+
+    Cached: planning renders hundreds of thousands of amounts in a handful
+    of locales, and parsing a locale each time dominated the rendering.
+    """
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        # Accept the BCP 47 spelling (es-CL) as well as Babel's (es_CL).
+        where = Locale.parse(locale.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        raise UnknownLocale(
+            f"unknown locale {locale!r}: use a name such as en_US, es_CL or de_DE"
+        ) from None
+    return where, _with_fraction_digits(where.currency_formats["standard"].pattern, exponent)
 
 
 def _with_fraction_digits(pattern: str, digits: int) -> str:

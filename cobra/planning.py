@@ -119,10 +119,16 @@ class Planner:
         self.plans = plans
         from cobra.messages import list_templates
 
+        templates = list_templates(config)
         # Every name a strategy uses must exist before anything is planned.
         self.strategies = strategies_module.load(
-            config, channels=strategies_module.known_channels(),
-            templates=set(list_templates(config)))
+            config, channels=strategies_module.known_channels(), templates=set(templates))
+        # Payment-plan options cost a schedule per currency: work them out
+        # only for the templates that mention them.
+        self.templates_with_plans = {
+            name for name, files in templates.items()
+            if any("plan_options" in path.read_text("utf-8") for path in files.values())
+        }
         self.guard = None
         if guard:
             from cobra.guard import Guard
@@ -292,7 +298,8 @@ class Planner:
             opt_out=(messages.default_opt_out(language, contact.channel)
                      if contact.opt_out else None),
             salesperson=customer["salesperson_email"],
-            plan_options=self._plan_options(entry.evidence.overdue, contact.planned_for),
+            plan_options=(self._plan_options(entry.evidence.overdue, contact.planned_for)
+                          if contact.template in self.templates_with_plans else []),
         )
         rendered = messages.render(contact.template, language, context, self.config)
         contact.subject, contact.body = rendered.subject, rendered.body
