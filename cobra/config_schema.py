@@ -86,6 +86,28 @@ def bands(value: object) -> str | None:
     return None
 
 
+# The checkers below live with the code that reads the setting, which imports
+# cobra.config (and so this module): they are imported only when called.
+
+
+def offer_min_instalment(value: object) -> str | None:
+    from cobra.offer import min_instalment_problem
+
+    return min_instalment_problem(value)
+
+
+def offer_options(value: object) -> str | None:
+    from cobra.offer import options_problem
+
+    return options_problem(value)
+
+
+def contact_rule_overrides(value: object) -> str | None:
+    from cobra.guard import overrides_problem
+
+    return overrides_problem(value)
+
+
 def diagnosis_rules(value: object) -> str | None:
     from cobra.diagnosis import rules_problem
 
@@ -322,10 +344,8 @@ SCHEMA = Table(
                 "max_discount_share": Key(
                     fraction, "Largest discount for settling now, as a share."
                 ),
-                # cobra.offer holds the checks no generic checker makes; it is
-                # imported only when a file has these keys.
                 "min_instalment": Key(
-                    lambda v: __import__("cobra.offer").offer.min_instalment_problem(v),
+                    offer_min_instalment,
                     "Smallest instalment per currency (and `default`), in major units.",
                 ),
                 "first_due_in_days": Key(
@@ -335,7 +355,7 @@ SCHEMA = Table(
                     choice("month"), "How often instalments fall due."
                 ),
                 "options": Key(
-                    lambda v: __import__("cobra.offer").offer.options_problem(v),
+                    offer_options,
                     'Options offered: "settle_now" and counts of instalments.',
                 ),
             },
@@ -356,10 +376,8 @@ SCHEMA = Table(
                     integer(minimum=1),
                     "Furthest a contact is moved forward before it is held.",
                 ),
-                # cobra.guard imports cobra.config, which imports this module,
-                # so it is imported only when a file has overrides.
                 "overrides": Key(
-                    lambda v: __import__("cobra.guard").guard.overrides_problem(v),
+                    contact_rule_overrides,
                     "Per country, profile keys that replace the profile's own.",
                 ),
             },
