@@ -76,7 +76,7 @@ def check_row(
     cells: tuple[str, ...], where: Where, settings: LayoutSettings
 ) -> tuple[Customer, Invoice] | Rejected:
     """Read one row's cells (in :data:`FIELDS` order) or say what is wrong."""
-    get = dict(zip(FIELDS, cells))
+    get = dict(zip(FIELDS, cells, strict=True))
     field = "customer_id"
     try:
         account = fields.required(get["customer_id"], "customer id")

@@ -40,7 +40,7 @@ from pathlib import Path
 import cobra
 from cobra.errors import CobraInputError
 from cobra.importers import ImportContext, Importer, ImportOption
-from cobra.layout import FIELDS, OPTIONAL, REQUIRED, LayoutSettings
+from cobra.layout import FIELDS, REQUIRED, LayoutSettings
 from cobra.records import LayoutRows
 
 log = logging.getLogger(__name__)
