@@ -54,7 +54,6 @@ FIELDS = (
     "salesperson_email",
     "segment",
 )
-INDEX = {name: i for i, name in enumerate(FIELDS)}
 
 
 @dataclass(frozen=True)
