@@ -401,6 +401,13 @@ def _unpadded(*cells: str) -> str:
     return " AND ".join(f"trim({c}) = {c}" for c in cells)
 
 
+_CUSTOMER_CELLS = ("customer_id, customer_name, email, phone, tax_id, language, country,"
+                   " timezone, salesperson_email, segment")
+_SAME_CUSTOMER = " AND ".join(
+    f"b.{cell} IS s.{cell}" for cell in _CUSTOMER_CELLS.replace(" ", "").split(",")
+    if cell != "customer_id"
+)
+
 _STAGE_SCHEMA = [
     """CREATE TEMP TABLE IF NOT EXISTS stage (
         line INTEGER, source_id INTEGER, settings_id INTEGER, plain INTEGER,
@@ -412,32 +419,43 @@ _STAGE_SCHEMA = [
         code TEXT PRIMARY KEY, exponent INTEGER, scale INTEGER) WITHOUT ROWID""",
     "CREATE TEMP TABLE IF NOT EXISTS stage_zones (name TEXT PRIMARY KEY) WITHOUT ROWID",
     "CREATE TEMP TABLE IF NOT EXISTS stage_sources (id INTEGER PRIMARY KEY, path TEXT)",
+    # The distinct customers of the staged rows whose cells the checks below
+    # do not accept: filled by LayoutStage.exceptions before the view is read.
+    f"""CREATE TEMP TABLE IF NOT EXISTS stage_bad_customers ({_CUSTOMER_CELLS})""",
+    "CREATE INDEX IF NOT EXISTS temp.stage_bad_by_id ON stage_bad_customers (customer_id)",
     f"""CREATE TEMP VIEW IF NOT EXISTS stage_view AS
     SELECT s.rowid AS row_id, s.*, k.exponent, k.scale, (s.checked OR (
         s.plain
-        AND s.customer_id <> '' AND s.customer_name <> '' AND s.invoice_id <> ''
-        AND {
-        _unpadded(
-            "s.customer_id", "s.customer_name", "s.invoice_id", "s.tax_id", "s.segment"
-        )
-    }
+        AND s.invoice_id <> '' AND {_unpadded("s.invoice_id")}
         AND date(s.issue_date, '+0 days') IS s.issue_date
         AND date(s.due_date, '+0 days') IS s.due_date
         AND s.due_date >= s.issue_date
         AND k.code IS NOT NULL
         AND {_plain_amount("s.amount")}
         AND {_plain_amount("s.balance")}
-        AND {_plain_email("s.email")}
-        AND {_plain_email("s.salesperson_email")}
-        AND (s.phone = '' OR (s.phone GLOB '+[1-9]*' AND NOT s.phone GLOB '+*[^0-9]*'
-                              AND length(s.phone) BETWEEN 8 AND 16))
-        AND (s.country = '' OR s.country GLOB '[A-Z][A-Z]')
-        AND (s.language = '' OR s.language GLOB '[a-z][a-z]'
-             OR s.language GLOB '[a-z][a-z]-[A-Z][A-Z]')
-        AND (s.timezone = '' OR s.timezone IN (SELECT name FROM stage_zones))
+        AND NOT EXISTS (SELECT 1 FROM stage_bad_customers b
+                        WHERE b.customer_id = s.customer_id AND {_SAME_CUSTOMER})
     )) AS ok
     FROM stage s LEFT JOIN stage_currencies k ON k.code = s.currency""",
 ]
+
+# A customer's cells repeat on each of its invoices' rows: they are checked
+# once per distinct combination, not once per row.
+_FIND_BAD_CUSTOMERS = f"""
+INSERT INTO stage_bad_customers
+SELECT * FROM (SELECT DISTINCT {_CUSTOMER_CELLS} FROM stage WHERE plain AND NOT checked) s
+WHERE NOT (
+    s.customer_id <> '' AND s.customer_name <> ''
+    AND {_unpadded("s.customer_id", "s.customer_name", "s.tax_id", "s.segment")}
+    AND {_plain_email("s.email")}
+    AND {_plain_email("s.salesperson_email")}
+    AND (s.phone = '' OR (s.phone GLOB '+[1-9]*' AND NOT s.phone GLOB '+*[^0-9]*'
+                          AND length(s.phone) BETWEEN 8 AND 16))
+    AND (s.country = '' OR s.country GLOB '[A-Z][A-Z]')
+    AND (s.language = '' OR s.language GLOB '[a-z][a-z]'
+         OR s.language GLOB '[a-z][a-z]-[A-Z][A-Z]')
+    AND (s.timezone = '' OR s.timezone IN (SELECT name FROM stage_zones))
+)"""
 
 _STAGE_INSERT = "INSERT INTO stage VALUES (?, ?, ?, ?, 0, " + ", ".join("?" * 16) + ")"
 
@@ -485,7 +503,8 @@ class LayoutStage:
         self.conn = writer.conn
         for statement in _STAGE_SCHEMA:
             self.conn.execute(statement)
-        for table in ("stage", "stage_currencies", "stage_zones", "stage_sources"):
+        for table in ("stage", "stage_currencies", "stage_zones", "stage_sources",
+                      "stage_bad_customers"):
             self.conn.execute(f"DELETE FROM temp.{table}")
         self.conn.executemany(
             "INSERT INTO stage_currencies VALUES (?, ?, ?)",
@@ -517,6 +536,8 @@ class LayoutStage:
 
     def exceptions(self) -> list[sqlite3.Row]:
         """Rows the bulk checks did not accept, for Python to look at."""
+        self.conn.execute("DELETE FROM stage_bad_customers")
+        self.conn.execute(_FIND_BAD_CUSTOMERS)
         return self.conn.execute(
             "SELECT row_id, line, source_id, settings_id, customer_id, customer_name, email,"
             " phone, invoice_id, issue_date, due_date, currency, amount, balance, tax_id,"
