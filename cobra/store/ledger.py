@@ -457,7 +457,13 @@ WHERE NOT (
     AND (s.timezone = '' OR s.timezone IN (SELECT name FROM stage_zones))
 )"""
 
-_STAGE_INSERT = "INSERT INTO stage VALUES (?, ?, ?, ?, 0, " + ", ".join("?" * 16) + ")"
+# Where the batch comes from is the same for every row of it, so it is
+# written into the statement (whole numbers only) rather than bound per row.
+_STAGE_INSERT = (
+    "INSERT INTO stage VALUES (?, {source_id:d}, {settings_id:d}, {plain:d}, 0, "
+    + ", ".join("?" * 16)
+    + ")"
+)
 
 _STAGE_CUSTOMERS = """
 CREATE TEMP TABLE stage_customers AS
@@ -528,10 +534,10 @@ class LayoutStage:
     def add(
         self, source_id: int, settings_id: int, plain: bool, rows: list[tuple]
     ) -> None:
-        head = (source_id, settings_id, int(plain))
-        self.conn.executemany(
-            _STAGE_INSERT, ((row[0], *head, *row[1:]) for row in rows)
+        statement = _STAGE_INSERT.format(
+            source_id=source_id, settings_id=settings_id, plain=int(plain)
         )
+        self.conn.executemany(statement, rows)
         self.rows += len(rows)
 
     def exceptions(self) -> list[sqlite3.Row]:
