@@ -28,6 +28,8 @@ CREATE TABLE credit_notes (
     import_id   INTEGER REFERENCES imports(id),
     created_at  TEXT NOT NULL
 );
+-- Foreign-key checks on invoices look credit notes up by invoice.
+CREATE INDEX credit_notes_by_invoice ON credit_notes (invoice_id);
 
 CREATE TABLE allocations (
     id             INTEGER PRIMARY KEY,
