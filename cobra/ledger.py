@@ -160,6 +160,10 @@ class _Loader:
             if self.writing:
                 self.stage.promote()
                 self.accounts_stale = True
+            else:
+                # A reject already dooms the import: keep reading to report
+                # every bad row, but never look at these rows again.
+                self.stage.clear()
         if self.writing and self.pending_invoices:
             self.writer.upsert_invoices(self.pending_invoices)
         self.pending_customers.clear()

@@ -585,5 +585,9 @@ class LayoutStage:
             _PROMOTE_INVOICES,
             {"now": writer.now, "run": writer.run, "today": writer.today},
         )
+        self.clear()
+
+    def clear(self) -> None:
+        """Empty the stage (after promoting it, or when nothing will be kept)."""
         self.conn.execute("DELETE FROM temp.stage")
         self.rows = 0
