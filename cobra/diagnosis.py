@@ -22,8 +22,14 @@ from cobra.evidence import FACTS, Evidence
 
 REASONS = ("forgot", "cannot_pay", "dissatisfied", "unaware", "fraud", "unknown")
 
-_OPERATORS = {"==": operator.eq, "!=": operator.ne, "<=": operator.le, ">=": operator.ge,
-              "<": operator.lt, ">": operator.gt}
+_OPERATORS = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<=": operator.le,
+    ">=": operator.ge,
+    "<": operator.lt,
+    ">": operator.gt,
+}
 _CONDITION = re.compile(
     r"\s*([a-z_][a-z0-9_]*)\s*(==|!=|<=|>=|<|>)\s*([-+]?\d+(?:\.\d+)?|[a-z_][a-z0-9_]*)\s*"
 )
@@ -55,8 +61,12 @@ class Diagnosis:
     source: str  # "rule 3", "finding by ana on 2026-11-02", "plugin NAME"
 
     def as_dict(self) -> dict:
-        return {"reason": self.reason, "confidence": round(self.confidence, 2),
-                "evidence": self.evidence, "source": self.source}
+        return {
+            "reason": self.reason,
+            "confidence": round(self.confidence, 2),
+            "evidence": self.evidence,
+            "source": self.source,
+        }
 
 
 def rules_problem(rules: object) -> str | None:
@@ -72,20 +82,27 @@ def rules_problem(rules: object) -> str | None:
     return None
 
 
-def parse_rules(rules: object, thresholds: dict | None,
-                facts: dict | None = FACTS) -> list[Rule]:
+def parse_rules(
+    rules: object, thresholds: dict | None, facts: dict | None = FACTS
+) -> list[Rule]:
     """Turn the config's rules into :class:`Rule` objects, or say what is wrong.
 
     *facts* are the fact names a condition may use and *thresholds* the
     named values; None skips that check.
     """
-    if thresholds is not None and not isinstance(thresholds, dict) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool)
-        for v in (thresholds or {}).values()
+    if (
+        thresholds is not None
+        and not isinstance(thresholds, dict)
+        or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool)
+            for v in (thresholds or {}).values()
+        )
     ):
         raise ConfigError("diagnosis.thresholds must be a table of numbers")
     if not isinstance(rules, list):
-        raise ConfigError("diagnosis.rules must be an array of tables ([[diagnosis.rules]])")
+        raise ConfigError(
+            "diagnosis.rules must be an array of tables ([[diagnosis.rules]])"
+        )
     parsed = []
     for index, rule in enumerate(rules, start=1):
         where = f"rule {index}"
@@ -93,47 +110,70 @@ def parse_rules(rules: object, thresholds: dict | None,
             raise ConfigError(f"{where}: expected a table")
         unknown = set(rule) - {"reason", "confidence", "when", "note"}
         if unknown:
-            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r} "
-                              "(keys are reason, confidence, when, note)")
+            raise ConfigError(
+                f"{where}: unknown key {sorted(unknown)[0]!r} "
+                "(keys are reason, confidence, when, note)"
+            )
         reason = rule.get("reason")
         if reason not in REASONS:
             hint = difflib.get_close_matches(str(reason), REASONS, n=1)
             extra = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise ConfigError(f"{where}: unknown reason {reason!r}{extra} "
-                              f"(reasons are {', '.join(REASONS)})")
+            raise ConfigError(
+                f"{where}: unknown reason {reason!r}{extra} "
+                f"(reasons are {', '.join(REASONS)})"
+            )
         confidence = rule.get("confidence")
-        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not (
-                0 < confidence <= 1):
-            raise ConfigError(f"{where} ({reason}): confidence must be a number in (0, 1]")
+        if (
+            isinstance(confidence, bool)
+            or not isinstance(confidence, (int, float))
+            or not (0 < confidence <= 1)
+        ):
+            raise ConfigError(
+                f"{where} ({reason}): confidence must be a number in (0, 1]"
+            )
         when = rule.get("when")
-        if not isinstance(when, list) or not when or not all(isinstance(w, str) for w in when):
-            raise ConfigError(f"{where} ({reason}): when must be a list of conditions "
-                              'such as ["overdue_invoices >= 3"]')
-        conditions = tuple(_condition(text, thresholds, facts, f"{where} ({reason})")
-                           for text in when)
+        if (
+            not isinstance(when, list)
+            or not when
+            or not all(isinstance(w, str) for w in when)
+        ):
+            raise ConfigError(
+                f"{where} ({reason}): when must be a list of conditions "
+                'such as ["overdue_invoices >= 3"]'
+            )
+        conditions = tuple(
+            _condition(text, thresholds, facts, f"{where} ({reason})") for text in when
+        )
         parsed.append(Rule(reason, float(confidence), conditions))
     return parsed
 
 
-def _condition(text: str, thresholds: dict, facts: dict | None, where: str) -> Condition:
+def _condition(
+    text: str, thresholds: dict, facts: dict | None, where: str
+) -> Condition:
     match = _CONDITION.fullmatch(text)
     if not match:
-        raise ConfigError(f"{where}: cannot read condition {text!r}; write FACT OP VALUE, "
-                          "such as 'overdue_invoices >= 3', with OP one of "
-                          + " ".join(_OPERATORS))
+        raise ConfigError(
+            f"{where}: cannot read condition {text!r}; write FACT OP VALUE, "
+            "such as 'overdue_invoices >= 3', with OP one of " + " ".join(_OPERATORS)
+        )
     fact, op, value = match.groups()
     if facts is not None and fact not in facts:
         hint = difflib.get_close_matches(fact, list(facts), n=1)
         extra = f"; did you mean {hint[0]!r}?" if hint else ""
-        raise ConfigError(f"{where}: condition {text!r} names unknown fact {fact!r}{extra}")
+        raise ConfigError(
+            f"{where}: condition {text!r} names unknown fact {fact!r}{extra}"
+        )
     if value[0].isalpha() or value[0] == "_":
         if thresholds is None:
             return Condition(fact, op, 0.0, text.strip())
         if value not in thresholds:
             hint = difflib.get_close_matches(value, list(thresholds), n=1)
             extra = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise ConfigError(f"{where}: condition {text!r} names unknown threshold "
-                              f"{value!r}{extra} (define it in [diagnosis.thresholds])")
+            raise ConfigError(
+                f"{where}: condition {text!r} names unknown threshold "
+                f"{value!r}{extra} (define it in [diagnosis.thresholds])"
+            )
         number = float(thresholds[value])
     else:
         number = float(value)
@@ -143,7 +183,9 @@ def _condition(text: str, thresholds: dict, facts: dict | None, where: str) -> C
 def configured_rules(config, facts: dict | None = None) -> list[Rule]:
     """The rules of the effective config, checked against every known fact."""
     section = config.get("diagnosis") or {}
-    return parse_rules(section.get("rules", []), section.get("thresholds", {}), facts or FACTS)
+    return parse_rules(
+        section.get("rules", []), section.get("thresholds", {}), facts or FACTS
+    )
 
 
 class Diagnoser:
@@ -154,8 +196,9 @@ class Diagnoser:
         try:
             self.rules = configured_rules(config, facts)
         except ConfigError as exc:
-            raise ConfigError(f"{config.describe_source('diagnosis.rules')}: "
-                              f"diagnosis.rules: {exc}") from None
+            raise ConfigError(
+                f"{config.describe_source('diagnosis.rules')}: diagnosis.rules: {exc}"
+            ) from None
         self.unknown_confidence = float(section.get("unknown_confidence", 0.3))
         self.hook = hook
 
@@ -168,16 +211,27 @@ class Diagnoser:
             finding = evidence.finding
             who = f" by {finding['collector']}" if finding.get("collector") else ""
             note = f": {finding['note']}" if finding.get("note") else ""
-            return Diagnosis(finding["reason"], 1.0,
-                             [f"collector's finding{who} on {finding['noted_at'][:10]}{note}"],
-                             f"finding{who}")
+            return Diagnosis(
+                finding["reason"],
+                1.0,
+                [f"collector's finding{who} on {finding['noted_at'][:10]}{note}"],
+                f"finding{who}",
+            )
         for index, rule in enumerate(self.rules, start=1):
             if all(condition.holds(evidence) for condition in rule.conditions):
-                sentences = list(dict.fromkeys(
-                    evidence.sentence(c.fact) for c in rule.conditions))
-                return Diagnosis(rule.reason, rule.confidence,
-                                 sentences + evidence.extra_sentences, f"rule {index}")
-        return Diagnosis("unknown", self.unknown_confidence,
-                         [evidence.sentence("overdue_invoices"),
-                          evidence.sentence("paid_on_time")] + evidence.extra_sentences,
-                         "no rule matched")
+                sentences = list(
+                    dict.fromkeys(evidence.sentence(c.fact) for c in rule.conditions)
+                )
+                return Diagnosis(
+                    rule.reason,
+                    rule.confidence,
+                    sentences + evidence.extra_sentences,
+                    f"rule {index}",
+                )
+        return Diagnosis(
+            "unknown",
+            self.unknown_confidence,
+            [evidence.sentence("overdue_invoices"), evidence.sentence("paid_on_time")]
+            + evidence.extra_sentences,
+            "no rule matched",
+        )

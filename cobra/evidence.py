@@ -92,7 +92,9 @@ class Evidence:
             trend = "later" if value > 0 else "earlier"
             return f"lately pays {abs(value):.0f} days {trend} than before"
         if name in ("latest_vs_usual", "overdue_vs_usual"):
-            what = "latest bill is" if name == "latest_vs_usual" else "overdue amount is"
+            what = (
+                "latest bill is" if name == "latest_vs_usual" else "overdue amount is"
+            )
             return f"{what} {value:.1f} times the usual invoice"
         if name in ("paid_anything", "payments", "paid_invoices"):
             if not f["paid_anything"]:
@@ -100,7 +102,8 @@ class Evidence:
             return f"{int(f['paid_invoices'])} invoices paid, {int(f['payments'])} payments"
         if name == "overdue_growth":
             if value > 0:
-                return f"{int(value)} more invoice{'s' if value != 1 else ''} overdue than sixty days ago"
+                plural = "s" if value != 1 else ""
+                return f"{int(value)} more invoice{plural} overdue than sixty days ago"
             return "no more invoices overdue than sixty days ago"
         if name == "partial_open":
             return f"{int(value)} open invoice{'s' if value != 1 else ''} partly paid"
@@ -111,13 +114,18 @@ class Evidence:
                 return "nothing overdue outside the dispute"
             return f"{int(value)} overdue invoice{'s' if value != 1 else ''} not in dispute"
         if name in ("promises_broken", "promises_made", "promises_kept"):
-            return (f"{int(f['promises_broken'])} of {int(f['promises_made'])} promises "
-                    "to pay broken")
+            return (
+                f"{int(f['promises_broken'])} of {int(f['promises_made'])} promises "
+                "to pay broken"
+            )
         if name == "paid_with_date":
             return f"{int(value)} invoices paid with a known date"
         if name == "days_since_contact":
-            return ("never contacted" if value >= 999
-                    else f"last contacted {int(value)} days ago")
+            return (
+                "never contacted"
+                if value >= 999
+                else f"last contacted {int(value)} days ago"
+            )
         if name == "account_age_days":
             return f"customer for {int(value)} days"
         if name == "bounced_contacts":
@@ -126,8 +134,9 @@ class Evidence:
         return f"{described}: {value:g}"
 
 
-def gather(store, as_of: date, customer_id: int | None = None,
-           overdue_only: bool = False) -> Iterator[Evidence]:
+def gather(
+    store, as_of: date, customer_id: int | None = None, overdue_only: bool = False
+) -> Iterator[Evidence]:
     """Evidence for every customer with an open balance (or just one).
 
     *overdue_only* leaves out customers with nothing overdue yet, sparing
@@ -140,8 +149,10 @@ def gather(store, as_of: date, customer_id: int | None = None,
     customers = queries.customers(conn, customer_id)
     billing = queries.usual_billing(conn, params, customer_id)
     overdue = queries.overdue_by_currency(conn, params, customer_id)
-    small = {name: queries.grouped(conn, name, params, customer_id)
-             for name in ("payments", "contacts", "promises", "interactions", "findings")}
+    small = {
+        name: queries.grouped(conn, name, params, customer_id)
+        for name in ("payments", "contacts", "promises", "interactions", "findings")
+    }
 
     for row in queries.invoice_facts(conn, params, customer_id):
         if overdue_only and not row["overdue_invoices"]:
@@ -153,14 +164,28 @@ def gather(store, as_of: date, customer_id: int | None = None,
         promises = small["promises"].get(cid)
         last_contact = small["interactions"].get(cid)
         finding = small["findings"].get(cid)
-        facts = _facts(row, as_of, payments, contacts, promises, last_contact,
-                       overdue.get(cid, {}), billing.get(cid, (None, 0, None, 0)))
+        facts = _facts(
+            row,
+            as_of,
+            payments,
+            contacts,
+            promises,
+            last_contact,
+            overdue.get(cid, {}),
+            billing.get(cid, (None, 0, None, 0)),
+        )
         yield Evidence(
-            customer_id=cid, account=customer["account"], name=customer["name"],
-            segment=customer["segment"], facts=facts, overdue=overdue.get(cid, {}),
+            customer_id=cid,
+            account=customer["account"],
+            name=customer["name"],
+            segment=customer["segment"],
+            facts=facts,
+            overdue=overdue.get(cid, {}),
             finding=dict(finding) if finding else None,
             oldest_open_due=row["oldest_open_due"],
-            promise_state=(promises["latest_promise_status"] or "none") if promises else "none",
+            promise_state=(promises["latest_promise_status"] or "none")
+            if promises
+            else "none",
             open_promise_due=promises["open_promise_due"] if promises else None,
         )
 
@@ -169,8 +194,16 @@ def _days(later: date, earlier: str | None) -> int:
     return (later - date.fromisoformat(earlier[:10])).days if earlier else 0
 
 
-def _facts(row, as_of: date, payments, contacts, promises, last_contact,
-           overdue: dict[str, int], billing: tuple) -> dict[str, float]:
+def _facts(
+    row,
+    as_of: date,
+    payments,
+    contacts,
+    promises,
+    last_contact,
+    overdue: dict[str, int],
+    billing: tuple,
+) -> dict[str, float]:
     latest_currency, latest_amount, usual, usual_count = billing
     closed_with_date = row["closed_with_date"] or 0
     recent, earlier = row["recent_days_late"], row["earlier_days_late"]
@@ -182,14 +215,19 @@ def _facts(row, as_of: date, payments, contacts, promises, last_contact,
         "open_invoices": row["open_invoices"],
         "overdue_invoices": row["overdue_invoices"],
         "oldest_days_overdue": _days(as_of, row["oldest_due"]),
-        "overdue_growth": row["overdue_invoices"] - (row["overdue_sixty_days_ago"] or 0),
+        "overdue_growth": row["overdue_invoices"]
+        - (row["overdue_sixty_days_ago"] or 0),
         "partial_open": row["partial_open"] or 0,
         "paid_invoices": row["paid_invoices"] or 0,
         "paid_on_time": row["paid_on_time"] or 0,
         "paid_with_date": closed_with_date,
-        "on_time_share": (row["paid_on_time"] or 0) / closed_with_date if closed_with_date else 0.0,
+        "on_time_share": (row["paid_on_time"] or 0) / closed_with_date
+        if closed_with_date
+        else 0.0,
         "avg_days_late": row["avg_days_late"] or 0.0,
-        "late_trend_days": (recent - earlier) if recent is not None and earlier is not None else 0.0,
+        "late_trend_days": (
+            recent - earlier if recent is not None and earlier is not None else 0.0
+        ),
         "payments": payments["payments"] if payments else 0,
         "disputed_open": row["disputed_open"] or 0,
         "disputed_overdue": row["disputed_overdue"] or 0,
@@ -206,7 +244,8 @@ def _facts(row, as_of: date, payments, contacts, promises, last_contact,
         "promises_kept": (promises["promises_kept"] or 0) if promises else 0,
         "days_since_contact": (
             (as_of - datetime.fromisoformat(last_contact["last_contact"]).date()).days
-            if last_contact else 999
+            if last_contact
+            else 999
         ),
         "days_past_due": _days(as_of, row["oldest_open_due"]),
     }

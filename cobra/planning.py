@@ -69,20 +69,34 @@ class Contact:
 
     @property
     def idempotency_key(self) -> str:
-        return (f"{self.account}|{self.strategy}#{self.step}|"
-                f"{self.planned_for.isoformat()}|{self.channel}")
+        return (
+            f"{self.account}|{self.strategy}#{self.step}|"
+            f"{self.planned_for.isoformat()}|{self.channel}"
+        )
 
     def row(self, now: str) -> dict:
         return {
-            "customer_id": self.customer_id, "planned_for": self.planned_for.isoformat(),
+            "customer_id": self.customer_id,
+            "planned_for": self.planned_for.isoformat(),
             "send_at": self.send_at.isoformat() if self.send_at else None,
-            "strategy": self.strategy, "step": self.step, "cycle": self.cycle,
-            "variant": self.variant, "channel": self.channel, "template": self.template,
-            "tone": self.tone, "method": self.method, "tactic": self.tactic,
-            "objective": self.objective, "reason": self.reason, "language": self.language,
-            "subject": self.subject, "body": self.body,
-            "state": "held" if self.held else "planned", "hold_reason": self.hold_reason,
-            "idempotency_key": self.idempotency_key, "created_at": now,
+            "strategy": self.strategy,
+            "step": self.step,
+            "cycle": self.cycle,
+            "variant": self.variant,
+            "channel": self.channel,
+            "template": self.template,
+            "tone": self.tone,
+            "method": self.method,
+            "tactic": self.tactic,
+            "objective": self.objective,
+            "reason": self.reason,
+            "language": self.language,
+            "subject": self.subject,
+            "body": self.body,
+            "state": "held" if self.held else "planned",
+            "hold_reason": self.hold_reason,
+            "idempotency_key": self.idempotency_key,
+            "created_at": now,
         }
 
 
@@ -95,16 +109,26 @@ def band(overdue: dict[str, int], bands: dict) -> str:
     for currency, amount in overdue.items():
         limits = bands.get(currency) or bands.get("default") or [1000, 10000]
         major = Money(amount, currency).to_decimal()
-        here = "large" if major >= limits[1] else "medium" if major >= limits[0] else "small"
+        here = (
+            "large"
+            if major >= limits[1]
+            else "medium"
+            if major >= limits[0]
+            else "small"
+        )
         best = max(best, here, key=order.index)
     return best
 
 
-def variant_for(seed: int, account: str, strategy: str, step_index: int, count: int) -> int:
+def variant_for(
+    seed: int, account: str, strategy: str, step_index: int, count: int
+) -> int:
     """A stable pseudo-random variant: the same customer always gets the same one."""
     if count <= 1:
         return 0
-    digest = hashlib.sha256(f"{seed}:{account}:{strategy}:{step_index}".encode()).digest()
+    digest = hashlib.sha256(
+        f"{seed}:{account}:{strategy}:{step_index}".encode()
+    ).digest()
     return int.from_bytes(digest[:8], "big") % count
 
 
@@ -122,11 +146,15 @@ class Planner:
         templates = list_templates(config)
         # Every name a strategy uses must exist before anything is planned.
         self.strategies = strategies_module.load(
-            config, channels=strategies_module.known_channels(), templates=set(templates))
+            config,
+            channels=strategies_module.known_channels(),
+            templates=set(templates),
+        )
         # Payment-plan options cost a schedule per currency: work them out
         # only for the templates that mention them.
         self.templates_with_plans = {
-            name for name, files in templates.items()
+            name
+            for name, files in templates.items()
             if any("plan_options" in path.read_text("utf-8") for path in files.values())
         }
         self.guard = None
@@ -146,8 +174,13 @@ class Planner:
         self.addresses = plans.valid_contacts(conn)
         self.opt_outs = plans.opt_outs(conn)
 
-    def plan(self, day: date, account: str | None = None,
-             done: dict | None = None, taken: set | None = None) -> list[Contact]:
+    def plan(
+        self,
+        day: date,
+        account: str | None = None,
+        done: dict | None = None,
+        taken: set | None = None,
+    ) -> list[Contact]:
         """Every contact due on *day* (planned and held), in worklist order.
 
         *done* maps (customer, strategy, cycle) to the furthest step planned,
@@ -160,7 +193,9 @@ class Planner:
         conn = self.store.conn
         done = self.plans.steps_done(conn) if done is None else done
         taken = self.plans.planned_on(conn, day.isoformat()) if taken is None else taken
-        history = self.plans.recent_contacts(conn, (day - timedelta(days=14)).isoformat())
+        history = self.plans.recent_contacts(
+            conn, (day - timedelta(days=14)).isoformat()
+        )
         contacts = []
         for entry in worklist.build(self.store, self.config, day):
             evidence = entry.evidence
@@ -171,7 +206,9 @@ class Planner:
                 continue
             if (contact.customer_id, contact.channel) in taken:
                 continue  # one contact per customer and channel per day
-            self._hold_or_schedule(contact, evidence, history.get(contact.customer_id, []))
+            self._hold_or_schedule(
+                contact, evidence, history.get(contact.customer_id, [])
+            )
             if not contact.held and self.render:
                 self._render(contact, entry)
             taken.add((contact.customer_id, contact.channel))
@@ -183,12 +220,20 @@ class Planner:
 
     def _strategy_for(self, evidence, reason: str) -> Strategy | None:
         state = evidence.promise_state
-        promise = "broken" if state == "broken" else "open" if state == "open" else "none"
+        promise = (
+            "broken" if state == "broken" else "open" if state == "open" else "none"
+        )
         chosen = strategies_module.choose(
-            self.strategies, reason, evidence.segment,
-            band(evidence.overdue, self.bands), promise)
+            self.strategies,
+            reason,
+            evidence.segment,
+            band(evidence.overdue, self.bands),
+            promise,
+        )
         if chosen and promise == "broken" and chosen.on_broken_promise:
-            chosen = strategies_module.by_name(self.strategies, chosen.on_broken_promise)
+            chosen = strategies_module.by_name(
+                self.strategies, chosen.on_broken_promise
+            )
         return chosen
 
     def _contact(self, day: date, entry, done: dict) -> Contact | None:
@@ -206,19 +251,32 @@ class Planner:
         if done.get((evidence.customer_id, strategy.name, cycle), -1) >= index:
             return None  # this step, or a later one, was already planned
         base: Step = strategy.steps[index]
-        variant = variant_for(self.seed, evidence.account, strategy.name, index,
-                              1 + len(base.variants))
+        variant = variant_for(
+            self.seed, evidence.account, strategy.name, index, 1 + len(base.variants)
+        )
         step = base.variant(variant)
         customer = self.customers[evidence.customer_id]
         return Contact(
-            customer_id=evidence.customer_id, account=evidence.account, name=evidence.name,
-            planned_for=day, strategy=strategy.name, step=index, cycle=cycle,
-            variant=variant, channel=step.channel, template=step.template, tone=step.tone,
-            method=step.method, tactic=step.tactic, objective=step.objective,
+            customer_id=evidence.customer_id,
+            account=evidence.account,
+            name=evidence.name,
+            planned_for=day,
+            strategy=strategy.name,
+            step=index,
+            cycle=cycle,
+            variant=variant,
+            channel=step.channel,
+            template=step.template,
+            tone=step.tone,
+            method=step.method,
+            tactic=step.tactic,
+            objective=step.objective,
             reason=diagnosis.reason,
             language=customer["language"] or self.company_language,
-            notes=[f"{strategy.name} step {index + 1} of {len(strategy.steps)}, "
-                   f"day {base.day} (now day {days})"],
+            notes=[
+                f"{strategy.name} step {index + 1} of {len(strategy.steps)}, "
+                f"day {base.day} (now day {days})"
+            ],
         )
 
     def _hold_or_schedule(self, contact: Contact, evidence, history) -> None:
@@ -233,12 +291,19 @@ class Planner:
         if contact.channel in INTERNAL:
             return  # work for a person, not a message to the customer
         automated = contact.channel not in PERSONAL
-        if automated and evidence.promise_state == "open" and evidence.open_promise_due and (
-                evidence.open_promise_due >= contact.planned_for.isoformat()):
+        if (
+            automated
+            and evidence.promise_state == "open"
+            and evidence.open_promise_due
+            and (evidence.open_promise_due >= contact.planned_for.isoformat())
+        ):
             contact.hold_reason = f"promised to pay by {evidence.open_promise_due}"
             return
-        if automated and evidence.facts.get("overdue_invoices", 0) and not evidence.facts.get(
-                "undisputed_overdue", 0):
+        if (
+            automated
+            and evidence.facts.get("overdue_invoices", 0)
+            and not evidence.facts.get("undisputed_overdue", 0)
+        ):
             contact.hold_reason = "every overdue invoice is disputed"
             return
         zone = ZoneInfo(customer["timezone"] or self.company_timezone)
@@ -247,8 +312,9 @@ class Planner:
         if self.guard is not None:
             self._apply_rules(contact, customer, wanted, history, zone)
 
-    def _apply_rules(self, contact: Contact, customer, wanted: datetime, history,
-                     zone: ZoneInfo) -> None:
+    def _apply_rules(
+        self, contact: Contact, customer, wanted: datetime, history, zone: ZoneInfo
+    ) -> None:
         """The country's contact rules: allowed, moved to a later moment, or held."""
         from cobra.guard import Contact as Past
 
@@ -259,11 +325,15 @@ class Planner:
                 continue
             at = row["at"]
             # A planned contact without a time yet counts at noon of its day.
-            moment = (datetime.fromisoformat(at) if len(at) > 10
-                      else datetime.combine(date.fromisoformat(at), time(12), tzinfo=zone))
+            moment = (
+                datetime.fromisoformat(at)
+                if len(at) > 10
+                else datetime.combine(date.fromisoformat(at), time(12), tzinfo=zone)
+            )
             past.append(Past(moment, channel, bool(row["conversation"])))
-        decision = self.guard.check(customer["country"], customer["timezone"],
-                                    contact.channel, wanted, past)
+        decision = self.guard.check(
+            customer["country"], customer["timezone"], contact.channel, wanted, past
+        )
         if decision.held:
             contact.hold_reason = "; ".join(decision.reasons)
             contact.send_at = None
@@ -279,27 +349,47 @@ class Planner:
 
         customer = self.customers[contact.customer_id]
         invoices = [
-            {"number": row["number"], "issue_date": date.fromisoformat(row["issue_date"]),
-             "due_date": date.fromisoformat(row["due_date"]), "currency": row["currency"],
-             "amount": row["amount"], "balance": row["balance"],
-             "days_overdue": max(0, (contact.planned_for
-                                     - date.fromisoformat(row["due_date"])).days),
-             "disputed": bool(row["disputed_since"])}
+            {
+                "number": row["number"],
+                "issue_date": date.fromisoformat(row["issue_date"]),
+                "due_date": date.fromisoformat(row["due_date"]),
+                "currency": row["currency"],
+                "amount": row["amount"],
+                "balance": row["balance"],
+                "days_overdue": max(
+                    0, (contact.planned_for - date.fromisoformat(row["due_date"])).days
+                ),
+                "disputed": bool(row["disputed_since"]),
+            }
             for row in self.plans.open_invoices(self.store.conn, contact.customer_id)
         ]
         language = contact.language
         context = messages.MessageContext(
-            company=self.company_name, customer_name=contact.name, account=contact.account,
-            language=language, country=customer["country"], invoices=invoices,
-            overdue=dict(entry.evidence.overdue), objective=contact.objective,
-            reason=contact.reason, method=contact.method, tactic=contact.tactic,
-            tone=contact.tone, evidence=list(entry.diagnosis.evidence),
+            company=self.company_name,
+            customer_name=contact.name,
+            account=contact.account,
+            language=language,
+            country=customer["country"],
+            invoices=invoices,
+            overdue=dict(entry.evidence.overdue),
+            objective=contact.objective,
+            reason=contact.reason,
+            method=contact.method,
+            tactic=contact.tactic,
+            tone=contact.tone,
+            evidence=list(entry.diagnosis.evidence),
             channel=contact.channel,
-            opt_out=(messages.default_opt_out(language, contact.channel)
-                     if contact.opt_out else None),
+            opt_out=(
+                messages.default_opt_out(language, contact.channel)
+                if contact.opt_out
+                else None
+            ),
             salesperson=customer["salesperson_email"],
-            plan_options=(self._plan_options(entry.evidence.overdue, contact.planned_for)
-                          if contact.template in self.templates_with_plans else []),
+            plan_options=(
+                self._plan_options(entry.evidence.overdue, contact.planned_for)
+                if contact.template in self.templates_with_plans
+                else []
+            ),
         )
         rendered = messages.render(contact.template, language, context, self.config)
         contact.subject, contact.body = rendered.subject, rendered.body
@@ -313,10 +403,15 @@ class Planner:
         found = []
         for option in offer.options(overdue, self._policy, day):
             if option.instalments:
-                found.append({"installments": len(option.instalments),
-                              "installment": option.instalments[0].amount.amount,
-                              "currency": option.owed.currency,
-                              "first_due": option.instalments[0].due, "every": "month"})
+                found.append(
+                    {
+                        "installments": len(option.instalments),
+                        "installment": option.instalments[0].amount.amount,
+                        "currency": option.owed.currency,
+                        "first_due": option.instalments[0].due,
+                        "every": "month",
+                    }
+                )
         return found
 
     def _reachable_channel(self, contact: Contact, strategy: Strategy | None) -> str:

@@ -51,11 +51,15 @@ class Scorer:
 
     def __init__(self, config, portfolio: list[Evidence]):
         section = config.get("prioritize") or {}
-        self.weights = {name: float(section.get("weights", {}).get(name, 0))
-                        for name in COMPONENTS}
-        self.buckets = {name: float(section.get("age_buckets", {}).get(name, 0))
-                        for name in BUCKETS}
-        self.segments = {k: float(v) for k, v in (section.get("segments") or {}).items()}
+        self.weights = {
+            name: float(section.get("weights", {}).get(name, 0)) for name in COMPONENTS
+        }
+        self.buckets = {
+            name: float(section.get("age_buckets", {}).get(name, 0)) for name in BUCKETS
+        }
+        self.segments = {
+            k: float(v) for k, v in (section.get("segments") or {}).items()
+        }
         # Per currency, every customer's overdue amount, sorted, for ranks.
         amounts: dict[str, list[int]] = {}
         for evidence in portfolio:
@@ -78,12 +82,15 @@ class Scorer:
         raw = {
             "amount": self._amount_rank(evidence),
             "age": self.buckets.get(age_bucket, 0.0) if age_bucket else 0.0,
-            "likelihood": (f["paid_invoices"] + 1) / (f["paid_invoices"]
-                                                      + f["overdue_invoices"] + 2),
+            "likelihood": (f["paid_invoices"] + 1)
+            / (f["paid_invoices"] + f["overdue_invoices"] + 2),
             "broken_promises": min(f["promises_broken"], 3) / 3,
             "staleness": min(f["days_since_contact"], 30) / 30,
         }
         weighted = {name: raw[name] * self.weights[name] for name in COMPONENTS}
         segment_weight = self.segments.get(evidence.segment or "", 1.0)
-        return Score(round(sum(weighted.values()) * segment_weight, 2),
-                     {k: round(v, 2) for k, v in weighted.items()}, segment_weight)
+        return Score(
+            round(sum(weighted.values()) * segment_weight, 2),
+            {k: round(v, 2) for k, v in weighted.items()},
+            segment_weight,
+        )

@@ -24,8 +24,16 @@ from cobra.errors import ConfigError
 
 METHODS = ("suggestion", "persuasion", "authority")
 TACTICS = (
-    "rational_persuasion", "apprising", "consultation", "exchange", "collaboration",
-    "personal_appeal", "ingratiation", "legitimating", "pressure", "coalition",
+    "rational_persuasion",
+    "apprising",
+    "consultation",
+    "exchange",
+    "collaboration",
+    "personal_appeal",
+    "ingratiation",
+    "legitimating",
+    "pressure",
+    "coalition",
     "inspirational_appeal",
 )
 BUILTIN_CHANNELS = ("email", "sms", "whatsapp", "call", "third_party", "task")
@@ -49,9 +57,16 @@ class Step:
         if index == 0:
             return self
         changes = self.variants[index - 1]
-        return Step(self.day, self.objective, changes.get("channel", self.channel),
-                    changes.get("template", self.template), changes.get("tone", self.tone),
-                    self.method, changes.get("tactic", self.tactic), self.variants)
+        return Step(
+            self.day,
+            self.objective,
+            changes.get("channel", self.channel),
+            changes.get("template", self.template),
+            changes.get("tone", self.tone),
+            self.method,
+            changes.get("tactic", self.tactic),
+            self.variants,
+        )
 
 
 @dataclass(frozen=True)
@@ -68,7 +83,9 @@ class Strategy:
     on_failed_channel: dict[str, str] = field(default_factory=dict)
     source: str = ""
 
-    def matches(self, reason: str, segment: str | None, band: str, promise: str) -> bool:
+    def matches(
+        self, reason: str, segment: str | None, band: str, promise: str
+    ) -> bool:
         return (
             reason in self.reasons
             and (not self.segments or segment in self.segments)
@@ -87,7 +104,8 @@ def known_channels() -> tuple[str, ...]:
     from cobra.plugins import get_plugins
 
     return BUILTIN_CHANNELS + tuple(
-        name for name in get_plugins().channels() if name not in BUILTIN_CHANNELS)
+        name for name in get_plugins().channels() if name not in BUILTIN_CHANNELS
+    )
 
 
 def _strategy_files(config) -> dict[str, tuple[str, str]]:
@@ -98,7 +116,10 @@ def _strategy_files(config) -> dict[str, tuple[str, str]]:
     shipped = files("cobra_starter").joinpath("strategies")
     for entry in sorted(shipped.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
-            found[entry.name[:-5]] = (entry.read_text("utf-8"), f"strategies/{entry.name}")
+            found[entry.name[:-5]] = (
+                entry.read_text("utf-8"),
+                f"strategies/{entry.name}",
+            )
     folder = config.get("plan.strategies_dir") if config is not None else None
     if folder:
         path = config.resolve_path(folder)
@@ -109,8 +130,11 @@ def _strategy_files(config) -> dict[str, tuple[str, str]]:
     return found
 
 
-def load(config, channels: tuple[str, ...] = BUILTIN_CHANNELS,
-         templates: set[str] | None = None) -> list[Strategy]:
+def load(
+    config,
+    channels: tuple[str, ...] = BUILTIN_CHANNELS,
+    templates: set[str] | None = None,
+) -> list[Strategy]:
     """Every strategy, checked; *templates*, when given, are the names that exist."""
     from cobra.config import parse_toml
 
@@ -130,8 +154,9 @@ def _choice(value, allowed, source, key) -> str:
     if value not in allowed:
         hint = difflib.get_close_matches(str(value), allowed, n=1)
         extra = f"; did you mean {hint[0]!r}?" if hint else ""
-        raise _fail(source, key, f"unknown value {value!r}{extra} "
-                                 f"(one of {', '.join(allowed)})")
+        raise _fail(
+            source, key, f"unknown value {value!r}{extra} (one of {', '.join(allowed)})"
+        )
     return value
 
 
@@ -139,19 +164,29 @@ def _strategy(name, data, source, channels, templates) -> Strategy:
     known = {"name", "description", "priority", "match", "steps", "on"}
     for key in data:
         if key not in known:
-            raise _fail(source, key, f"unknown key (keys are {', '.join(sorted(known))})")
+            raise _fail(
+                source, key, f"unknown key (keys are {', '.join(sorted(known))})"
+            )
     match = data.get("match", {})
     for key in match:
         if key not in ("reasons", "segments", "amount_bands", "promise"):
-            raise _fail(source, f"match.{key}", "unknown key (reasons, segments, "
-                                                "amount_bands, promise)")
-    reasons = tuple(_choice(r, REASONS, source, "match.reasons")
-                    for r in match.get("reasons", []))
+            raise _fail(
+                source,
+                f"match.{key}",
+                "unknown key (reasons, segments, amount_bands, promise)",
+            )
+    reasons = tuple(
+        _choice(r, REASONS, source, "match.reasons") for r in match.get("reasons", [])
+    )
     if not reasons:
         raise _fail(source, "match.reasons", "name at least one reason")
-    bands = tuple(_choice(b, BANDS, source, "match.amount_bands")
-                  for b in match.get("amount_bands", []))
-    promise = _choice(match.get("promise", "any"), PROMISE_STATES, source, "match.promise")
+    bands = tuple(
+        _choice(b, BANDS, source, "match.amount_bands")
+        for b in match.get("amount_bands", [])
+    )
+    promise = _choice(
+        match.get("promise", "any"), PROMISE_STATES, source, "match.promise"
+    )
     priority = data.get("priority", 0)
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise _fail(source, "priority", "expected an integer")
@@ -161,14 +196,37 @@ def _strategy(name, data, source, channels, templates) -> Strategy:
         key = f"steps[{index}]"
         if not isinstance(raw, dict):
             raise _fail(source, key, "expected a table ([[steps]])")
-        if "day" not in raw or isinstance(raw["day"], bool) or not isinstance(raw["day"], int):
-            raise _fail(source, f"{key}.day", "every step needs a whole number of days "
-                                              "(negative: before the due date)")
-        for field_name in ("objective", "channel", "template", "tone", "method", "tactic"):
+        if (
+            "day" not in raw
+            or isinstance(raw["day"], bool)
+            or not isinstance(raw["day"], int)
+        ):
+            raise _fail(
+                source,
+                f"{key}.day",
+                "every step needs a whole number of days "
+                "(negative: before the due date)",
+            )
+        for field_name in (
+            "objective",
+            "channel",
+            "template",
+            "tone",
+            "method",
+            "tactic",
+        ):
             if not isinstance(raw.get(field_name), str) or not raw[field_name]:
                 raise _fail(source, f"{key}.{field_name}", "missing")
-        unknown = set(raw) - {"day", "objective", "channel", "template", "tone", "method",
-                              "tactic", "variants"}
+        unknown = set(raw) - {
+            "day",
+            "objective",
+            "channel",
+            "template",
+            "tone",
+            "method",
+            "tactic",
+            "variants",
+        }
         if unknown:
             raise _fail(source, f"{key}.{sorted(unknown)[0]}", "unknown key")
         _choice(raw["channel"], channels, source, f"{key}.channel")
@@ -177,23 +235,39 @@ def _strategy(name, data, source, channels, templates) -> Strategy:
         variants = tuple(raw.get("variants", ()))
         for number, variant in enumerate(variants, start=1):
             vkey = f"{key}.variants[{number}]"
-            if not isinstance(variant, dict) or not variant or set(variant) - {
-                    "template", "tactic", "channel", "tone"}:
-                raise _fail(source, vkey, "a variant changes template, tactic, channel "
-                                          "or tone")
+            if (
+                not isinstance(variant, dict)
+                or not variant
+                or set(variant) - {"template", "tactic", "channel", "tone"}
+            ):
+                raise _fail(
+                    source, vkey, "a variant changes template, tactic, channel or tone"
+                )
             if "channel" in variant:
                 _choice(variant["channel"], channels, source, f"{vkey}.channel")
             if "tactic" in variant:
                 _choice(variant["tactic"], TACTICS, source, f"{vkey}.tactic")
         for tkey, template in [(f"{key}.template", raw["template"])] + [
-                (f"{key}.variants[{n}].template", v["template"])
-                for n, v in enumerate(variants, start=1) if "template" in v]:
+            (f"{key}.variants[{n}].template", v["template"])
+            for n, v in enumerate(variants, start=1)
+            if "template" in v
+        ]:
             if templates is not None and template not in templates:
                 hint = difflib.get_close_matches(template, sorted(templates), n=1)
                 extra = f"; did you mean {hint[0]!r}?" if hint else ""
                 raise _fail(source, tkey, f"no template named {template!r}{extra}")
-        steps.append(Step(raw["day"], raw["objective"], raw["channel"], raw["template"],
-                          raw["tone"], raw["method"], raw["tactic"], variants))
+        steps.append(
+            Step(
+                raw["day"],
+                raw["objective"],
+                raw["channel"],
+                raw["template"],
+                raw["tone"],
+                raw["method"],
+                raw["tactic"],
+                variants,
+            )
+        )
     if not steps:
         raise _fail(source, "steps", "a strategy needs at least one step")
     if [s.day for s in steps] != sorted(s.day for s in steps):
@@ -202,16 +276,23 @@ def _strategy(name, data, source, channels, templates) -> Strategy:
     on = data.get("on", {})
     failed = on.get("failed_channel", {})
     if not isinstance(failed, dict):
-        raise _fail(source, "on.failed_channel", "expected a table such as "
-                                                 '{ email = "sms" }')
+        raise _fail(
+            source, "on.failed_channel", 'expected a table such as { email = "sms" }'
+        )
     for failing, fallback in failed.items():
         _choice(failing, channels, source, f"on.failed_channel.{failing}")
         _choice(fallback, channels, source, f"on.failed_channel.{failing}")
     return Strategy(
-        name=data.get("name", name), description=data.get("description", ""),
-        priority=priority, reasons=reasons, segments=tuple(match.get("segments", [])),
-        bands=bands, promise=promise, steps=tuple(steps),
-        on_broken_promise=on.get("broken_promise"), on_failed_channel=dict(failed),
+        name=data.get("name", name),
+        description=data.get("description", ""),
+        priority=priority,
+        reasons=reasons,
+        segments=tuple(match.get("segments", [])),
+        bands=bands,
+        promise=promise,
+        steps=tuple(steps),
+        on_broken_promise=on.get("broken_promise"),
+        on_failed_channel=dict(failed),
         source=source,
     )
 
@@ -221,21 +302,28 @@ def _check_links_and_overlaps(strategies: list[Strategy]) -> None:
     for strategy in strategies:
         target = strategy.on_broken_promise
         if target and target not in names:
-            raise _fail(strategy.source, "on.broken_promise",
-                        f"no strategy named {target!r}")
+            raise _fail(
+                strategy.source, "on.broken_promise", f"no strategy named {target!r}"
+            )
     # Two strategies that can match the same customer need different
     # priorities, or the choice between them would be arbitrary.
     for i, a in enumerate(strategies):
-        for b in strategies[i + 1:]:
+        for b in strategies[i + 1 :]:
             if a.priority != b.priority:
                 continue
-            if _overlap(a.reasons, b.reasons) and _overlap(a.segments, b.segments) and \
-                    _overlap(a.bands, b.bands) and (
-                        a.promise == b.promise or "any" in (a.promise, b.promise)):
-                raise _fail(b.source, "priority",
-                            f"strategies {a.name!r} ({a.source}) and {b.name!r} can both "
-                            f"match the same customer with the same priority {a.priority}; "
-                            "give one a higher priority")
+            if (
+                _overlap(a.reasons, b.reasons)
+                and _overlap(a.segments, b.segments)
+                and _overlap(a.bands, b.bands)
+                and (a.promise == b.promise or "any" in (a.promise, b.promise))
+            ):
+                raise _fail(
+                    b.source,
+                    "priority",
+                    f"strategies {a.name!r} ({a.source}) and {b.name!r} can both "
+                    f"match the same customer with the same priority {a.priority}; "
+                    "give one a higher priority",
+                )
 
 
 def _overlap(first: tuple, second: tuple) -> bool:
@@ -243,8 +331,13 @@ def _overlap(first: tuple, second: tuple) -> bool:
     return not first or not second or bool(set(first) & set(second))
 
 
-def choose(strategies: list[Strategy], reason: str, segment: str | None, band: str,
-           promise: str) -> Strategy | None:
+def choose(
+    strategies: list[Strategy],
+    reason: str,
+    segment: str | None,
+    band: str,
+    promise: str,
+) -> Strategy | None:
     matching = [s for s in strategies if s.matches(reason, segment, band, promise)]
     return max(matching, key=lambda s: s.priority) if matching else None
 

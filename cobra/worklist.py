@@ -33,7 +33,9 @@ def _plugin_evidence():
 
     def register(name: str, description: str, compute) -> None:
         if name in FACTS or name in added:
-            raise ConfigError(f"a plugin registers the fact {name!r}, which already exists")
+            raise ConfigError(
+                f"a plugin registers the fact {name!r}, which already exists"
+            )
         added[name] = (description, compute)
 
     manager.hook.register_evidence(register=register)
@@ -46,11 +48,15 @@ def known_facts() -> dict[str, str]:
     return {**FACTS, **{name: description for name, (description, _) in extra.items()}}
 
 
-def _diagnosed(store, config, as_of: date, customer_id: int | None,
-               overdue_only: bool = False):
+def _diagnosed(
+    store, config, as_of: date, customer_id: int | None, overdue_only: bool = False
+):
     extra, diagnose_hook = _plugin_evidence()
-    diagnoser = Diagnoser(config, facts={**FACTS, **{k: v[0] for k, v in extra.items()}},
-                          hook=diagnose_hook if diagnose_hook.get_hookimpls() else None)
+    diagnoser = Diagnoser(
+        config,
+        facts={**FACTS, **{k: v[0] for k, v in extra.items()}},
+        hook=diagnose_hook if diagnose_hook.get_hookimpls() else None,
+    )
     portfolio = list(gather(store, as_of, customer_id, overdue_only))
     descriptions = {name: description for name, (description, _) in extra.items()}
     for evidence in portfolio:
@@ -60,7 +66,9 @@ def _diagnosed(store, config, as_of: date, customer_id: int | None,
     return portfolio, diagnoser
 
 
-def diagnose_one(store, config, as_of: date, customer_id: int) -> tuple[Evidence, Diagnosis] | None:
+def diagnose_one(
+    store, config, as_of: date, customer_id: int
+) -> tuple[Evidence, Diagnosis] | None:
     """One customer's evidence and diagnosis, or None if it owes nothing.
 
     No score: ranking needs the whole portfolio, and this must stay quick.
@@ -82,8 +90,14 @@ def build(store, config, as_of: date, overdue_only: bool = False) -> list[Entry]
     entries = []
     for evidence in portfolio:
         diagnosis = diagnoser.diagnose(evidence)
-        entries.append(Entry(evidence, diagnosis, scorer.score(evidence),
-                             str(actions.get(diagnosis.reason, ""))))
+        entries.append(
+            Entry(
+                evidence,
+                diagnosis,
+                scorer.score(evidence),
+                str(actions.get(diagnosis.reason, "")),
+            )
+        )
     entries.sort(key=lambda e: (-e.score.total, e.evidence.account))
     # Only customers with something overdue are on the worklist: one whose
     # invoices are open but not yet due keeps rank 0 and takes no number.

@@ -160,8 +160,11 @@ def _plan_problems(config) -> list[config_module.Problem]:
 
     problems = []
     for check in (
-        lambda: strategies.load(config, channels=strategies.known_channels(),
-                                templates=set(list_templates(config))),
+        lambda: strategies.load(
+            config,
+            channels=strategies.known_channels(),
+            templates=set(list_templates(config)),
+        ),
         lambda: load_profiles(config),
     ):
         try:

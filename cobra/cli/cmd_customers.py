@@ -16,15 +16,32 @@ from cobra.output import emit
 @click.option("--as-of", type=DATE, default="today", help="Count overdue as of DATE.")
 @click.option("--segment", help="Only customers in this segment.")
 @click.option("--country", help="Only customers in this country (ISO code such as CL).")
-@click.option("--with-balance", is_flag=True, help="Only customers with an open balance.")
-@click.option("--reason", type=click.Choice(REASONS),
-              help="Only customers with this diagnosis (implies --with-balance).")
-@click.option("--min-balance", type=AMOUNT, metavar="AMOUNT",
-              help="Only rows whose open balance is at least AMOUNT, in that row's currency.")
+@click.option(
+    "--with-balance", is_flag=True, help="Only customers with an open balance."
+)
+@click.option(
+    "--reason",
+    type=click.Choice(REASONS),
+    help="Only customers with this diagnosis (implies --with-balance).",
+)
+@click.option(
+    "--min-balance",
+    type=AMOUNT,
+    metavar="AMOUNT",
+    help="Only rows whose open balance is at least AMOUNT, in that row's currency.",
+)
 @format_option
 @pass_app
-def customers_command(app: App, as_of: date | None, segment, country, with_balance, reason,
-                      min_balance, fmt):
+def customers_command(
+    app: App,
+    as_of: date | None,
+    segment,
+    country,
+    with_balance,
+    reason,
+    min_balance,
+    fmt,
+):
     """List customers with their open and overdue balance, one row per currency.
 
     Balances in different currencies are never added together. Customers
@@ -38,20 +55,27 @@ def customers_command(app: App, as_of: date | None, segment, country, with_balan
     config = app.config()
     as_of = as_of or today(str(config.get("company.timezone", "UTC")))
     store = app.store()
-    reasons = {entry.evidence.account: entry.diagnosis.reason
-               for entry in worklist.build(store, config, as_of)}
+    reasons = {
+        entry.evidence.account: entry.diagnosis.reason
+        for entry in worklist.build(store, config, as_of)
+    }
     floor = min_balance
 
     def rows():
         for row in store.portfolio(
-            as_of=as_of, segment=segment, country=country,
+            as_of=as_of,
+            segment=segment,
+            country=country,
             with_balance_only=with_balance or bool(reason) or floor is not None,
         ):
             diagnosis = reasons.get(row["account"])
             if reason and diagnosis != reason:
                 continue
             currency = row["currency"]
-            if floor is not None and Money(row["balance"], currency).to_decimal() < floor:
+            if (
+                floor is not None
+                and Money(row["balance"], currency).to_decimal() < floor
+            ):
                 continue
             oldest = row["oldest_due_date"]
             days = (as_of - date.fromisoformat(oldest)).days if oldest else None
@@ -75,4 +99,3 @@ def customers_command(app: App, as_of: date | None, segment, country, with_balan
 def _amount(money_type, minor: int, currency: str | None):
     # A customer without open invoices has no currency to state its zero in.
     return str(money_type(minor, currency).to_decimal()) if currency else None
-

@@ -17,8 +17,16 @@ def _preview(body: str | None, width: int = 60) -> str:
 
 
 # The table keeps to what a collector reads; the other formats carry all.
-TABLE_COLUMNS = ("account", "channel", "objective", "template", "method", "tactic",
-                 "variant", "preview")
+TABLE_COLUMNS = (
+    "account",
+    "channel",
+    "objective",
+    "template",
+    "method",
+    "tactic",
+    "variant",
+    "preview",
+)
 
 
 def _row(contact, fmt: str) -> dict:
@@ -47,10 +55,18 @@ def _row(contact, fmt: str) -> dict:
 
 
 @click.command("plan")
-@click.option("--for", "day", type=DATE, default="today",
-              help="The day to plan (default: today in the company's time zone).")
-@click.option("--days", type=click.IntRange(min=1),
-              help="Preview the next N days from --for; nothing is stored.")
+@click.option(
+    "--for",
+    "day",
+    type=DATE,
+    default="today",
+    help="The day to plan (default: today in the company's time zone).",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    help="Preview the next N days from --for; nothing is stored.",
+)
 @click.option("--account", help="Only this customer.")
 @click.option("--dry-run", is_flag=True, help="Show the plan without storing it.")
 @format_option
@@ -105,11 +121,14 @@ def plan_command(app: App, day: date | None, days: int | None, account, dry_run,
         if held:
             click.echo("\nHeld back:", err=True)
             for c in held:
-                click.echo(f"  {c.planned_for} {c.account} {c.channel}: {c.hold_reason}",
-                           err=True)
+                click.echo(
+                    f"  {c.planned_for} {c.account} {c.channel}: {c.hold_reason}",
+                    err=True,
+                )
     else:
         emit((_row(c, fmt) for c in planned + held), fmt)
     what = "Previewed" if days else "Would plan" if dry_run else "Planned"
     added = f" ({stored} new)" if stored is not None else ""
-    click.echo(f"{what} {len(planned)} contacts{added}; held back {len(held)}.", err=True)
-
+    click.echo(
+        f"{what} {len(planned)} contacts{added}; held back {len(held)}.", err=True
+    )

@@ -16,35 +16,50 @@ def overdue_text(overdue: dict[str, int]) -> str:
     """Overdue amounts per currency, never added across currencies."""
     from cobra.money import Money
 
-    return "; ".join(f"{Money(amount, currency).to_decimal():f} {currency}"
-                     for currency, amount in sorted(overdue.items()) if amount)
+    return "; ".join(
+        f"{Money(amount, currency).to_decimal():f} {currency}"
+        for currency, amount in sorted(overdue.items())
+        if amount
+    )
 
 
 def overdue_list(overdue: dict[str, int]) -> list[dict]:
     from cobra.money import Money
 
-    return [{"currency": currency, "amount": f"{Money(amount, currency).to_decimal():f}"}
-            for currency, amount in sorted(overdue.items()) if amount]
+    return [
+        {"currency": currency, "amount": f"{Money(amount, currency).to_decimal():f}"}
+        for currency, amount in sorted(overdue.items())
+        if amount
+    ]
 
 
 def _facts_epilog() -> str:
     from cobra.evidence import FACTS
 
     lines = "\n".join(f"  {name}: {meaning}" for name, meaning in FACTS.items())
-    return ("\b\nFacts the diagnosis rules in the config may use "
-            f"(plugins may add more):\n{lines}")
+    return (
+        "\b\nFacts the diagnosis rules in the config may use "
+        f"(plugins may add more):\n{lines}"
+    )
 
 
 @click.command("prioritize", epilog=_facts_epilog())
-@click.option("--as-of", type=DATE, default="today", help="Rank as of DATE (YYYY-MM-DD).")
+@click.option(
+    "--as-of", type=DATE, default="today", help="Rank as of DATE (YYYY-MM-DD)."
+)
 @click.option("--top", type=click.IntRange(min=1), help="Only the first N customers.")
-@click.option("--reason", type=click.Choice(REASONS), help="Only customers with this diagnosis.")
+@click.option(
+    "--reason", type=click.Choice(REASONS), help="Only customers with this diagnosis."
+)
 @click.option("--segment", help="Only customers in this segment.")
-@click.option("--explain", is_flag=True,
-              help="Show each component of the score and the evidence.")
+@click.option(
+    "--explain", is_flag=True, help="Show each component of the score and the evidence."
+)
 @format_option
 @pass_app
-def prioritize_command(app: App, as_of: date | None, top, reason, segment, explain, fmt):
+def prioritize_command(
+    app: App, as_of: date | None, top, reason, segment, explain, fmt
+):
     """Rank customers with overdue invoices: whom to contact first, and why.
 
     Each row gives the diagnosis (the most likely reason the customer does
@@ -74,8 +89,11 @@ def prioritize_command(app: App, as_of: date | None, top, reason, segment, expla
                 "rank": entry.rank,
                 "account": evidence.account,
                 "name": evidence.name,
-                "overdue": (overdue_list(evidence.overdue) if fmt != "table"
-                            else overdue_text(evidence.overdue)),
+                "overdue": (
+                    overdue_list(evidence.overdue)
+                    if fmt != "table"
+                    else overdue_text(evidence.overdue)
+                ),
                 "days_overdue": int(evidence["oldest_days_overdue"]),
                 "reason": diagnosis.reason,
                 "confidence": round(diagnosis.confidence, 2),
@@ -85,8 +103,11 @@ def prioritize_command(app: App, as_of: date | None, top, reason, segment, expla
             if explain:
                 row.update({f"score_{k}": v for k, v in entry.score.components.items()})
                 row["segment_weight"] = entry.score.segment_weight
-                row["evidence"] = ("; ".join(diagnosis.evidence) if fmt == "table"
-                                   else diagnosis.evidence)
+                row["evidence"] = (
+                    "; ".join(diagnosis.evidence)
+                    if fmt == "table"
+                    else diagnosis.evidence
+                )
             yield row
             shown += 1
             if top and shown >= top:

@@ -16,13 +16,18 @@ from cobra.errors import CobraInputError
 def find_customer(store, account: str):
     """The customer with this account id, or an error suggesting close ones."""
     row = store.conn.execute(
-        "SELECT * FROM customers WHERE account = ?", (account,)).fetchone()
+        "SELECT * FROM customers WHERE account = ?", (account,)
+    ).fetchone()
     if row is not None:
         return row
     accounts = [r[0] for r in store.conn.execute("SELECT account FROM customers")]
     close = difflib.get_close_matches(account, accounts, n=3, cutoff=0.6)
-    by_name = [r[0] for r in store.conn.execute(
-        "SELECT account FROM customers WHERE name LIKE ? LIMIT 3", (f"%{account}%",))]
+    by_name = [
+        r[0]
+        for r in store.conn.execute(
+            "SELECT account FROM customers WHERE name LIKE ? LIMIT 3", (f"%{account}%",)
+        )
+    ]
     suggestions = list(dict.fromkeys(close + by_name))
     hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
     raise CobraInputError(f"no customer with account {account!r}{hint}")
@@ -31,8 +36,14 @@ def find_customer(store, account: str):
 @click.command("show")
 @click.argument("account")
 @click.option("--as-of", type=DATE, default="today", help="Diagnose as of DATE.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="text for people, json for scripts.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for scripts.",
+)
 @pass_app
 def show_command(app: App, account: str, as_of: date | None, fmt: str):
     """Show one customer: details, diagnosis with evidence, and its timeline.
@@ -53,28 +64,59 @@ def show_command(app: App, account: str, as_of: date | None, fmt: str):
     events = list(timeline.events(store.conn, customer["id"]))
     contacts = timeline.contacts(store.conn, customer["id"])
 
-    details = {k: customer[k] for k in ("account", "name", "tax_id", "country", "language",
-                                         "timezone", "segment", "salesperson_email")}
+    details = {
+        k: customer[k]
+        for k in (
+            "account",
+            "name",
+            "tax_id",
+            "country",
+            "language",
+            "timezone",
+            "segment",
+            "salesperson_email",
+        )
+    }
     diagnosis = diagnosed[1].as_dict() if diagnosed else None
     if fmt == "json":
-        click.echo(json.dumps({"customer": details, "contacts": contacts,
-                               "diagnosis": diagnosis,
-                               "overdue": _overdue(diagnosed), "timeline": events},
-                              ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {
+                    "customer": details,
+                    "contacts": contacts,
+                    "diagnosis": diagnosis,
+                    "overdue": _overdue(diagnosed),
+                    "timeline": events,
+                },
+                ensure_ascii=False,
+            )
+        )
         return
 
     click.echo(f"{customer['name']} ({customer['account']})")
-    for key in ("tax_id", "country", "language", "timezone", "segment", "salesperson_email"):
+    for key in (
+        "tax_id",
+        "country",
+        "language",
+        "timezone",
+        "segment",
+        "salesperson_email",
+    ):
         if customer[key]:
             click.echo(f"  {key.replace('_', ' ')}: {customer[key]}")
     for contact in contacts:
-        state = f"  (invalid since {contact['invalid_since'][:10]})" if contact[
-            "invalid_since"] else ""
+        state = (
+            f"  (invalid since {contact['invalid_since'][:10]})"
+            if contact["invalid_since"]
+            else ""
+        )
         click.echo(f"  {contact['kind']}: {contact['value']}{state}")
     click.echo("")
     if diagnosis:
-        click.echo(f"Diagnosis as of {as_of}: {diagnosis['reason']} "
-                   f"(confidence {diagnosis['confidence']:.0%}, {diagnosis['source']})")
+        click.echo(
+            f"Diagnosis as of {as_of}: {diagnosis['reason']} "
+            f"(confidence {diagnosis['confidence']:.0%}, {diagnosis['source']})"
+        )
         for sentence in diagnosis["evidence"]:
             click.echo(f"  - {sentence}")
         click.echo(f"  overdue: {_overdue_text(diagnosed)}")

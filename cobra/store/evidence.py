@@ -134,31 +134,40 @@ def _run(conn: sqlite3.Connection, sql: str, params: dict, customer_id: int | No
     return conn.execute(sql.format(only=only), {**params, "customer_id": customer_id})
 
 
-def invoice_facts(conn: sqlite3.Connection, params: dict,
-                  customer_id: int | None = None) -> Iterator[sqlite3.Row]:
+def invoice_facts(
+    conn: sqlite3.Connection, params: dict, customer_id: int | None = None
+) -> Iterator[sqlite3.Row]:
     return _run(conn, _INVOICE_FACTS, params, customer_id)
 
 
-def grouped(conn: sqlite3.Connection, name: str, params: dict,
-            customer_id: int | None = None) -> dict[int, sqlite3.Row]:
+def grouped(
+    conn: sqlite3.Connection, name: str, params: dict, customer_id: int | None = None
+) -> dict[int, sqlite3.Row]:
     """One of the small per-customer queries, as a dict by customer id."""
-    sql = {"payments": _PAYMENTS, "contacts": _CONTACTS, "promises": _PROMISES,
-           "interactions": _INTERACTIONS, "findings": _FINDINGS}[name]
+    sql = {
+        "payments": _PAYMENTS,
+        "contacts": _CONTACTS,
+        "promises": _PROMISES,
+        "interactions": _INTERACTIONS,
+        "findings": _FINDINGS,
+    }[name]
     # For findings several rows may match; ordered oldest first, the dict
     # keeps the latest.
     return {row["customer_id"]: row for row in _run(conn, sql, params, customer_id)}
 
 
-def overdue_by_currency(conn: sqlite3.Connection, params: dict,
-                        customer_id: int | None = None) -> dict[int, dict[str, int]]:
+def overdue_by_currency(
+    conn: sqlite3.Connection, params: dict, customer_id: int | None = None
+) -> dict[int, dict[str, int]]:
     result: dict[int, dict[str, int]] = {}
     for row in _run(conn, _OVERDUE_BY_CURRENCY, params, customer_id):
         result.setdefault(row["customer_id"], {})[row["currency"]] = row["overdue"]
     return result
 
 
-def usual_billing(conn: sqlite3.Connection, params: dict,
-                  customer_id: int | None = None) -> dict[int, tuple]:
+def usual_billing(
+    conn: sqlite3.Connection, params: dict, customer_id: int | None = None
+) -> dict[int, tuple]:
     """customer -> (latest currency, latest amount, usual amount, earlier count).
 
     The usual amount is the average of the customer's earlier invoices in
@@ -176,9 +185,14 @@ def usual_billing(conn: sqlite3.Connection, params: dict,
     return result
 
 
-def customers(conn: sqlite3.Connection, customer_id: int | None = None
-              ) -> dict[int, sqlite3.Row]:
-    sql = "SELECT id, account, name, segment, country, timezone, language FROM customers"
+def customers(
+    conn: sqlite3.Connection, customer_id: int | None = None
+) -> dict[int, sqlite3.Row]:
+    sql = (
+        "SELECT id, account, name, segment, country, timezone, language FROM customers"
+    )
     if customer_id is None:
         return {row["id"]: row for row in conn.execute(sql)}
-    return {row["id"]: row for row in conn.execute(sql + " WHERE id = ?", (customer_id,))}
+    return {
+        row["id"]: row for row in conn.execute(sql + " WHERE id = ?", (customer_id,))
+    }

@@ -5,10 +5,29 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
-_COLUMNS = ("customer_id", "planned_for", "send_at", "strategy", "step", "cycle", "variant",
-            "channel", "template", "tone", "method", "tactic", "objective", "reason",
-            "language", "subject", "body", "state", "hold_reason", "idempotency_key",
-            "created_at")
+_COLUMNS = (
+    "customer_id",
+    "planned_for",
+    "send_at",
+    "strategy",
+    "step",
+    "cycle",
+    "variant",
+    "channel",
+    "template",
+    "tone",
+    "method",
+    "tactic",
+    "objective",
+    "reason",
+    "language",
+    "subject",
+    "body",
+    "state",
+    "hold_reason",
+    "idempotency_key",
+    "created_at",
+)
 
 
 def steps_done(conn: sqlite3.Connection) -> dict[tuple[int, str, str], int]:
@@ -24,11 +43,18 @@ def steps_done(conn: sqlite3.Connection) -> dict[tuple[int, str, str], int]:
 
 def planned_on(conn: sqlite3.Connection, day: str) -> set[tuple[int, str]]:
     """(customer, channel) pairs that already have a contact planned on *day*."""
-    return {(row[0], row[1]) for row in conn.execute(
-        "SELECT customer_id, channel FROM planned_contacts WHERE planned_for = ?", (day,))}
+    return {
+        (row[0], row[1])
+        for row in conn.execute(
+            "SELECT customer_id, channel FROM planned_contacts WHERE planned_for = ?",
+            (day,),
+        )
+    }
 
 
-def recent_contacts(conn: sqlite3.Connection, since: str) -> dict[int, list[sqlite3.Row]]:
+def recent_contacts(
+    conn: sqlite3.Connection, since: str
+) -> dict[int, list[sqlite3.Row]]:
     """Contacts planned or made since *since*, by customer, for the guard's caps."""
     found: dict[int, list[sqlite3.Row]] = {}
     for row in conn.execute(
@@ -47,9 +73,13 @@ def recent_contacts(conn: sqlite3.Connection, since: str) -> dict[int, list[sqli
 
 
 def customer_details(conn: sqlite3.Connection) -> dict[int, sqlite3.Row]:
-    return {row["id"]: row for row in conn.execute(
-        "SELECT id, account, name, language, country, timezone, segment, salesperson_email"
-        " FROM customers")}
+    return {
+        row["id"]: row
+        for row in conn.execute(
+            "SELECT id, account, name, language, country, timezone, segment, salesperson_email"
+            " FROM customers"
+        )
+    }
 
 
 def valid_contacts(conn: sqlite3.Connection) -> dict[int, dict[str, str]]:

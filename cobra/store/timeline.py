@@ -38,19 +38,25 @@ def _text(kind: str, row: sqlite3.Row) -> str:
     if kind == "invoice":
         state = row["status"]
         if state == "open":
-            state = f"open, {_money(row['currency'], row['balance'])} due {row['due_date']}"
+            state = (
+                f"open, {_money(row['currency'], row['balance'])} due {row['due_date']}"
+            )
         elif row["closed_on"]:
             state = f"{state} on {row['closed_on']}"
         disputed = ", disputed" if row["disputed_since"] else ""
         return f"{row['number']} for {_money(row['currency'], row['amount'])} ({state}{disputed})"
     if kind == "payment":
-        settled = f", settling {row['settled']}" if row["settled"] else ", kept as credit"
+        settled = (
+            f", settling {row['settled']}" if row["settled"] else ", kept as credit"
+        )
         return f"{row['reference']}: {_money(row['currency'], row['amount'])}{settled}"
     if kind == "credit_note":
         return f"{row['number']}: {_money(row['currency'], row['amount'])}"
     if kind == "promise":
-        return (f"to pay {_money(row['currency'], row['amount'])} by {row['due_on']} "
-                f"({row['status']})")
+        return (
+            f"to pay {_money(row['currency'], row['amount'])} by {row['due_on']} "
+            f"({row['status']})"
+        )
     if kind == "interaction":
         who = f" by {row['collector']}" if row["collector"] else ""
         note = f": {row['note']}" if row["note"] else ""
@@ -65,13 +71,23 @@ def events(conn: sqlite3.Connection, customer_id: int) -> Iterator[dict]:
     found = []
     for kind, sql in _PARTS.items():
         for row in conn.execute(sql, (customer_id,)):
-            found.append({"date": row["date"], "kind": kind.replace("_", " "),
-                          "text": _text(kind, row)})
+            found.append(
+                {
+                    "date": row["date"],
+                    "kind": kind.replace("_", " "),
+                    "text": _text(kind, row),
+                }
+            )
     found.sort(key=lambda event: event["date"])
     yield from found
 
 
 def contacts(conn: sqlite3.Connection, customer_id: int) -> list[dict]:
-    return [dict(row) for row in conn.execute(
-        "SELECT kind, value, invalid_since, invalid_reason FROM contacts"
-        " WHERE customer_id = ? ORDER BY kind, id", (customer_id,))]
+    return [
+        dict(row)
+        for row in conn.execute(
+            "SELECT kind, value, invalid_since, invalid_reason FROM contacts"
+            " WHERE customer_id = ? ORDER BY kind, id",
+            (customer_id,),
+        )
+    ]
