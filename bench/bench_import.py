@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import generate  # bench/ is on sys.path when run.py loads this module
+from stores import _shown, sqlite3_shell
 
 NAME = "import"
 DESCRIPTION = (
@@ -184,13 +185,6 @@ def sample_csv(customers: int) -> Path:
     return csv_path
 
 
-def _shown(path: Path) -> str:
-    try:
-        return str(path.relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
-
 def _warm(path: Path) -> None:
     """Read the file once so that no timed run pays for reading it from disk."""
     with open(path, "rb") as handle:
@@ -199,17 +193,6 @@ def _warm(path: Path) -> None:
 
 
 # --- the two sides ----------------------------------------------------------
-
-
-def sqlite3_shell() -> str:
-    shell = shutil.which("sqlite3")
-    if shell is None:
-        raise RuntimeError(
-            "the sqlite3 command-line shell is not installed; it is this "
-            "benchmark's baseline (Debian/Ubuntu: apt-get install sqlite3; "
-            "macOS: brew install sqlite)"
-        )
-    return shell
 
 
 def baseline(shell: str, csv_path: Path, db: Path) -> Child:

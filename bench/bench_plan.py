@@ -34,9 +34,10 @@ held back M."), checked to be the same in every run of a store.
 
 The stores are built once by cobra itself (``generate.py --format jsonl``,
 then ``cobra import records.jsonl``: about 1.5 minutes for 100,000 customers
-on the development machine) and cached in ``bench/out/plan-c<customers>-s1/``,
-keyed like ``bench_prioritize.py``'s: the customer count, seed, as-of date,
-``generate.py``'s source and cobra's schema migrations. When
+on the development machine) and cached by ``stores.py`` in
+``bench/out/plan-c<customers>-s1/``, keyed like ``bench_prioritize.py``'s: the
+customer count, seed, as-of date, ``generate.py``'s source and cobra's schema
+migrations. When
 ``bench/out/prioritize-c<customers>-s1/`` holds a store with the same key,
 that one is used instead of building another (only ever read: it is
 copied). Every run works on copies in a private folder under ``bench/out/``,
@@ -62,7 +63,6 @@ cProfile's top functions by cumulative and by own time.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -75,7 +75,19 @@ import tempfile
 import time
 from pathlib import Path
 
-import generate  # bench/ is on sys.path when run.py loads this module
+# bench/ is on sys.path when run.py loads this module
+from stores import (
+    AS_OF,
+    OUT,
+    ROOT,
+    _shown,
+    cobra,
+    cobra_env,
+    reporter,
+    sample_store,
+    timed,
+    timed_with_stderr,
+)
 
 NAME = "plan"
 DESCRIPTION = (
@@ -87,11 +99,7 @@ DESCRIPTION = (
 # (plan_100k_s / plan_10k_s) / 12, the issue's bound on growth.
 TARGETS = {"plan_ratio": 1.0, "growth_ratio": 1.0}
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
 SIZES, QUICK_SIZES = (10_000, 100_000), (1_000, 10_000)
-SEED = 1
-AS_OF = generate.DEFAULT_AS_OF.isoformat()  # the history's last day
 DAY = AS_OF  # the day planned: the one the store's history ends on
 ROUNDS, QUICK_ROUNDS = 3, 3  # timed dry runs of each store, alternating
 BUDGET_S = 60.0  # the issue: a day for 100,000 customers in under 60 s
@@ -105,11 +113,10 @@ SUMMARY = re.compile(
 )
 
 
+progress = reporter(NAME)
+
+
 # --- running things -----------------------------------------------------------
-
-
-def progress(message: str) -> None:
-    print(f"plan: {message}", file=sys.stderr, flush=True)
 
 
 def label(customers: int) -> str:
@@ -117,56 +124,9 @@ def label(customers: int) -> str:
     return f"{customers // 1000}k" if customers % 1000 == 0 else str(customers)
 
 
-def cobra_env(home: Path) -> dict[str, str]:
-    """The environment for cobra: no COBRA_* from outside, no config, no plugins."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COBRA_")}
-    config = home / "empty.toml"
-    config.write_text("")
-    env.update(COBRA_HOME=str(home), COBRA_LOAD_PLUGINS="", COBRA_CONFIG=str(config))
-    if env.pop("PYTHONDONTWRITEBYTECODE", None) and "PYTHONPYCACHEPREFIX" not in env:
-        # Without bytecode caches every run compiles cobra's modules again,
-        # which an installed cobra never does; keep them out of the sources.
-        env["PYTHONPYCACHEPREFIX"] = str(OUT / "pycache")
-    return env
-
-
-def cobra(db: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "cobra", "--db", str(db), *args]
-
-
 def plan_argv(db: Path, *, dry_run: bool) -> list[str]:
     extra = ("--dry-run",) if dry_run else ()
     return cobra(db, "plan", "--for", DAY, *extra, "--format", "jsonl")
-
-
-def timed(
-    argv: list[str], env: dict[str, str], what: str, stdout=None
-) -> tuple[float, str]:
-    """Run argv from the repository root: its wall time and its stderr.
-
-    stdout goes to /dev/null unless a file is given; a non-zero exit is an
-    error naming the command and cobra's last line.
-    """
-    with tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        done = subprocess.run(
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL if stdout is None else stdout,
-            stderr=err,
-            check=False,
-        )
-        took = time.perf_counter() - started
-        err.seek(0)
-        text = err.read().decode("utf-8", "replace")
-    if done.returncode != 0:
-        lines = text.strip().splitlines()
-        raise RuntimeError(
-            f"{what} exited {done.returncode}: {lines[-1] if lines else 'no output'}"
-        )
-    return took, text
 
 
 def summary(stderr: str, what: str) -> dict[str, int | str | None]:
@@ -187,130 +147,7 @@ def summary(stderr: str, what: str) -> dict[str, int | str | None]:
     }
 
 
-def _shown(path: Path) -> str:
-    try:
-        return str(path.relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
-
 # --- the stores -------------------------------------------------------------------
-
-
-def _stamp(customers: int) -> str:
-    """What decides a store: the generator, its arguments and cobra's schema.
-
-    The same text as bench_prioritize.py's stamp.txt, so a store that
-    benchmark built for the same key can be used here.
-    """
-    digest = hashlib.sha256(Path(generate.__file__).read_bytes())
-    for migration in sorted((ROOT / "cobra" / "store" / "migrations").glob("*.sql")):
-        digest.update(migration.name.encode() + migration.read_bytes())
-    return (
-        f"customers={customers} seed={SEED} as_of={AS_OF} {digest.hexdigest()[:16]}\n"
-    )
-
-
-def _cached(folder: Path, stamp: str) -> tuple[Path, dict] | None:
-    db, stamp_path, info_path = (
-        folder / "store.sqlite",
-        folder / "stamp.txt",
-        folder / "built.json",
-    )
-    try:
-        if db.is_file() and stamp_path.read_text() == stamp:
-            info = json.loads(info_path.read_text())
-            info["cached"] = True
-            info["folder"] = _shown(folder)
-            return db, info
-    except (OSError, ValueError):
-        pass
-    return None
-
-
-def sample_store(customers: int, env: dict[str, str]) -> tuple[Path, dict]:
-    """A cached store of this many customers (built if need be), and its story."""
-    stamp = _stamp(customers)
-    ours = OUT / f"plan-c{customers}-s{SEED}"
-    for folder in (ours, OUT / f"prioritize-c{customers}-s{SEED}"):
-        found = _cached(folder, stamp)
-        if found:
-            return found
-
-    OUT.mkdir(parents=True, exist_ok=True)
-    # Built in a private folder and moved into place, so two runs at once
-    # never share a half-built store, and a cached one is always whole.
-    scratch = Path(tempfile.mkdtemp(dir=OUT, prefix=".plan-build-"))
-    try:
-        info = _build(scratch, customers, env)
-        ours.mkdir(parents=True, exist_ok=True)
-        (ours / "stamp.txt").unlink(missing_ok=True)
-        for name in ("store.sqlite-wal", "store.sqlite-shm"):
-            (ours / name).unlink(missing_ok=True)
-        os.replace(scratch / "store.sqlite", ours / "store.sqlite")
-        (ours / "built.json").write_text(json.dumps(info, indent=1) + "\n")
-        (ours / "stamp.txt").write_text(stamp)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    info["cached"] = False
-    info["folder"] = _shown(ours)
-    return ours / "store.sqlite", info
-
-
-def _build(scratch: Path, customers: int, env: dict[str, str]) -> dict:
-    db = scratch / "store.sqlite"
-    progress(f"generating {customers:,} customers as JSON Lines...")
-    started = time.perf_counter()
-    counts = generate.write(scratch, customers, SEED, fmt="jsonl")
-    generate_s = time.perf_counter() - started
-    records = scratch / generate.JSONL_FILE
-    progress(
-        f"cobra import of {records.stat().st_size / 2**20:.0f} MB of JSON Lines "
-        f"({counts['payments']:,} payments; about 1.5 minutes for 100,000 "
-        "customers on the development machine)..."
-    )
-    started = time.perf_counter()
-    done = subprocess.run(
-        cobra(db, "-q", "import", str(records), "--format", "json"),
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    import_s = time.perf_counter() - started
-    records.unlink()  # hundreds of MB, not needed once imported
-    if done.returncode != 0:
-        lines = (done.stderr or done.stdout).strip().splitlines()
-        raise RuntimeError(
-            f"cobra import exited {done.returncode}: "
-            f"{lines[-1] if lines else 'no output'}"
-        )
-    try:
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        raise RuntimeError(
-            f"cobra import printed no JSON summary: {done.stdout[:200]!r}"
-        ) from None
-    if result.get("rejected"):
-        raise RuntimeError(f"cobra import rejected {result['rejected']} records")
-    # Fold the write-ahead log into the file: one file to copy.
-    conn = sqlite3.connect(db)
-    try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        conn.close()
-    return {
-        "customers": counts["customers"],
-        "invoices": counts["invoices"],
-        "payments": counts["payments"],
-        "credit_notes": counts["credit_notes"],
-        "generate_s": round(generate_s, 1),
-        "import_s": round(import_s, 1),
-        "built_on": time.strftime("%Y-%m-%d %H:%M"),
-        "summary": result,
-    }
 
 
 def working_copy(source: Path, target: Path) -> float:
@@ -353,7 +190,10 @@ def run(quick: bool) -> dict[str, float]:
                 "PYTHONDONTWRITEBYTECODE is set here: cobra ran with bytecode "
                 f"caches in {_shown(Path(env['PYTHONPYCACHEPREFIX']))} instead"
             )
-        sources = {size: sample_store(size, env) for size in (small, large)}
+        sources = {
+            size: sample_store(NAME, size, env, reuse=("prioritize",))
+            for size in (small, large)
+        }
         OUT.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=OUT, prefix=".plan-run-"))
         try:
@@ -373,7 +213,7 @@ def _measure(env, work, sources, small, large, S, L, rounds, quick) -> dict[str,
     output = work / "plan.jsonl"
     with open(output, "wb") as sink:
         argv = plan_argv(dbs[small], dry_run=True)
-        _, err = timed(argv, env, "cobra plan --dry-run", sink)
+        _, err = timed_with_stderr(argv, env, "cobra plan --dry-run", sink)
     check = summary(err, "cobra plan --dry-run")
     with open(output, encoding="utf-8") as lines:
         states: dict[str, int] = {}
@@ -399,10 +239,10 @@ def _measure(env, work, sources, small, large, S, L, rounds, quick) -> dict[str,
             f"cobra plan --dry-run of {small:,} and {large:,} customers, "
             f"round {number} of {rounds}..."
         )
-        startup.append(timed(version, env, "cobra --version")[0])
+        startup.append(timed(version, env, "cobra --version"))
         for size in (small, large):
             argv = plan_argv(dbs[size], dry_run=True)
-            took, err = timed(argv, env, "cobra plan --dry-run")
+            took, err = timed_with_stderr(argv, env, "cobra plan --dry-run")
             found = summary(err, f"cobra plan --dry-run ({size:,} customers)")
             dry[size].append(took)
             counts[size].add((found["planned"], found["held"]))
@@ -415,10 +255,10 @@ def _measure(env, work, sources, small, large, S, L, rounds, quick) -> dict[str,
     for size in (small, large):
         progress(f"cobra plan of {size:,} customers, stored, then again...")
         argv = plan_argv(dbs[size], dry_run=False)
-        took, err = timed(argv, env, "cobra plan")
+        took, err = timed_with_stderr(argv, env, "cobra plan")
         first = summary(err, f"cobra plan ({size:,} customers)")
         rows = stored_rows(dbs[size])
-        again_s, err = timed(argv, env, "cobra plan (again)")
+        again_s, err = timed_with_stderr(argv, env, "cobra plan (again)")
         again = summary(err, f"cobra plan again ({size:,} customers)")
         rows_after = stored_rows(dbs[size])
         if again["new"] != 0 or rows_after != rows:

@@ -24,11 +24,11 @@ customers with ``--quick``):
 The store is built once by cobra itself (``generate.py --format jsonl``, then
 ``cobra --db DB import records.jsonl``, so invoices carry the dates they
 were paid and payments exist: the history facts have something to count)
-and cached in ``bench/out/prioritize-c<customers>-s<seed>/``, keyed by the
-customer count, seed, as-of date, ``generate.py``'s source and cobra's schema
-migrations (not by cobra's importer code: delete the folder to rebuild it
-after changing how imports write); the JSON Lines file is deleted once
-imported. The import allocates payments one by one, so it is slow: about 85 s
+and cached by ``stores.py`` in ``bench/out/prioritize-c<customers>-s<seed>/``,
+keyed by the customer count, seed, as-of date, ``generate.py``'s source and
+cobra's schema migrations (not by cobra's importer code: delete the folder to
+rebuild it after changing how imports write); the JSON Lines file is deleted
+once imported. The import allocates payments one by one, so it is slow: about 85 s
 for 100,000 customers (970,000 payments) on the development machine, well
 under the ten minutes past which the issue would rather have the store built
 from the CSV (fast, but without payments or payment dates, which would leave
@@ -56,10 +56,8 @@ take longest under cProfile, so the notes show where the time goes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -68,7 +66,18 @@ import tempfile
 import time
 from pathlib import Path
 
-import generate  # bench/ is on sys.path when run.py loads this module
+# bench/ is on sys.path when run.py loads this module
+from stores import (
+    AS_OF,
+    ROOT,
+    _shown,
+    cobra,
+    cobra_env,
+    reporter,
+    sample_store,
+    sqlite3_shell,
+    timed,
+)
 
 NAME = "prioritize"
 DESCRIPTION = (
@@ -77,11 +86,7 @@ DESCRIPTION = (
 )
 TARGETS = {"prioritize_ratio": 3.0, "show_ratio": 1.0}
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
 CUSTOMERS, QUICK_CUSTOMERS = 100_000, 10_000
-SEED = 1
-AS_OF = generate.DEFAULT_AS_OF.isoformat()  # the history's last day
 # Timed rounds of (baseline, prioritize), then one more baseline.
 ROUNDS, QUICK_ROUNDS = 3, 3
 SHOW_RUNS = 5  # per account; the issue asks for the median of 5
@@ -89,185 +94,13 @@ SHOW_RUNS = 5  # per account; the issue asks for the median of 5
 # project is developed on: an absolute bound, reported as a ratio to it.
 SHOW_BUDGET_S = 0.3
 
+progress = reporter(NAME)
+
 BASELINE_SQL = (
     "SELECT customer_id, currency, SUM(balance) AS overdue, MIN(due_date) "
     f"FROM invoices WHERE status = 'open' AND due_date < '{AS_OF}' "
     "GROUP BY customer_id, currency ORDER BY overdue DESC;"
 )
-
-
-# --- running things -----------------------------------------------------------
-
-
-def cobra_env(home: Path) -> dict[str, str]:
-    """The environment for cobra: no COBRA_* from outside, no config, no plugins."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COBRA_")}
-    config = home / "empty.toml"
-    config.write_text("")
-    env.update(COBRA_HOME=str(home), COBRA_LOAD_PLUGINS="", COBRA_CONFIG=str(config))
-    if env.pop("PYTHONDONTWRITEBYTECODE", None) and "PYTHONPYCACHEPREFIX" not in env:
-        # Without bytecode caches every run compiles cobra's modules again,
-        # which an installed cobra never does (about 50 ms of `cobra show`).
-        # Keep them out of the source tree, as the variable wanted.
-        env["PYTHONPYCACHEPREFIX"] = str(OUT / "pycache")
-    return env
-
-
-def timed(
-    argv: list[str], env: dict[str, str] | None, what: str, stdout=subprocess.DEVNULL
-) -> float:
-    """Run argv from the repository root; its wall time, or an error if it fails."""
-    with tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        done = subprocess.run(
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=err,
-            check=False,
-        )
-        took = time.perf_counter() - started
-        if done.returncode != 0:
-            err.seek(0)
-            lines = err.read().decode("utf-8", "replace").strip().splitlines()
-            reason = lines[-1] if lines else "no output"
-            raise RuntimeError(f"{what} exited {done.returncode}: {reason}")
-    return took
-
-
-def sqlite3_shell() -> str:
-    shell = shutil.which("sqlite3")
-    if shell is None:
-        raise RuntimeError(
-            "the sqlite3 command-line shell is not installed; it is this "
-            "benchmark's baseline (Debian/Ubuntu: apt-get install sqlite3; "
-            "macOS: brew install sqlite)"
-        )
-    return shell
-
-
-def cobra(db: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "cobra", "--db", str(db), *args]
-
-
-def progress(message: str) -> None:
-    print(f"prioritize: {message}", file=sys.stderr, flush=True)
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
-
-# --- the store ------------------------------------------------------------------
-
-
-def _stamp(customers: int) -> str:
-    """What decides the store: the generator, its arguments and cobra's schema."""
-    digest = hashlib.sha256(Path(generate.__file__).read_bytes())
-    for migration in sorted((ROOT / "cobra" / "store" / "migrations").glob("*.sql")):
-        digest.update(migration.name.encode() + migration.read_bytes())
-    return (
-        f"customers={customers} seed={SEED} as_of={AS_OF} {digest.hexdigest()[:16]}\n"
-    )
-
-
-def sample_store(customers: int, env: dict[str, str]) -> tuple[Path, dict]:
-    """The cached store for this many customers (built if need be), and its story."""
-    folder = OUT / f"prioritize-c{customers}-s{SEED}"
-    db, stamp_path, info_path = (
-        folder / "store.sqlite",
-        folder / "stamp.txt",
-        folder / "built.json",
-    )
-    stamp = _stamp(customers)
-    if (
-        db.is_file()
-        and stamp_path.is_file()
-        and stamp_path.read_text() == stamp
-        and info_path.is_file()
-    ):
-        info = json.loads(info_path.read_text())
-        info["cached"] = True
-        return db, info
-
-    OUT.mkdir(parents=True, exist_ok=True)
-    # Built in a private folder and moved into place, so two runs at once
-    # never share a half-built store, and a cached one is always whole.
-    scratch = Path(tempfile.mkdtemp(dir=OUT, prefix=".prioritize-build-"))
-    try:
-        info = _build(scratch, customers, env)
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp_path.unlink(missing_ok=True)
-        for name in ("store.sqlite-wal", "store.sqlite-shm"):
-            (folder / name).unlink(missing_ok=True)
-        os.replace(scratch / "store.sqlite", db)
-        info_path.write_text(json.dumps(info, indent=1) + "\n")
-        stamp_path.write_text(stamp)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    info["cached"] = False
-    return db, info
-
-
-def _build(scratch: Path, customers: int, env: dict[str, str]) -> dict:
-    db = scratch / "store.sqlite"
-    progress(f"generating {customers:,} customers as JSON Lines...")
-    started = time.perf_counter()
-    counts = generate.write(scratch, customers, SEED, fmt="jsonl")
-    generate_s = time.perf_counter() - started
-    records = scratch / generate.JSONL_FILE
-    progress(
-        f"cobra import of {records.stat().st_size / 2**20:.0f} MB of JSON Lines "
-        f"({counts['payments']:,} payments, allocated one by one; about 1.5 "
-        "minutes for 100,000 customers on the development machine)..."
-    )
-    argv = cobra(db, "-q", "import", str(records), "--format", "json")
-    started = time.perf_counter()
-    done = subprocess.run(
-        argv,
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    import_s = time.perf_counter() - started
-    records.unlink()  # hundreds of MB, not needed once imported
-    if done.returncode != 0:
-        lines = (done.stderr or done.stdout).strip().splitlines()
-        raise RuntimeError(
-            f"cobra import exited {done.returncode}: "
-            f"{lines[-1] if lines else 'no output'}"
-        )
-    try:
-        summary = json.loads(done.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        raise RuntimeError(
-            f"cobra import printed no JSON summary: {done.stdout[:200]!r}"
-        ) from None
-    if summary.get("rejected"):
-        raise RuntimeError(f"cobra import rejected {summary['rejected']} records")
-    # Fold the write-ahead log into the file, so every timed run (and the
-    # baseline) starts from the same single file.
-    with sqlite3.connect(db) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
-    return {
-        "customers": counts["customers"],
-        "invoices": counts["invoices"],
-        "payments": counts["payments"],
-        "credit_notes": counts["credit_notes"],
-        "generate_s": round(generate_s, 1),
-        "import_s": round(import_s, 1),
-        "built_on": time.strftime("%Y-%m-%d %H:%M"),
-        "summary": summary,
-    }
 
 
 def _pick_accounts(db: Path, ranked_first: str) -> dict[str, str]:
@@ -318,7 +151,7 @@ def run(quick: bool) -> dict[str, float]:
                 "caches in "
                 f"{_shown(Path(env['PYTHONPYCACHEPREFIX']))} instead"
             )
-        db, info = sample_store(customers, env)
+        db, info = sample_store(NAME, customers, env)
         db_mb = db.stat().st_size / 2**20
         baseline_argv = [shell, "-init", os.devnull, str(db), BASELINE_SQL]
         prioritize_argv = cobra(db, "prioritize", "--as-of", AS_OF, "--format", "jsonl")
