@@ -446,3 +446,31 @@ def test_config_check_finds_a_bad_profile(run, tmp_path):
     assert "CL.toml: timezone" in result.stderr
     plan_result = run("--config", str(config), "plan", "--for", DAY)
     assert plan_result.exit_code == 2
+
+
+def test_a_strategy_for_large_amounts_wins_by_priority(run, tmp_path):
+    # A team's own strategy for large debts of customers who forgot: a call
+    # at once. Small debts keep the starter friendly reminder.
+    large = stranger("BIGCO", -2)
+    large.records[1]["amount"] = "25000.00"
+    small = stranger("SMALLCO", -2)
+    load(run, tmp_path, large, small)
+    with_finding(run, "BIGCO", "forgot")
+    with_finding(run, "SMALLCO", "forgot")
+    for history_account in ("BIGCO", "SMALLCO"):
+        conn = database(run)
+        with conn:
+            conn.execute("INSERT INTO contacts (customer_id, kind, value) SELECT id, 'phone',"
+                         " '+12125550100' FROM customers WHERE account = ?",
+                         (history_account,))
+    config = user_strategy(tmp_path, '''name = "large-forgot"
+priority = 20
+[match]
+reasons = ["forgot"]
+amount_bands = ["large"]
+''' + STEP.replace("day = 1", "day = 0").replace('"email"', '"call"').replace(
+        '"reminder-friendly"', '"call-brief"'))
+    result = run("--config", str(config), "plan", "--for", DAY, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    chosen = {c["account"]: c["strategy"] for c in json.loads(result.stdout)}
+    assert chosen == {"BIGCO": "large-forgot", "SMALLCO": "friendly-reminder"}
