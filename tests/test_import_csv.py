@@ -62,6 +62,24 @@ def row(**fields) -> dict:
     }
 
 
+def nandu(**fields) -> dict:
+    """A second customer's invoice: a national phone number, no e-mail, no tax id."""
+    return row(
+        customer_id="B-77",
+        customer_name="Ferretería El Ñandú Ltda",
+        email="",
+        phone="9 8765 4321",
+        invoice_id="F-0990",
+        issue_date="2026-01-15",
+        due_date="2026-02-14",
+        amount="250000",
+        balance="250000",
+        tax_id="",
+        segment="",
+        **fields,
+    )
+
+
 def write_layout(
     path: Path,
     rows: list[dict],
@@ -149,19 +167,7 @@ def earlier(run, tmp_path) -> dict:
         [
             row(),
             row(invoice_id="F-1002", amount="595000", balance="95000"),
-            row(
-                customer_id="B-77",
-                customer_name="Ferretería El Ñandú Ltda",
-                email="",
-                phone="9 8765 4321",
-                invoice_id="F-0990",
-                issue_date="2026-01-15",
-                due_date="2026-02-14",
-                amount="250000",
-                balance="250000",
-                tax_id="",
-                segment="",
-            ),
+            nandu(),
         ],
     )
     summary(run("import", str(source), "--format", "json"))
@@ -230,19 +236,7 @@ def test_a_changed_balance_is_one_update(run, tmp_path, earlier):
         [
             row(),
             row(invoice_id="F-1002", amount="595000", balance="0"),
-            row(
-                customer_id="B-77",
-                customer_name="Ferretería El Ñandú Ltda",
-                email="",
-                phone="9 8765 4321",
-                invoice_id="F-0990",
-                issue_date="2026-01-15",
-                due_date="2026-02-14",
-                amount="250000",
-                balance="250000",
-                tax_id="",
-                segment="",
-            ),
+            nandu(),
         ],
     )
 
@@ -811,19 +805,7 @@ def test_sync_closes_invoices_the_source_no_longer_lists(run, tmp_path, earlier)
         tmp_path / "open-now.csv",
         [
             row(),
-            row(
-                customer_id="B-77",
-                customer_name="Ferretería El Ñandú Ltda",
-                email="",
-                phone="9 8765 4321",
-                invoice_id="F-0990",
-                issue_date="2026-01-15",
-                due_date="2026-02-14",
-                amount="250000",
-                balance="250000",
-                tax_id="",
-                segment="",
-            ),
+            nandu(),
         ],
     )
 
