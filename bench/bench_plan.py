@@ -69,7 +69,6 @@ import re
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -81,6 +80,7 @@ from stores import (
     OUT,
     ROOT,
     _shown,
+    child_json,
     cobra,
     cobra_env,
     reporter,
@@ -422,19 +422,7 @@ def _times(times: list[float]) -> str:
 
 
 def _run_breakdown(db: Path, env: dict[str, str]) -> dict:
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--breakdown", str(db), DAY],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines()
-        return {"error": lines[-1] if lines else f"exited {done.returncode}"}
-    return json.loads(done.stdout)
+    return child_json(str(Path(__file__).resolve()), ["--breakdown", str(db), DAY], env)
 
 
 def _command(db: str, day: str) -> list[str]:

@@ -71,6 +71,7 @@ from stores import (
     AS_OF,
     ROOT,
     _shown,
+    child_json,
     cobra,
     cobra_env,
     reporter,
@@ -374,26 +375,9 @@ def _times(times: list[float]) -> str:
 
 
 def _run_breakdown(db: Path, env: dict[str, str], account: str) -> dict:
-    argv = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--breakdown",
-        str(db),
-        account,
-    ]
-    done = subprocess.run(
-        argv,
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
+    return child_json(
+        str(Path(__file__).resolve()), ["--breakdown", str(db), account], env
     )
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines()
-        return {"error": lines[-1] if lines else f"exited {done.returncode}"}
-    return json.loads(done.stdout)
 
 
 def breakdown(db: str, account: str) -> dict:

@@ -240,3 +240,24 @@ def _build(
         "built_on": time.strftime("%Y-%m-%d %H:%M"),
         "summary": summary,
     }
+
+
+def child_json(script: str, args: list[str], env: dict[str, str]) -> dict:
+    """Run *script* with *args* in a child Python and read the JSON it prints.
+
+    Breakdowns run in a child so their imports and caches cannot touch the
+    timed runs; a failure comes back as {"error": its last line}.
+    """
+    done = subprocess.run(
+        [sys.executable, script, *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        return {"error": lines[-1] if lines else f"exited {done.returncode}"}
+    return json.loads(done.stdout)
