@@ -89,3 +89,21 @@ def database(run) -> sqlite3.Connection:
     conn = sqlite3.connect(run("db", "path").stdout.strip())
     conn.row_factory = sqlite3.Row
     return conn
+
+
+# -- Customers several test modules share -------------------------------------------
+
+
+def good_payer() -> History:
+    """Two years of bills paid, one 12 days late; May 2026's (1200.00) still open."""
+    acme = History("ACME", "Acme Tools Inc.", segment="smb")
+    acme.monthly(date(2024, 5, 1), 25, "1200.00", late={7: 12}, unpaid={24})
+    return acme
+
+
+def struggling() -> History:
+    """Paid on time for a year, then partial payments and a growing pile of arrears."""
+    brick = History("BRICK", "Brickwork Builders LLC", segment="enterprise")
+    brick.monthly(date(2025, 1, 1), 17, "800.00",
+                  partly={12: ("400.00", 38), 13: ("300.00", 20)}, unpaid={14, 15, 16})
+    return brick

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from histories import History, database, load
+from histories import History, database, good_payer, load, struggling
 
 import cobra
 from cobra.diagnosis import Diagnosis
@@ -42,26 +42,11 @@ def diagnosis(run, account: str, as_of: str = AS_OF) -> dict:
 # -- The customers ---------------------------------------------------------------
 
 
-def good_payer() -> History:
-    """24 invoices paid, one of them 12 days late; May 2026's still open."""
-    acme = History("ACME", "Acme Tools Inc.", segment="smb")
-    acme.monthly(date(2024, 5, 1), 25, "1200.00", late={7: 12}, unpaid={24})
-    return acme
-
-
 def good_payer_stuck_on_one() -> History:
     """Pays June and July 2026 on time but not May: 60 days late on 2026-07-30."""
     acme = History("ACME", "Acme Tools Inc.", segment="smb")
     acme.monthly(date(2024, 5, 1), 27, "1200.00", late={7: 12}, unpaid={24})
     return acme
-
-
-def struggling() -> History:
-    """Paid on time for a year, then partial payments and a growing pile."""
-    brick = History("BRICK", "Brickwork Builders LLC", segment="enterprise")
-    brick.monthly(date(2025, 1, 1), 17, "800.00",
-                  partly={12: ("400.00", 38), 13: ("300.00", 20)}, unpaid={14, 15, 16})
-    return brick
 
 
 def disputing() -> History:

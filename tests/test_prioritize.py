@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from histories import History, database, load
+from histories import History, database, good_payer, load, struggling
 
 AS_OF = "2026-06-05"
 
@@ -30,21 +30,6 @@ def accounts(rows: list[dict]) -> list[str]:
 
 
 # -- The portfolio ------------------------------------------------------------------
-
-
-def good_payer() -> History:
-    """24 invoices paid, one of them late; May 2026's 1200.00 is 5 days overdue."""
-    acme = History("ACME", "Acme Tools Inc.", segment="smb")
-    acme.monthly(date(2024, 5, 1), 25, "1200.00", late={7: 12}, unpaid={24})
-    return acme
-
-
-def struggling() -> History:
-    """Partial payments since January 2026; owes 3300.00, the oldest 125 days."""
-    brick = History("BRICK", "Brickwork Builders LLC", segment="enterprise")
-    brick.monthly(date(2025, 1, 1), 17, "800.00",
-                  partly={12: ("400.00", 38), 13: ("300.00", 20)}, unpaid={14, 15, 16})
-    return brick
 
 
 def new_with_spike() -> History:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from histories import History, database, load
+from histories import History, database, good_payer, load
 
 AS_OF = "2026-06-05"
 
@@ -79,12 +79,6 @@ def collections_log(run) -> None:
              (cid, "cannot_pay", "2026-05-20T14:10:00+00:00", "ana",
               "cash flow problems after losing a contract", None)])
     conn.close()
-
-
-def good_payer() -> History:
-    acme = History("ACME", "Acme Tools Inc.", segment="smb")
-    acme.monthly(date(2024, 5, 1), 25, "1200.00", late={7: 12}, unpaid={24})
-    return acme
 
 
 def paid_up() -> History:
