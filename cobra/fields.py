@@ -66,6 +66,13 @@ def parse_date(value: str | None, fmt: str | None = None) -> date:
         raise FieldError(f"{text!r} is not a date in the form {fmt}") from None
 
 
+def due_on_or_after(due: date, issued: date) -> date:
+    """The due date, if it is not before the issue date."""
+    if due < issued:
+        raise FieldError(f"{due} is before the issue date {issued}")
+    return due
+
+
 # The store keeps amounts in SQLite's 64-bit integers.
 LARGEST_AMOUNT = 2**63 - 1
 

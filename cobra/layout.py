@@ -98,9 +98,9 @@ def check_row(
         field = "issue_date"
         issued = fields.parse_date(get["issue_date"], settings.date_format)
         field = "due_date"
-        due = fields.parse_date(get["due_date"], settings.date_format)
-        if due < issued:
-            raise fields.FieldError(f"{due} is before the issue date {issued}")
+        due = fields.due_on_or_after(
+            fields.parse_date(get["due_date"], settings.date_format), issued
+        )
         field = "currency"
         currency = fields.currency(get["currency"])
         field = "amount"

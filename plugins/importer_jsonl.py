@@ -139,9 +139,7 @@ def _invoice(get: _Fields, where: Where, context: ImportContext) -> Invoice:
     number = fields.required(get("invoice_id"), "invoice id")
     account = fields.required(get("customer_id"), "customer id")
     issued = fields.parse_date(get("issue_date"))
-    due = fields.parse_date(get("due_date"))
-    if due < issued:
-        raise fields.FieldError(f"{due} is before the issue date {issued}")
+    due = fields.due_on_or_after(fields.parse_date(get("due_date")), issued)
     currency = fields.currency(get("currency") or context.default_currency)
     amount = _money(get, "amount", currency)
     balance = _money(get, "balance", currency) if get("balance") is not None else None
