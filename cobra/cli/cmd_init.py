@@ -35,7 +35,7 @@ def init_command(app: App, path: Path | None, force: bool):
     Example: cobra init && cobra config show
     """
     from cobra import config as config_module
-    from cobra.store import Store, _check_location
+    from cobra.store import Store, check_location
 
     target = path or Path(
         app.config_path or os.environ.get("COBRA_CONFIG") or "cobra.toml"
@@ -62,7 +62,7 @@ def init_command(app: App, path: Path | None, force: bool):
     database = starter.database_path()
     # Check where the database goes before writing anything, so a bad --db
     # leaves no config file behind.
-    _check_location(database)
+    check_location(database)
 
     existed = target.exists()
     write_private(target, text)

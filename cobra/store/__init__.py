@@ -60,7 +60,7 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _check_location(path: Path) -> None:
+def check_location(path: Path) -> None:
     """Fail with a message that names the fix before SQLite's vaguer one."""
     folder = path.parent
     if path.is_dir():
@@ -111,7 +111,7 @@ class Store:
         cls, path: Path, *, busy_timeout_ms: int = 5000, migrate: bool = True
     ) -> Store:
         path = Path(path)
-        _check_location(path)
+        check_location(path)
         created = not path.exists()
         if created:
             _create_private(path)
