@@ -86,8 +86,8 @@ def customers_command(
                 "segment": row["segment"],
                 "currency": currency,
                 "open_invoices": row["open_invoices"],
-                "balance": _amount(Money, row["balance"], currency),
-                "overdue": _amount(Money, row["overdue"], currency),
+                "balance": _amount(row["balance"], currency),
+                "overdue": _amount(row["overdue"], currency),
                 "oldest_due_date": oldest,
                 "days_overdue": max(days, 0) if days is not None else None,
                 "reason": diagnosis,
@@ -96,6 +96,8 @@ def customers_command(
     emit(rows(), fmt, empty_message="No customers yet; `cobra import FILE` loads them.")
 
 
-def _amount(money_type, minor: int, currency: str | None):
+def _amount(minor: int, currency: str | None):
     # A customer without open invoices has no currency to state its zero in.
-    return str(money_type(minor, currency).to_decimal()) if currency else None
+    from cobra.money import Money
+
+    return str(Money(minor, currency).to_decimal()) if currency else None
