@@ -26,7 +26,7 @@ Storing is part of planning, so the benchmark also runs a real plan of the
 same day (no ``--dry-run``) into the working copy of each store,
 ``stored_<size>_s``, and then the same command again, ``replan_<size>_s``,
 which must add nothing: its "(0 new)" on stderr is checked, and so are the
-rows in ``planned_contacts`` (a second plan that adds rows is an error, not
+rows in ``outbox`` (a second plan that adds rows is an error, not
 a slow figure). ``stored_ratio`` is the larger store's real plan over the
 same 60 s, reported without a target. The counts of contacts planned and
 held back come from cobra's own summary on stderr ("Would plan N contacts;
@@ -161,12 +161,12 @@ def working_copy(source: Path, target: Path) -> float:
 
 
 def stored_rows(db: Path) -> dict[str, int]:
-    """planned_contacts rows for DAY, by state."""
+    """outbox rows for DAY, by state."""
     conn = sqlite3.connect(db)
     try:
         return dict(
             conn.execute(
-                "SELECT state, COUNT(*) FROM planned_contacts WHERE planned_for = ?"
+                "SELECT state, COUNT(*) FROM outbox WHERE planned_for = ?"
                 " GROUP BY state",
                 (DAY,),
             ).fetchall()
@@ -349,7 +349,7 @@ def _notes(quick, sources, copy_s, small, large, dry, counts, stored, startup_s,
         print(
             f"cobra plan (stored), {size:,} customers: {done['s']:.2f} s, "
             f"{first['planned']:,} planned ({first['new']:,} new), {first['held']:,} "
-            f"held back; planned_contacts: {rows}. The same plan again: "
+            f"held back; outbox: {rows}. The same plan again: "
             f"{done['again_s']:.2f} s, {again['planned']:,} planned "
             f"({again['new']:,} new), {again['held']:,} held back"
         )

@@ -52,7 +52,7 @@ def test_planning_the_same_day_twice_adds_nothing(run, tmp_path):
     assert "Planned 2 contacts (2 new)" in first.stderr
     again = run("plan", "--for", DAY)
     assert "(0 new)" in again.stderr
-    rows = database(run).execute("SELECT COUNT(*) FROM planned_contacts").fetchone()[0]
+    rows = database(run).execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
     assert rows == 2
 
 
@@ -86,13 +86,13 @@ def test_preview_of_several_days_stores_nothing(run, tmp_path):
     days = [(c["date"], c["template"]) for c in json.loads(result.stdout)]
     # Day -3 on the 10th, then day 1 of the cadence on the 14th.
     assert days == [("2026-06-10", "reminder-friendly"), ("2026-06-14", "reminder-friendly")]
-    assert database(run).execute("SELECT COUNT(*) FROM planned_contacts").fetchone()[0] == 0
+    assert database(run).execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
 
 
 def test_dry_run_stores_nothing(run, tmp_path):
     load(run, tmp_path, stranger("NEWCO", 3))
     assert len(plan(run, "--dry-run")) == 1
-    assert database(run).execute("SELECT COUNT(*) FROM planned_contacts").fetchone()[0] == 0
+    assert database(run).execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
 
 
 def test_variants_are_assigned_stably_and_recorded(run, tmp_path):
@@ -263,7 +263,7 @@ def test_a_bad_strategy_is_named_with_file_and_key(run, tmp_path, text, message)
     assert result.exit_code == 2
     assert "mine.toml" in result.stderr
     assert message in result.stderr
-    assert database(run).execute("SELECT COUNT(*) FROM planned_contacts").fetchone()[0] == 0
+    assert database(run).execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
 
 
 # -- The contact rules of the customer's country -------------------------------------------
@@ -419,7 +419,7 @@ def test_a_template_that_fails_to_render_is_named_and_nothing_is_planned(run, tm
     assert result.exit_code == 2
     assert "reminder-friendly.j2" in result.stderr
     assert "no_such_thing" in result.stderr
-    assert database(run).execute("SELECT COUNT(*) FROM planned_contacts").fetchone()[0] == 0
+    assert database(run).execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
 
 
 def test_config_check_finds_what_plan_would_refuse(run, tmp_path):

@@ -203,7 +203,12 @@ def test_new_database_is_at_the_latest_schema_with_every_table_and_index(tmp_pat
         expected |= {("table", n) for n in created_by(migration.sql, "TABLE")}
         expected |= {("index", n) for n in created_by(migration.sql, "INDEX")}
     assert ("table", "customers") in expected and ("table", "allocations") in expected
-    assert expected <= present
+    # A later migration may replace a table (0005 rebuilds planned_contacts
+    # as the outbox); what it dropped is not expected.
+    dropped = {("table", "planned_contacts"), ("index", "planned_by_customer"),
+               ("index", "planned_by_date")}
+    assert expected - dropped <= present
+    assert not dropped & present
     assert user_version(path) == latest_version()
 
 

@@ -23,6 +23,7 @@ _COLUMNS = (
     "language",
     "subject",
     "body",
+    "opt_out",
     "state",
     "hold_reason",
     "idempotency_key",
@@ -35,7 +36,7 @@ def steps_done(conn: sqlite3.Connection) -> dict[tuple[int, str, str], int]:
     return {
         (row[0], row[1], row[2]): row[3]
         for row in conn.execute(
-            "SELECT customer_id, strategy, cycle, MAX(step) FROM planned_contacts"
+            "SELECT customer_id, strategy, cycle, MAX(step) FROM outbox"
             " WHERE state <> 'held' GROUP BY customer_id, strategy, cycle"
         )
     }
@@ -46,7 +47,7 @@ def planned_on(conn: sqlite3.Connection, day: str) -> set[tuple[int, str]]:
     return {
         (row[0], row[1])
         for row in conn.execute(
-            "SELECT customer_id, channel FROM planned_contacts WHERE planned_for = ?",
+            "SELECT customer_id, channel FROM outbox WHERE planned_for = ?",
             (day,),
         )
     }
@@ -59,7 +60,7 @@ def recent_contacts(
     found: dict[int, list[sqlite3.Row]] = {}
     for row in conn.execute(
         "SELECT customer_id, COALESCE(send_at, planned_for) AS at, channel,"
-        " 0 AS conversation FROM planned_contacts"
+        " 0 AS conversation FROM outbox"
         " WHERE planned_for >= ? AND state NOT IN ('held', 'cancelled', 'failed')"
         " UNION ALL"
         " SELECT customer_id, at, channel,"
@@ -114,7 +115,7 @@ def insert(conn: sqlite3.Connection, rows: Iterable[dict]) -> int:
     placeholders = ", ".join(f":{name}" for name in _COLUMNS)
     before = conn.total_changes
     conn.executemany(
-        f"INSERT OR IGNORE INTO planned_contacts ({', '.join(_COLUMNS)})"
+        f"INSERT OR IGNORE INTO outbox ({', '.join(_COLUMNS)})"
         f" VALUES ({placeholders})",
         rows,
     )

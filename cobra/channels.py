@@ -1,0 +1,171 @@
+"""Channel backends: the plugin interface through which messages leave cobra.
+
+Strategies name *channels* (``email``, ``sms``, ``call``...). The config binds
+each channel to a *backend* registered by a plugin::
+
+    [channels.sms]
+    backend = "kannel"
+    url = "http://127.0.0.1:13013/cgi-bin/sendsms"
+
+so switching provider is a config change. A backend is an object with:
+
+- ``name`` and ``description`` (str);
+- ``kinds``: the kinds of message it carries (``email``, ``sms``,
+  ``whatsapp``, ``voice``, ``task``, ``webhook``, ``file``...);
+- ``config_keys``: ``{key: cobra.config_schema.Key}`` for its
+  ``[channels.NAME]`` table, which ``cobra config check`` validates;
+- ``concurrency``: how many sessions may send at once (1 sends serially);
+- ``rate_limit``: messages per second it allows by default, or None;
+  ``rate_limit`` in the channel's table overrides it;
+- ``can_lookup``: whether a session can tell, from the idempotency key,
+  whether a message already reached the provider (see :meth:`Session.lookup`);
+- ``connect(settings)``: opens a :class:`Session` (one SMTP connection, one
+  HTTP session), which sends many messages and is closed at the end.
+
+Optionally, for delivery reports and replies that the provider pushes to
+``cobra receipts serve``: ``receipt(request)`` returns a list of
+:class:`Receipt`, and ``inbound(request)`` a list of :class:`Inbound`.
+
+A session's ``send`` returns the provider's id for the message (or None when
+the provider gives none) and raises :class:`TransientError` (try again later)
+or :class:`PermanentError` (do not retry). Anything else it raises is taken as
+transient, so a bug in a backend delays messages but never loses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Protocol
+
+# The kinds of address a message goes to, by message kind.
+ADDRESS_KIND = {"email": "email", "sms": "phone", "whatsapp": "phone", "voice": "phone"}
+
+
+class ChannelError(Exception):
+    """A backend could not send a message; see the two subclasses."""
+
+
+class TransientError(ChannelError):
+    """The message may go through later (a timeout, a 5xx, a 429, a 4xx SMTP).
+
+    *retry_after* is the provider's own hint, in seconds, when it gave one.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(ChannelError):
+    """The message will never go through as it is (a rejected address).
+
+    *invalid_address* says the address itself is bad: cobra marks the
+    customer's contact invalid, which stops further messages to it and feeds
+    the diagnosis.
+    """
+
+    def __init__(self, message: str, invalid_address: bool = False):
+        super().__init__(message)
+        self.invalid_address = invalid_address
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One message as a backend receives it, rendered and addressed."""
+
+    id: int  # the outbox row
+    key: str  # idempotency key: customer, step, date, channel
+    channel: str  # the strategy's channel name
+    kind: str  # email, sms, whatsapp, task, ...
+    to: str | None  # an e-mail address, an E.164 number, or None for a task
+    account: str
+    customer_name: str
+    language: str
+    subject: str | None
+    body: str
+    planned_for: date
+    opt_out: bool = False  # the customer's rules ask for an opt-out notice
+    cc: str | None = None  # the salesperson, for third-party briefs
+    details: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class ChannelSettings:
+    """What a backend's session gets: its channel's table and a few services.
+
+    *options* is the ``[channels.NAME]`` table as written. :meth:`secret`
+    reads a ``*_env`` key's environment variable. *relay* opens a session of
+    another configured channel (a task backend e-mailing a brief).
+    """
+
+    channel: str
+    backend: str
+    options: dict
+    config: object  # cobra.config.Config
+    store_path: Path | None = None
+    timeout: float = 10.0
+    relay: Callable[[str], Session] | None = None
+
+    def get(self, key: str, default: object = None) -> object:
+        return self.options.get(key, default)
+
+    def secret(self, key: str) -> str:
+        """The value of the environment variable that *key* names."""
+        return self.config.secret(f"channels.{self.channel}.{key}")
+
+
+class Session(Protocol):
+    def send(self, message: OutgoingMessage) -> str | None: ...
+
+    def lookup(self, key: str) -> str | None:
+        """The provider's id of a message sent with *key*, or None if none was.
+
+        Only called when the backend declares ``can_lookup = True``.
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Request:
+    """An HTTP request a provider made to ``cobra receipts serve``."""
+
+    method: str
+    path: str
+    url: str  # the full URL as the provider called it (signatures use it)
+    query: Mapping[str, str]
+    form: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A delivery report or bounce for a message cobra sent.
+
+    The message is found by *key* (the idempotency key) or, failing that, by
+    the provider's id. *state* is ``delivered``, ``sent`` (accepted by the
+    network, not yet delivered) or ``failed``.
+    """
+
+    state: str
+    key: str | None = None
+    provider_id: str | None = None
+    detail: str = ""
+    invalid_address: bool = False
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A message from a customer: a reply, or an opt-out request."""
+
+    channel: str
+    sender: str  # the e-mail address or E.164 number it came from
+    text: str
+    provider_id: str | None = None
+    in_reply_to: str | None = None  # our key or provider id, when known
+    received_at: str | None = None  # aware ISO 8601; None means now

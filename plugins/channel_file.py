@@ -1,0 +1,1 @@
+"""The file channel backend (being written; registers nothing yet)."""

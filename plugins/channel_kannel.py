@@ -1,0 +1,1 @@
+"""The kannel channel backend (being written; registers nothing yet)."""

@@ -1,0 +1,1 @@
+"""The smtp channel backend (being written; registers nothing yet)."""

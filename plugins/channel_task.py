@@ -1,0 +1,1 @@
+"""The task channel backend (being written; registers nothing yet)."""

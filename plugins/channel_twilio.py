@@ -1,0 +1,1 @@
+"""The twilio channel backend (being written; registers nothing yet)."""

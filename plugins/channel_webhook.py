@@ -1,0 +1,1 @@
+"""The webhook channel backend (being written; registers nothing yet)."""
