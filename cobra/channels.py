@@ -99,6 +99,9 @@ class ChannelSettings:
     *options* is the ``[channels.NAME]`` table as written. :meth:`secret`
     reads a ``*_env`` key's environment variable. *relay* opens a session of
     another configured channel (a task backend e-mailing a brief).
+    *receipts_url* is where ``cobra receipts serve`` takes this channel's
+    delivery reports (``.../status``) and replies (``.../inbound``), from
+    ``receipts.public_url``; None when no listener is configured.
     """
 
     channel: str
@@ -108,6 +111,7 @@ class ChannelSettings:
     store_path: Path | None = None
     timeout: float = 10.0
     relay: Callable[[str], Session] | None = None
+    receipts_url: str | None = None
 
     def get(self, key: str, default: object = None) -> object:
         return self.options.get(key, default)
