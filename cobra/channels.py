@@ -19,6 +19,9 @@ so switching provider is a config change. A backend is an object with:
   ``rate_limit`` in the channel's table overrides it;
 - ``can_lookup``: whether a session can tell, from the idempotency key,
   whether a message already reached the provider (see :meth:`Session.lookup`);
+- ``replay_safe``: whether the receiving end drops a second message with the
+  same idempotency key (a webhook receiver deduplicating on it), so that a
+  message left in ``sending`` by a crash may simply be sent again;
 - ``connect(settings)``: opens a :class:`Session` (one SMTP connection, one
   HTTP session), which sends many messages and is closed at the end.
 
@@ -34,6 +37,7 @@ transient, so a bug in a backend delays messages but never loses them.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -57,6 +61,16 @@ class TransientError(ChannelError):
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class SetupError(ChannelError):
+    """The channel cannot work as configured: a wrong password (SMTP 535), a
+    refused TLS certificate, an unknown account at the provider.
+
+    No message is at fault, so none is failed: ``cobra send`` stops using
+    the channel for this run, leaves its messages queued, and exits 1 with
+    this message, which should name the fix.
+    """
 
 
 class PermanentError(ChannelError):
@@ -173,3 +187,19 @@ class Inbound:
     provider_id: str | None = None
     in_reply_to: str | None = None  # our key or provider id, when known
     received_at: str | None = None  # aware ISO 8601; None means now
+
+
+# Every message cobra e-mails carries its key in this header, and a
+# Message-ID derived from the key, so that bounces and replies (which quote
+# one or the other) lead back to the message.
+KEY_HEADER = "X-Cobra-Key"
+
+
+def message_id(key: str, domain: str) -> str:
+    """The RFC 5322 Message-ID of the e-mail sent under *key*.
+
+    Derived, not random: a message sent twice after a crash carries the same
+    id, which lets mail systems and the customer's client spot the copy.
+    """
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return f"<cobra.{digest}@{domain}>"
