@@ -173,7 +173,11 @@ def _merge(
     merged = dict(base)
     for name, value in over.items():
         dotted = f"{prefix}{name}"
-        if isinstance(value, dict) and isinstance(merged.get(name), dict):
+        if (
+            isinstance(value, dict)
+            and isinstance(merged.get(name), dict)
+            and not _rebinds_channel(dotted, merged[name], value)
+        ):
             merged[name] = _merge(merged[name], value, origins, source, dotted + ".")
         else:
             merged[name] = value
@@ -183,6 +187,17 @@ def _merge(
                 del origins[old]
             _record_origins(value, dotted, origins, source)
     return merged
+
+
+def _rebinds_channel(dotted: str, base: dict, over: dict) -> bool:
+    """A channel bound to another backend starts afresh: the old backend's
+    settings (the file backend's folder) mean nothing to the new one."""
+    return (
+        dotted.startswith("channels.")
+        and dotted.count(".") == 1
+        and "backend" in over
+        and over["backend"] != base.get("backend")
+    )
 
 
 def _record_origins(value: object, dotted: str, origins: dict, source: str) -> None:

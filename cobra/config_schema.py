@@ -201,6 +201,19 @@ class TableMap:
     extra: dict[str, Key] = field(default_factory=dict)
 
 
+def strings(value: object) -> str | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return f"expected an array of strings, got {_type_name(value)}"
+    return None
+
+
+def positive(value: object) -> str | None:
+    problem = number(value)
+    if problem is None and value <= 0:
+        return f"must be more than 0, got {value}"
+    return problem
+
+
 def secret_key(doc: str) -> Key:
     return Key(env_var_name, doc, secret=True)
 
@@ -392,6 +405,73 @@ SCHEMA = Table(
                 ),
             },
             "Message templates; see docs/templates.md.",
+        ),
+        "send": Table(
+            {
+                "max_attempts": Key(
+                    integer(minimum=1),
+                    "Attempts before a message with transient errors is failed.",
+                ),
+                "backoff_seconds": Key(
+                    positive, "Wait after the first transient error; doubles each time."
+                ),
+                "max_backoff_seconds": Key(positive, "Longest wait between attempts."),
+                "max_wait_seconds": Key(
+                    number,
+                    "Longest a `cobra send` waits for a retry before leaving it "
+                    "to the next run.",
+                ),
+                "lease_seconds": Key(
+                    positive,
+                    "After this long, a claim by a sender on another machine is "
+                    "taken as abandoned.",
+                ),
+                "timeout_seconds": Key(
+                    positive, "Network timeout of a channel without its own `timeout`."
+                ),
+            },
+            "How `cobra send` retries, waits and times out.",
+        ),
+        "receipts": Table(
+            {
+                "public_url": Key(
+                    string,
+                    "Address at which providers reach `cobra receipts serve`; "
+                    "empty: ask for no delivery reports.",
+                ),
+                "host": Key(string, "Interface `cobra receipts serve` listens on."),
+                "port": Key(integer(minimum=1), "Port `cobra receipts serve` listens on."),
+            },
+            "Delivery reports and replies pushed by providers.",
+        ),
+        "replies": Table(
+            {
+                "opt_out_words": Key(
+                    strings,
+                    "A reply made of one of these words opts the customer out of "
+                    "the channel (any case).",
+                ),
+                "email": Table(
+                    {
+                        "host": Key(string, "IMAP server of the mailbox replies reach."),
+                        "port": Key(integer(minimum=1), "IMAP port (993 with TLS)."),
+                        "security": Key(
+                            choice("tls", "starttls", "none"), "How to secure IMAP."
+                        ),
+                        "username": Key(string, "IMAP login."),
+                        "password_env": secret_key(
+                            "Environment variable holding the IMAP password."
+                        ),
+                        "mailbox": Key(string, "Folder to read (INBOX)."),
+                        "processed_mailbox": Key(
+                            string, "Folder read messages are moved to."
+                        ),
+                        "timeout": Key(positive, "IMAP network timeout, seconds."),
+                    },
+                    "The mailbox `cobra receipts fetch` reads replies and bounces from.",
+                ),
+            },
+            "Replies from customers: opt-out words, and where e-mail replies arrive.",
         ),
         "channels": TableMap(
             Table({"backend": Key(string, "The channel backend plugin to use.")}),

@@ -148,7 +148,7 @@ class Planner:
         # Every name a strategy uses must exist before anything is planned.
         self.strategies = strategies_module.load(
             config,
-            channels=strategies_module.known_channels(),
+            channels=strategies_module.known_channels(config),
             templates=set(templates),
         )
         # Payment-plan options cost a schedule per currency: work them out

@@ -99,12 +99,11 @@ class Strategy:
         return due[-1] if due else None
 
 
-def known_channels() -> tuple[str, ...]:
-    """The built-in channels and those channel plugins register."""
-    from cobra.plugins import get_plugins
-
+def known_channels(config=None) -> tuple[str, ...]:
+    """The built-in channels and those the config binds (``[channels.NAME]``)."""
+    configured = dict(config.get("channels") or {}) if config is not None else {}
     return BUILTIN_CHANNELS + tuple(
-        name for name in get_plugins().channels() if name not in BUILTIN_CHANNELS
+        name for name in sorted(configured) if name not in BUILTIN_CHANNELS
     )
 
 

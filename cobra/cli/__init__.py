@@ -37,6 +37,16 @@ BUILTIN_COMMANDS = {
         "plan_command",
         "Decide the contacts due on a day, and what was held back.",
     ),
+    "send": (
+        "cobra.cli.cmd_send",
+        "send_command",
+        "Deliver the planned messages through the channel backends.",
+    ),
+    "receipts": (
+        "cobra.cli.cmd_receipts",
+        "receipts_group",
+        "Take delivery reports, bounces and replies.",
+    ),
     "show": (
         "cobra.cli.cmd_show",
         "show_command",

@@ -162,7 +162,7 @@ def _plan_problems(config) -> list[config_module.Problem]:
     for check in (
         lambda: strategies.load(
             config,
-            channels=strategies.known_channels(),
+            channels=strategies.known_channels(config),
             templates=set(list_templates(config)),
         ),
         lambda: load_profiles(config),

@@ -1,0 +1,126 @@
+"""``cobra send``: deliver the planned messages through the channel backends."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime
+
+import click
+
+from cobra.cli.app import App, pass_app
+from cobra.cli.options import DATE, format_option
+from cobra.output import emit
+
+
+class InstantParam(click.ParamType):
+    """An aware instant in ISO 8601, such as 2026-12-05T19:55:00-03:00."""
+
+    name = "TIMESTAMP"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime):
+            return value
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            moment = None
+        if moment is None or moment.utcoffset() is None:
+            self.fail(
+                f"{value!r} is not an instant with a UTC offset; write it like "
+                "2026-12-05T19:55:00-03:00",
+                param,
+                ctx,
+            )
+        return moment
+
+
+@click.command("send")
+@click.option(
+    "--for",
+    "day",
+    type=DATE,
+    default="today",
+    help="Send what was planned up to this day (default: today, UTC).",
+)
+@click.option(
+    "--at",
+    "at",
+    type=InstantParam(),
+    help="Act as if it were this moment (replaying a day; the contact rules "
+    "are checked for it).",
+)
+@click.option("--channel", help="Only this channel (email, sms, call...).")
+@click.option("--limit", type=click.IntRange(min=1), help="Send at most N messages.")
+@click.option(
+    "--dry-run", is_flag=True, help="List what would go now; send and change nothing."
+)
+@click.option(
+    "--retry-unknown",
+    is_flag=True,
+    help="Resend messages an interrupted send left unknown (check them first).",
+)
+@format_option
+@pass_app
+def send_command(
+    app: App,
+    day: date | None,
+    at: datetime | None,
+    channel: str | None,
+    limit: int | None,
+    dry_run: bool,
+    retry_unknown: bool,
+    fmt: str,
+):
+    """Deliver the planned messages that are due, through the bound backends.
+
+    Each message is claimed before it is sent, so two `cobra send` running
+    at once never send the same one; the contact rules are checked again at
+    the moment of sending. Transient errors are retried with backoff;
+    permanent ones fail the message. Exit 1 when a message failed or a
+    channel could not be used.
+
+    Example: cobra send --channel email --limit 100
+    """
+    from cobra import sending
+
+    config = app.config()
+    store = app.store()
+    if dry_run:
+        rows = sending.preview(
+            store, config, at=at, day=day, channel=channel, limit=limit
+        )
+        emit(rows, fmt, empty_message="Nothing to send now.")
+        click.echo(f"Would send {len(rows)} messages.", err=True)
+        return
+
+    sender = sending.Sender(store, config, at=at)
+    summary = sender.run(
+        day=day, channel=channel, limit=limit, retry_unknown=retry_unknown
+    )
+    if fmt != "table":
+        emit([summary.as_dict()], fmt)
+    for name, problem in {**summary.unbound, **summary.setup_errors}.items():
+        click.echo(f"error: channel {name}: {problem}", err=True)
+    parts = [
+        f"sent {summary.sent}",
+        f"failed {summary.failed}",
+        f"held {summary.held}",
+        f"retried {summary.retried}",
+    ]
+    for label, count in (
+        ("waiting for an allowed time", summary.waiting),
+        ("cancelled (nothing owed)", summary.cancelled),
+        ("resent on request", summary.resent_unknown),
+    ):
+        if count:
+            parts.append(f"{label} {count}")
+    click.echo("Send: " + ", ".join(parts) + ".", err=True)
+    if summary.unknown:
+        click.echo(
+            f"warning: {summary.unknown} messages were interrupted while sending and "
+            "may or may not have reached the customer; check them (cobra show), then "
+            "`cobra send --retry-unknown` sends them again.",
+            err=True,
+        )
+    if not summary.ok:
+        sys.exit(1)

@@ -1,0 +1,737 @@
+"""Delivering the outbox: step 4 of the method, ``cobra send``.
+
+A sender claims due messages (``queued`` → ``sending``) a few at a time,
+checks each again as it is about to go (the customer may have paid, opted
+out, disputed, or the contact rules may say "not now"), hands it to the
+channel's backend, and records the answer at once:
+
+- accepted → ``sent``, with the provider's id;
+- a transient error → ``queued`` again, after an exponential backoff with
+  jitter, until ``send.max_attempts``; then ``failed``;
+- a permanent error → ``failed`` (and a rejected address marked invalid);
+- a setup error (a wrong password) → the channel is left alone for the rest
+  of the run, its messages stay ``queued``.
+
+At most as many messages are in ``sending`` as there are workers, so a
+crash strands few; the next sender finds them (their owner's process is
+gone), asks the backend whether the provider has them when it can, resends
+them when the receiver drops duplicates, and otherwise marks them
+``unknown`` for a person: a message may be late, never sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from cobra.channels import (
+    ChannelSettings,
+    OutgoingMessage,
+    PermanentError,
+    SetupError,
+    TransientError,
+)
+from cobra.errors import CobraInputError
+from cobra.store import outbox
+
+log = logging.getLogger(__name__)
+
+# The kind of message each built-in channel carries; a configured channel of
+# another name says its own with `kind`, or takes its backend's first kind.
+CHANNEL_KINDS = {
+    "email": "email",
+    "sms": "sms",
+    "whatsapp": "whatsapp",
+    "call": "task",
+    "third_party": "task",
+    "task": "task",
+}
+# Where each kind of message is addressed, from the customer's contacts.
+ADDRESS_OF = {"email": "email", "sms": "phone", "whatsapp": "phone", "voice": "phone"}
+# The backend a channel uses when the config binds none.
+DEFAULT_BACKENDS = {"call": "task", "third_party": "task", "task": "task"}
+# Channels whose contacts the country's rules govern, by their rule name.
+RULES_CHANNEL = {"email": "email", "sms": "sms", "whatsapp": "whatsapp"}
+
+
+@dataclass
+class Binding:
+    """A channel name bound to a backend, with its settings."""
+
+    channel: str
+    backend_name: str
+    backend: object
+    options: dict
+    kind: str
+    workers: int
+    rate_limit: float | None
+
+
+@dataclass
+class Summary:
+    """What one ``cobra send`` did, for its report and its exit code."""
+
+    sent: int = 0
+    failed: int = 0
+    held: int = 0
+    retried: int = 0
+    waiting: int = 0  # moved to a later moment by the contact rules
+    cancelled: int = 0
+    unknown: int = 0
+    recovered: int = 0
+    resent_unknown: int = 0
+    setup_errors: dict[str, str] = field(default_factory=dict)
+    unbound: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failed or self.setup_errors or self.unbound)
+
+    def as_dict(self) -> dict:
+        return {
+            "sent": self.sent,
+            "failed": self.failed,
+            "held": self.held,
+            "retried": self.retried,
+            "waiting": self.waiting,
+            "cancelled": self.cancelled,
+            "unknown": self.unknown,
+            "recovered": self.recovered,
+            "resent_unknown": self.resent_unknown,
+            "setup_errors": dict(self.setup_errors),
+            "unbound": dict(self.unbound),
+        }
+
+
+# -- binding channels to backends -----------------------------------------------
+
+
+def bindings(config, plugins=None) -> tuple[dict[str, Binding], dict[str, str]]:
+    """Every channel the config or the defaults bind, and those that fail.
+
+    Returns (bound, problems): a channel whose backend is not installed is a
+    problem for its own messages only; the other channels still send.
+    """
+    if plugins is None:
+        from cobra.plugins import get_plugins
+
+        plugins = get_plugins()
+    installed = plugins.channels()
+    tables = dict(config.get("channels") or {})
+    names = set(tables) | set(CHANNEL_KINDS)
+    bound, problems = {}, {}
+    for channel in sorted(names):
+        options = dict(tables.get(channel) or {})
+        backend_name = options.get("backend") or DEFAULT_BACKENDS.get(channel)
+        if not backend_name:
+            problems[channel] = (
+                f"no backend for channel {channel!r}: add [channels.{channel}] with "
+                f'backend = "..." to the config (`cobra plugins` lists them)'
+            )
+            continue
+        provided = installed.get(backend_name)
+        if provided is None:
+            known = ", ".join(sorted(installed)) or "none"
+            problems[channel] = (
+                f"channels.{channel}.backend: no channel backend {backend_name!r} is "
+                f"installed (installed: {known})"
+            )
+            continue
+        backend = provided.obj
+        kinds = tuple(getattr(backend, "kinds", ()) or ())
+        kind = str(
+            options.get("kind")
+            or CHANNEL_KINDS.get(channel)
+            or (kinds[0] if kinds else channel)
+        )
+        workers = max(1, int(getattr(backend, "concurrency", 1) or 1))
+        if "concurrency" in options:
+            workers = max(1, min(workers, int(options["concurrency"])))
+        rate = options.get("rate_limit", getattr(backend, "rate_limit", None))
+        bound[channel] = Binding(
+            channel=channel,
+            backend_name=backend_name,
+            backend=backend,
+            options=options,
+            kind=kind,
+            workers=workers,
+            rate_limit=float(rate) if rate else None,
+        )
+    return bound, problems
+
+
+# -- who owns a claim -----------------------------------------------------------
+
+
+def owner_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def owner_alive_check(lease_seconds: float, now: datetime):
+    """Whether the sender that claimed a message may still be running.
+
+    On this machine, its process id says so; a claim from another machine
+    (a shared database) is trusted until the lease runs out.
+    """
+    host = socket.gethostname()
+
+    def alive(claimed_by: str | None, claimed_at: str | None) -> bool:
+        if not claimed_by:
+            return False
+        name, _, pid = claimed_by.rpartition(":")
+        if name == host and pid.isdigit():
+            return int(pid) != os.getpid() and _pid_alive(int(pid))
+        if not claimed_at:
+            return False
+        age = now - datetime.fromisoformat(claimed_at)
+        return age.total_seconds() < lease_seconds
+
+    return alive
+
+
+# -- the sender -------------------------------------------------------------------
+
+
+class _Clock:
+    """The current instant: real time, or real time shifted to a given start
+    (``--at``), so backoffs and rate limits still see time pass."""
+
+    def __init__(self, start: datetime | None):
+        self.offset = (start - datetime.now(timezone.utc)) if start else timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + self.offset
+
+    def iso(self) -> str:
+        return self.now().isoformat(timespec="microseconds")
+
+
+class _RateLimiter:
+    """At most *rate* messages a second: each waits for its slot."""
+
+    def __init__(self, rate: float | None):
+        self.interval = 1.0 / rate if rate else 0.0
+        self.next_slot = 0.0
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        if self.next_slot > now:
+            time.sleep(self.next_slot - now)
+            now = self.next_slot
+        self.next_slot = now + self.interval
+
+
+@dataclass
+class _Prepared:
+    row: object
+    binding: Binding
+    message: OutgoingMessage
+
+
+class Sender:
+    """Sends the due part of the outbox for one store and config."""
+
+    def __init__(self, store, config, *, plugins=None, at: datetime | None = None):
+        self.store = store
+        self.config = config
+        self.clock = _Clock(at)
+        self.bindings, self.unbound = bindings(config, plugins)
+        self.max_attempts = int(config.get("send.max_attempts", 5))
+        self.backoff = float(config.get("send.backoff_seconds", 30))
+        self.max_backoff = float(config.get("send.max_backoff_seconds", 3600))
+        self.max_wait = float(config.get("send.max_wait_seconds", 60))
+        self.lease = float(config.get("send.lease_seconds", 900))
+        self.timeout = float(config.get("send.timeout_seconds", 10))
+        self.public_url = str(config.get("receipts.public_url") or "").rstrip("/")
+        self.zone = ZoneInfo(str(config.get("company.timezone") or "UTC"))
+        self.owner = owner_name()
+        self._guard = None
+        self._local = threading.local()
+        self._sessions: list[object] = []
+        self._sessions_lock = threading.Lock()
+        self.summary = Summary(unbound=dict(self.unbound))
+
+    # -- settings and sessions, one per worker thread and channel --------------
+
+    def settings(self, binding: Binding) -> ChannelSettings:
+        return ChannelSettings(
+            channel=binding.channel,
+            backend=binding.backend_name,
+            options=binding.options,
+            config=self.config,
+            store_path=self.store.path,
+            timeout=float(binding.options.get("timeout", self.timeout)),
+            relay=self._session_for,
+            receipts_url=(
+                f"{self.public_url}/{binding.channel}" if self.public_url else None
+            ),
+        )
+
+    def _session_for(self, channel: str):
+        sessions = self._local.__dict__.setdefault("sessions", {})
+        if channel not in sessions:
+            binding = self.bindings.get(channel)
+            if binding is None:
+                raise SetupError(self.unbound.get(channel, f"no channel {channel!r}"))
+            session = binding.backend.connect(self.settings(binding))
+            sessions[channel] = session
+            with self._sessions_lock:
+                self._sessions.append(session)
+        return sessions[channel]
+
+    def _close_sessions(self) -> None:
+        for session in self._sessions:
+            try:
+                session.close()
+            except Exception as exc:  # closing must not hide what was sent
+                log.debug("closing a channel session failed: %s", exc)
+        self._sessions.clear()
+
+    # -- the contact rules at send time -------------------------------------------
+
+    @property
+    def guard(self):
+        if self._guard is None:
+            from cobra.guard import Guard
+
+            self._guard = Guard.from_config(self.config)
+        return self._guard
+
+    def _rules_decision(self, row, now: datetime):
+        from cobra.guard import Contact as Past
+
+        rule_channel = RULES_CHANNEL.get(self.bindings[row["channel"]].kind)
+        if rule_channel is None:
+            return None  # tasks and webhooks: no message to the customer here
+        since = (now - timedelta(days=14)).isoformat()
+        past = []
+        for made in outbox.contacts_made(
+            self.store.conn, row["customer_id"], since, besides=row["id"]
+        ):
+            channel = {"phone": "call", "e-mail": "email"}.get(
+                made["channel"], made["channel"]
+            )
+            kind = RULES_CHANNEL.get(CHANNEL_KINDS.get(channel, ""), channel)
+            if kind not in ("email", "sms", "whatsapp", "call", "visit"):
+                continue
+            moment = (
+                datetime.fromisoformat(made["at"])
+                if len(made["at"]) > 10
+                else datetime.combine(
+                    date.fromisoformat(made["at"]), datetime.min.time(), timezone.utc
+                )
+            )
+            past.append(Past(moment, kind, bool(made["conversation"])))
+        return self.guard.check(
+            row["country"], row["timezone"], rule_channel, now, past
+        )
+
+    # -- one message ----------------------------------------------------------------
+
+    def _prepare(self, row, now: datetime) -> _Prepared | None:
+        """Check a claimed message again; None when it was settled here."""
+        conn, at = self.store.conn, now.isoformat()
+        binding = self.bindings[row["channel"]]
+        day = now.date().isoformat()
+        still_open, overdue, undisputed = outbox.balance_now(
+            conn, row["customer_id"], day
+        )
+        if not still_open:
+            outbox.finish(
+                conn,
+                row["id"],
+                "cancelled",
+                at=at,
+                reason="nothing is owed any more (paid or credited)",
+            )
+            self.summary.cancelled += 1
+            return None
+        task = binding.kind == "task"
+        if not task and overdue and not undisputed:
+            return self._hold(row, at, "every overdue invoice is disputed")
+        if not task and outbox.opted_out(conn, row["customer_id"], row["channel"]):
+            return self._hold(row, at, f"opted out of {row['channel']}")
+        address = None
+        wanted = ADDRESS_OF.get(binding.kind)
+        if wanted:
+            address = outbox.address(conn, row["customer_id"], wanted)
+            if address is None:
+                return self._hold(row, at, f"no valid {wanted} for {row['channel']}")
+        if not (row["body"] or "").strip():
+            outbox.finish(
+                conn,
+                row["id"],
+                "failed",
+                at=at,
+                reason=f"the message is empty after rendering template "
+                f"{row['template']!r}; fix the template and plan again",
+            )
+            self.summary.failed += 1
+            return None
+        decision = self._rules_decision(row, now)
+        if decision is not None and not decision.allowed:
+            if decision.held:
+                return self._hold(row, at, "; ".join(decision.reasons))
+            outbox.requeue(
+                conn,
+                row["id"],
+                at=at,
+                retry_at=None,
+                count_attempt=False,
+                send_at=decision.at.astimezone(timezone.utc).isoformat(),
+                error="waits: " + "; ".join(decision.reasons),
+            )
+            self.summary.waiting += 1
+            return None
+        message = OutgoingMessage(
+            id=row["id"],
+            key=row["idempotency_key"],
+            channel=row["channel"],
+            kind=binding.kind,
+            to=address,
+            account=row["account"],
+            customer_name=row["customer_name"],
+            language=row["language"] or row["customer_language"] or "en",
+            subject=row["subject"],
+            body=row["body"],
+            planned_for=date.fromisoformat(row["planned_for"]),
+            opt_out=bool(row["opt_out"]),
+            cc=row["salesperson_email"] if row["channel"] == "third_party" else None,
+            details={
+                "strategy": row["strategy"],
+                "step": row["step"] + 1,
+                "template": row["template"],
+                "variant": row["variant"],
+                "method": row["method"],
+                "tactic": row["tactic"],
+                "objective": row["objective"],
+                "reason": row["reason"],
+            },
+        )
+        return _Prepared(row, binding, message)
+
+    def _hold(self, row, at: str, reason: str) -> None:
+        outbox.finish(self.store.conn, row["id"], "held", at=at, reason=reason)
+        self.summary.held += 1
+        return None
+
+    def _deliver(self, prepared: _Prepared, limiter: _RateLimiter):
+        """Runs in a worker: send one message; returns (provider id, error)."""
+        limiter.wait()
+        try:
+            session = self._session_for(prepared.binding.channel)
+            return session.send(prepared.message), None
+        except (TransientError, PermanentError, SetupError) as exc:
+            return None, exc
+        except Exception as exc:  # a backend's bug: delay, never lose
+            log.debug("backend %s raised", prepared.binding.backend_name, exc_info=True)
+            return None, TransientError(f"{type(exc).__name__}: {exc}")
+
+    def _record(self, prepared: _Prepared, provider_id, error) -> None:
+        conn, row = self.store.conn, prepared.row
+        at = self.clock.iso()
+        binding, message = prepared.binding, prepared.message
+        if error is None:
+            outbox.mark_sent(
+                conn,
+                row["id"],
+                at=at,
+                backend=binding.backend_name,
+                address=message.to,
+                provider_id=provider_id,
+            )
+            self.summary.sent += 1
+        elif isinstance(error, SetupError):
+            outbox.requeue(
+                conn,
+                row["id"],
+                at=at,
+                retry_at=None,
+                error=str(error),
+                count_attempt=False,
+            )
+            if binding.channel not in self.summary.setup_errors:
+                self.summary.setup_errors[binding.channel] = str(error)
+                log.error(
+                    "channel %s (%s): %s; its messages stay queued",
+                    binding.channel,
+                    binding.backend_name,
+                    error,
+                )
+        elif isinstance(error, PermanentError):
+            outbox.finish(
+                conn,
+                row["id"],
+                "failed",
+                at=at,
+                reason=str(error),
+                backend=binding.backend_name,
+                address=message.to,
+            )
+            if error.invalid_address and message.to:
+                outbox.invalidate_contact(
+                    conn, row["customer_id"], message.to, at=at, reason=str(error)
+                )
+            log.warning(
+                "%s to %s failed: %s", row["idempotency_key"], message.to, error
+            )
+            self.summary.failed += 1
+        else:
+            attempts = row["attempts"]  # counted when it was claimed
+            if attempts >= self.max_attempts:
+                outbox.finish(
+                    conn,
+                    row["id"],
+                    "failed",
+                    at=at,
+                    reason=f"gave up after {attempts} attempts: {error}",
+                    backend=binding.backend_name,
+                    address=message.to,
+                )
+                log.warning(
+                    "%s failed after %d attempts: %s",
+                    row["idempotency_key"],
+                    attempts,
+                    error,
+                )
+                self.summary.failed += 1
+                return
+            delay = min(self.max_backoff, self.backoff * 2 ** (attempts - 1))
+            delay *= random.uniform(0.5, 1.0)  # jitter: retries do not stampede
+            if error.retry_after:
+                delay = max(delay, float(error.retry_after))
+            retry_at = (self.clock.now() + timedelta(seconds=delay)).isoformat()
+            outbox.requeue(conn, row["id"], at=at, retry_at=retry_at, error=str(error))
+            log.info("%s: %s; retry in %.1f s", row["idempotency_key"], error, delay)
+            self.summary.retried += 1
+
+    # -- after a crash --------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Settle messages that a sender which is gone left in ``sending``."""
+        now = self.clock.now()
+        alive = owner_alive_check(self.lease, now)
+        for row in outbox.stale_claims(self.store.conn, owner_alive=alive):
+            binding = self.bindings.get(row["channel"])
+            at = now.isoformat()
+            self.summary.recovered += 1
+            if binding is not None and getattr(binding.backend, "can_lookup", False):
+                try:
+                    found = self._session_for(row["channel"]).lookup(
+                        row["idempotency_key"]
+                    )
+                except Exception as exc:
+                    log.warning("looking up %s failed: %s", row["idempotency_key"], exc)
+                else:
+                    if found:
+                        outbox.mark_sent(
+                            self.store.conn,
+                            row["id"],
+                            at=at,
+                            backend=binding.backend_name,
+                            address=row["address"],
+                            provider_id=found,
+                        )
+                        continue
+                    outbox.requeue(
+                        self.store.conn,
+                        row["id"],
+                        at=at,
+                        retry_at=None,
+                        error="interrupted before the provider had it",
+                    )
+                    continue
+            if binding is not None and getattr(binding.backend, "replay_safe", False):
+                outbox.requeue(
+                    self.store.conn,
+                    row["id"],
+                    at=at,
+                    retry_at=None,
+                    error="interrupted; the receiver drops duplicates",
+                )
+                continue
+            outbox.finish(
+                self.store.conn,
+                row["id"],
+                "unknown",
+                at=at,
+                reason="interrupted while sending: the provider may or may not have "
+                "it; check, then `cobra send --retry-unknown` to send it again",
+            )
+            self.summary.unknown += 1
+
+    # -- the run ----------------------------------------------------------------------
+
+    def run(
+        self,
+        *,
+        day: date | None = None,
+        channel: str | None = None,
+        limit: int | None = None,
+        retry_unknown: bool = False,
+    ) -> Summary:
+        if channel is not None and channel not in self.bindings:
+            if channel in self.unbound:
+                raise CobraInputError(self.unbound[channel])
+            known = ", ".join(sorted(self.bindings))
+            raise CobraInputError(f"unknown channel {channel!r} (channels: {known})")
+        active = {
+            name: binding
+            for name, binding in self.bindings.items()
+            if channel is None or name == channel
+        }
+        if channel is not None:
+            self.summary.unbound = {}
+        try:
+            self.recover()
+            if retry_unknown:
+                self.summary.resent_unknown = outbox.release_unknown(
+                    self.store.conn, at=self.clock.iso(), channels=list(active)
+                )
+            self._loop(active, day, limit)
+        finally:
+            self._close_sessions()
+        return self.summary
+
+    def _loop(self, active: dict[str, Binding], day: date | None, limit) -> None:
+        limiters = {name: _RateLimiter(b.rate_limit) for name, b in active.items()}
+        pools = {
+            name: ThreadPoolExecutor(b.workers, thread_name_prefix=f"send-{name}")
+            for name, b in active.items()
+        }
+        in_flight: dict[Future, _Prepared] = {}
+        busy = {name: 0 for name in active}
+        handed = 0
+        try:
+            while True:
+                usable = [
+                    name
+                    for name in active
+                    if name not in self.summary.setup_errors
+                    and busy[name] < active[name].workers
+                ]
+                room = sum(active[n].workers - busy[n] for n in usable)
+                if limit is not None:
+                    room = min(room, limit - handed)
+                now = self.clock.now()
+                the_day = (day or now.astimezone(self.zone).date()).isoformat()
+                rows = (
+                    outbox.claim(
+                        self.store.conn,
+                        owner=self.owner,
+                        day=the_day,
+                        now=now.isoformat(),
+                        channels=usable,
+                        count=room,
+                    )
+                    if room > 0 and usable
+                    else []
+                )
+                for row in rows:
+                    prepared = self._prepare(row, now)
+                    if prepared is None:
+                        continue
+                    handed += 1
+                    name = row["channel"]
+                    busy[name] += 1
+                    future = pools[name].submit(self._deliver, prepared, limiters[name])
+                    in_flight[future] = prepared
+                if in_flight:
+                    done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+                    for future in done:
+                        prepared = in_flight.pop(future)
+                        busy[prepared.binding.channel] -= 1
+                        self._record(prepared, *future.result())
+                    continue
+                if rows:
+                    continue  # all settled without sending: look for more
+                if limit is not None and handed >= limit:
+                    return
+                if not self._wait_for_retry(usable, the_day):
+                    return
+        finally:
+            for future, prepared in in_flight.items():
+                self._record(prepared, *future.result())
+            for pool in pools.values():
+                pool.shutdown(wait=True)
+
+    def _wait_for_retry(self, channels: list[str], day: str) -> bool:
+        """Sleep until the next retry when it is near; False when there is none."""
+        usable = [c for c in channels if c not in self.summary.setup_errors]
+        upcoming = outbox.next_retry(self.store.conn, day=day, channels=usable)
+        if upcoming is None:
+            return False
+        pause = (datetime.fromisoformat(upcoming) - self.clock.now()).total_seconds()
+        if pause > self.max_wait:
+            return False  # the next run (cron) picks it up
+        time.sleep(max(0.0, pause))
+        return True
+
+
+def preview(
+    store,
+    config,
+    *,
+    at: datetime | None = None,
+    day: date | None = None,
+    channel: str | None = None,
+    limit: int | None = None,
+) -> list[dict]:
+    """What ``cobra send`` would hand to the backends now (``--dry-run``)."""
+    sender = Sender(store, config, at=at)
+    now = sender.clock.now()
+    names = [channel] if channel else list(sender.bindings)
+    the_day = day or now.astimezone(sender.zone).date()
+    rows = outbox.due(
+        store.conn,
+        day=the_day.isoformat(),
+        now=now.isoformat(),
+        channels=names,
+        limit=limit,
+    )
+    found = []
+    for row in rows:
+        binding = sender.bindings[row["channel"]]
+        wanted = ADDRESS_OF.get(binding.kind)
+        decision = sender._rules_decision(row, now)
+        zone = ZoneInfo(row["timezone"]) if row["timezone"] else timezone.utc
+        found.append(
+            {
+                "account": row["account"],
+                "channel": row["channel"],
+                "backend": binding.backend_name,
+                "to": outbox.address(store.conn, row["customer_id"], wanted)
+                if wanted
+                else None,
+                "key": row["idempotency_key"],
+                "rules": (
+                    "allowed"
+                    if decision is None or decision.allowed
+                    else "held"
+                    if decision.held
+                    else f"waits until {decision.at.astimezone(zone).isoformat()}"
+                ),
+                "subject": row["subject"],
+            }
+        )
+    return found
