@@ -433,7 +433,6 @@ class Sender:
     def _hold(self, row, at: str, reason: str) -> None:
         outbox.finish(self.store.conn, row["id"], "held", at=at, reason=reason)
         self.summary.held += 1
-        return None
 
     def _deliver(self, prepared: _Prepared, limiter: _RateLimiter):
         """Runs in a worker: send one message; returns (provider id, error)."""
