@@ -613,6 +613,13 @@ class Sender:
         return self.summary
 
     def _loop(self, active: dict[str, Binding], day: date | None, limit) -> None:
+        """Keep every channel's workers busy until nothing is due.
+
+        Each channel claims only as many messages as it has idle workers, so
+        no more messages are in ``sending`` than are really being sent. A
+        channel whose claim comes back short has nothing more due; it is not
+        asked again until a retry falls due.
+        """
         limiters = {name: _RateLimiter(b.rate_limit) for name, b in active.items()}
         pools = {
             name: ThreadPoolExecutor(b.workers, thread_name_prefix=f"send-{name}")
@@ -620,41 +627,44 @@ class Sender:
         }
         in_flight: dict[Future, _Prepared] = {}
         busy = {name: 0 for name in active}
+        drained: set[str] = set()
         handed = 0
         try:
             while True:
-                usable = [
-                    name
-                    for name in active
-                    if name not in self.summary.setup_errors
-                    and busy[name] < active[name].workers
-                ]
-                room = sum(active[n].workers - busy[n] for n in usable)
-                if limit is not None:
-                    room = min(room, limit - handed)
                 now = self.clock.now()
                 the_day = (day or now.astimezone(self.zone).date()).isoformat()
-                rows = (
-                    outbox.claim(
+                claimed = False
+                for name, binding in active.items():
+                    idle = binding.workers - busy[name]
+                    if limit is not None:
+                        idle = min(idle, limit - handed)
+                    if (
+                        idle <= 0
+                        or name in drained
+                        or name in self.summary.setup_errors
+                    ):
+                        continue
+                    rows = outbox.claim(
                         self.store.conn,
                         owner=self.owner,
                         day=the_day,
                         now=now.isoformat(),
-                        channels=usable,
-                        count=room,
+                        channels=[name],
+                        count=idle,
                     )
-                    if room > 0 and usable
-                    else []
-                )
-                for row in rows:
-                    prepared = self._prepare(row, now)
-                    if prepared is None:
-                        continue
-                    handed += 1
-                    name = row["channel"]
-                    busy[name] += 1
-                    future = pools[name].submit(self._deliver, prepared, limiters[name])
-                    in_flight[future] = prepared
+                    if len(rows) < idle:
+                        drained.add(name)
+                    claimed = claimed or bool(rows)
+                    for row in rows:
+                        prepared = self._prepare(row, now)
+                        if prepared is None:
+                            continue
+                        handed += 1
+                        busy[name] += 1
+                        future = pools[name].submit(
+                            self._deliver, prepared, limiters[name]
+                        )
+                        in_flight[future] = prepared
                 if in_flight:
                     done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
                     for future in done:
@@ -662,12 +672,13 @@ class Sender:
                         busy[prepared.binding.channel] -= 1
                         self._record(prepared, *future.result())
                     continue
-                if rows:
+                if claimed:
                     continue  # all settled without sending: look for more
                 if limit is not None and handed >= limit:
                     return
-                if not self._wait_for_retry(usable, the_day):
+                if not self._wait_for_retry(list(active), the_day):
                     return
+                drained.clear()
         finally:
             for future, prepared in in_flight.items():
                 self._record(prepared, *future.result())

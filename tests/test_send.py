@@ -1,0 +1,602 @@
+"""`cobra send`: the outbox's states, checks at send time, retries, crashes.
+
+Messages go through the built-in file and task backends (real files, a real
+SQLite agenda) or through tests/provider_backend.py, a stand-in provider
+whose journal is its record of what it accepted. The real providers' own
+backends are tested against real servers in test_channel_*.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import pytest
+from histories import History, load
+from outbox_seed import seed
+from provider_backend import _Stats, journal_keys, plugin
+
+from cobra import plugins
+
+TESTS = Path(__file__).resolve().parent
+DAY = "2026-12-03"
+# Thursday 3 December 2026, 11:00 in New York: inside every US contact hour.
+AT = "2026-12-03T11:00:00-05:00"
+
+
+def db_path(run) -> Path:
+    return Path(run("db", "path").stdout.strip())
+
+
+def states(run) -> Counter:
+    with sqlite3.connect(db_path(run)) as conn:
+        return Counter(row[0] for row in conn.execute("SELECT state FROM outbox"))
+
+
+def use_provider(tmp_path, work: Path, **options) -> Path:
+    """Bind e-mail and SMS to the stand-in provider; returns its journal."""
+    plugins.get_plugins().register(plugin, "provider")
+    journal = tmp_path / "provider.jsonl"
+    table = {"backend": "provider", "journal": str(journal), **options}
+    lines = [
+        "[send]",
+        "backoff_seconds = 0.01",
+        "max_wait_seconds = 5",
+        "max_attempts = 3",
+        "",
+    ]
+    for channel in ("email", "sms"):
+        lines.append(f"[channels.{channel}]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+        lines.append("")
+    (work / "cobra.toml").write_text("\n".join(lines), encoding="utf-8")
+    return journal
+
+
+def send(run, *args: str, at: str = AT):
+    return run("send", "--for", DAY, "--at", at, *args)
+
+
+# -- the file backend: the starter config's default ------------------------------
+
+
+def test_due_messages_are_written_once_by_the_file_backend(run, tmp_path):
+    keys = seed(db_path(run), 5)
+    result = send(run)
+    assert result.exit_code == 0, result.stderr
+    assert "Send: sent 5, failed 0, held 0, retried 0." in result.stderr
+
+    folder = tmp_path / "home" / "outbox"
+    files = sorted(folder.glob("*.eml"))
+    assert len(files) == 5
+    assert oct(files[0].stat().st_mode & 0o777) == "0o600"  # personal data
+    text = files[0].read_text()
+    assert "X-Cobra-Key: C000000|friendly-reminder#1|2026-12-03|email" in text
+    assert "Content-Language: es" in text
+    with sqlite3.connect(db_path(run)) as conn:
+        rows = conn.execute(
+            "SELECT idempotency_key, state, backend, address, provider_id, attempts"
+            " FROM outbox ORDER BY id"
+        ).fetchall()
+    assert [r[0] for r in rows] == keys
+    assert {(r[1], r[2], r[5]) for r in rows} == {("sent", "file", 1)}
+    assert rows[0][3] == "ap0@cliente0.example"
+    assert rows[0][4] == str(files[0])
+
+    again = send(run)
+    assert "Send: sent 0" in again.stderr
+    assert len(list(folder.glob("*.eml"))) == 5
+
+
+def test_plan_then_send_delivers_what_was_planned(run, tmp_path):
+    # A good payer whose latest bill is a few days late: the plan picks an
+    # SMS reminder, which the file backend writes as a JSON document.
+    late = History("ACME", "Acme Tools Inc.", phone="+12125550100")
+    late.monthly(date(2024, 11, 1), 25, "1200.00", unpaid={24})
+    load(run, tmp_path, late)
+    planned = run("plan", "--for", DAY, "--format", "json")
+    assert planned.exit_code == 0, planned.stderr
+    [contact] = json.loads(planned.stdout)
+    assert (contact["state"], contact["channel"]) == ("planned", "sms")
+
+    result = send(run)
+    assert result.exit_code == 0, result.stderr
+    assert "Send: sent 1" in result.stderr
+    [path] = (tmp_path / "home" / "outbox").glob("*.json")
+    document = json.loads(path.read_text())
+    assert document["to"] == "+12125550100"
+    assert (
+        document["key"] == f"ACME|{contact['strategy']}#{contact['step'] - 1}|{DAY}|sms"
+    )
+    assert document["details"]["template"] == contact["template"]
+    assert "Acme" in document["body"] or "ACME" in document["body"]
+
+
+def test_a_call_becomes_a_task_with_its_brief_once(run, tmp_path):
+    seed(db_path(run), 2, channel="call")
+    result = send(run)
+    assert result.exit_code == 0, result.stderr
+    again = send(run)
+    assert again.exit_code == 0
+    with sqlite3.connect(db_path(run)) as conn:
+        tasks = conn.execute(
+            "SELECT kind, title, brief, source_key FROM tasks"
+        ).fetchall()
+        provider_ids = [r[0] for r in conn.execute("SELECT provider_id FROM outbox")]
+    assert len(tasks) == 2
+    assert tasks[0][0] == "call" and tasks[0][1] == "Call Cliente 0 Ltda. (C000000)"
+    assert "está vencida" in tasks[0][2]
+    assert all(pid.startswith("task:") for pid in provider_ids)
+
+
+# -- checked again at the moment of sending --------------------------------------
+
+
+def test_the_contact_rules_are_checked_again_at_send_time(run):
+    # Planned for Saturday 19:55 in Chile; the sender runs at 20:05, after
+    # the allowed hours: the message waits for Monday 08:00.
+    seed(
+        db_path(run),
+        1,
+        country="CL",
+        timezone="America/Santiago",
+        day="2026-12-05",
+        send_at="2026-12-05T19:55:00-03:00",
+    )
+    late = run("send", "--for", "2026-12-05", "--at", "2026-12-05T20:05:00-03:00")
+    assert late.exit_code == 0, late.stderr
+    assert "waiting for an allowed time 1" in late.stderr
+    with sqlite3.connect(db_path(run)) as conn:
+        send_at, state, error = conn.execute(
+            "SELECT send_at, state, error FROM outbox"
+        ).fetchone()
+    assert state == "queued"
+    assert send_at == "2026-12-07T11:00:00+00:00"  # Monday 08:00 in Santiago
+    assert "outside the contact hours" in error
+
+    sunday = run("send", "--for", "2026-12-06", "--at", "2026-12-06T12:00:00-03:00")
+    assert "Send: sent 0" in sunday.stderr
+    monday = run("send", "--for", "2026-12-07", "--at", "2026-12-07T08:01:00-03:00")
+    assert "Send: sent 1" in monday.stderr
+
+
+def test_a_customer_who_paid_since_the_plan_is_not_contacted(run):
+    seed(db_path(run), 2)
+    with sqlite3.connect(db_path(run)) as conn:
+        conn.execute(
+            "UPDATE invoices SET balance = 0, status = 'paid' WHERE number = 'F-000000'"
+        )
+    result = send(run)
+    assert result.exit_code == 0
+    assert "cancelled (nothing owed) 1" in result.stderr
+    assert states(run) == Counter(sent=1, cancelled=1)
+
+
+def test_opt_outs_disputes_and_bad_addresses_since_the_plan_hold_the_message(run):
+    seed(db_path(run), 4)
+    with sqlite3.connect(db_path(run)) as conn:
+        conn.execute(
+            "INSERT INTO opt_outs (customer_id, channel, since)"
+            " SELECT id, 'email', '2026-12-02' FROM customers"
+            " WHERE account = 'C000000'"
+        )
+        conn.execute(
+            "UPDATE invoices SET disputed_since = '2026-12-02'"
+            " WHERE number = 'F-000001'"
+        )
+        conn.execute(
+            "UPDATE contacts SET invalid_since = '2026-12-02'"
+            " WHERE value = 'ap2@cliente2.example'"
+        )
+    result = send(run)
+    assert result.exit_code == 0
+    assert "Send: sent 1, failed 0, held 3" in result.stderr
+    with sqlite3.connect(db_path(run)) as conn:
+        reasons = [
+            r[0]
+            for r in conn.execute(
+                "SELECT hold_reason FROM outbox WHERE state = 'held' ORDER BY id"
+            )
+        ]
+    assert reasons == [
+        "opted out of email",
+        "every overdue invoice is disputed",
+        "no valid email for email",
+    ]
+
+
+def test_a_message_empty_after_rendering_fails_and_names_the_template(run):
+    seed(db_path(run), 1, body="   \n ")
+    result = send(run)
+    assert result.exit_code == 1
+    assert "failed 1" in result.stderr
+    with sqlite3.connect(db_path(run)) as conn:
+        state, error = conn.execute("SELECT state, error FROM outbox").fetchone()
+    assert state == "failed"
+    assert "empty after rendering template 'reminder-friendly'" in error
+
+
+# -- retries, permanent errors, setup errors --------------------------------------
+
+
+def test_transient_errors_are_retried_with_backoff_until_accepted(
+    run, tmp_path, isolated
+):
+    journal = use_provider(tmp_path, isolated, fail_first=2)
+    seed(db_path(run), 3)
+    result = send(run)
+    assert result.exit_code == 0, result.stderr
+    assert "Send: sent 3, failed 0, held 0, retried 6." in result.stderr
+    assert sorted(Counter(journal_keys(journal)).values()) == [1, 1, 1]
+    with sqlite3.connect(db_path(run)) as conn:
+        attempts = {r[0] for r in conn.execute("SELECT attempts FROM outbox")}
+        events = [
+            r[0]
+            for r in conn.execute(
+                "SELECT state FROM outbox_events WHERE outbox_id = 1 ORDER BY id"
+            )
+        ]
+    assert attempts == {3}
+    assert events == ["queued", "queued", "sent"]
+
+
+def test_a_message_out_of_attempts_fails_and_the_run_exits_1(run, tmp_path, isolated):
+    journal = use_provider(tmp_path, isolated, fail_first=10)
+    seed(db_path(run), 1)
+    result = send(run)
+    assert result.exit_code == 1
+    assert "failed 1" in result.stderr
+    assert journal_keys(journal) == []
+    with sqlite3.connect(db_path(run)) as conn:
+        state, error = conn.execute("SELECT state, error FROM outbox").fetchone()
+    assert state == "failed"
+    assert error == "gave up after 3 attempts: provider refused attempt 3"
+
+
+def test_a_rejected_address_fails_once_and_is_marked_invalid(run, tmp_path, isolated):
+    use_provider(tmp_path, isolated, fail_first=1, error="invalid")
+    seed(db_path(run), 1)
+    result = send(run)
+    assert result.exit_code == 1
+    with sqlite3.connect(db_path(run)) as conn:
+        state, attempts = conn.execute("SELECT state, attempts FROM outbox").fetchone()
+        invalid = conn.execute(
+            "SELECT invalid_since, invalid_reason FROM contacts"
+        ).fetchone()
+    assert (state, attempts) == ("failed", 1)
+    assert invalid[0] and "no such recipient" in invalid[1]
+
+
+def test_a_setup_error_leaves_the_channel_queued_and_says_what_to_fix(
+    run, tmp_path, isolated
+):
+    use_provider(tmp_path, isolated, fail_first=99, error="setup")
+    seed(db_path(run), 4)
+    result = send(run)
+    assert result.exit_code == 1
+    assert "error: channel email: login refused: check password_env" in result.stderr
+    assert states(run) == Counter(queued=4)
+    with sqlite3.connect(db_path(run)) as conn:
+        assert {r[0] for r in conn.execute("SELECT attempts FROM outbox")} == {0}
+
+
+def test_an_unknown_channel_is_bad_usage(run):
+    result = run("send", "--channel", "pigeon")
+    assert result.exit_code == 2
+    assert "unknown channel 'pigeon'" in result.stderr
+
+
+def test_a_backend_that_is_not_installed_is_named_and_other_channels_still_send(
+    run, isolated
+):
+    (isolated / "cobra.toml").write_text('[channels.sms]\nbackend = "kannell"\n')
+    seed(db_path(run), 2)
+    result = send(run)
+    assert result.exit_code == 1
+    assert (
+        "channels.sms.backend: no channel backend 'kannell' is installed"
+        in result.stderr
+    )
+    assert "Send: sent 2" in result.stderr
+
+
+def test_workers_send_concurrently_up_to_the_channel_limit(run, tmp_path, isolated):
+    journal = use_provider(tmp_path, isolated, delay=0.05, concurrency=3)
+    _Stats.most = 0
+    seed(db_path(run), 12)
+    result = send(run)
+    assert result.exit_code == 0, result.stderr
+    assert len(journal_keys(journal)) == 12
+    assert _Stats.most == 3
+
+
+def test_the_rate_limit_spaces_the_messages(run, tmp_path, isolated):
+    journal = use_provider(tmp_path, isolated, rate_limit=20, concurrency=1)
+    seed(db_path(run), 6)
+    assert send(run).exit_code == 0
+    times = [json.loads(line)["at"] for line in journal.read_text().splitlines()]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert min(gaps) >= 0.045  # 20 a second: one every 50 ms
+
+
+def test_dry_run_lists_what_would_go_and_changes_nothing(run):
+    seed(db_path(run), 2, country="CL", timezone="America/Santiago")
+    result = run(
+        "send",
+        "--for",
+        DAY,
+        "--at",
+        "2026-12-03T21:00:00-03:00",
+        "--dry-run",
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    assert [r["rules"] for r in rows] == ["waits until 2026-12-04T08:00:00-03:00"] * 2
+    assert rows[0]["to"] == "ap0@cliente0.example"
+    assert states(run) == Counter(queued=2)
+
+
+def test_at_needs_an_offset(run):
+    result = run("send", "--at", "2026-12-03T10:00:00")
+    assert result.exit_code == 2
+    assert "not an instant with a UTC offset" in result.stderr
+
+
+# -- processes at once, and a process killed halfway ------------------------------
+
+
+def _cobra_with_provider(*args: str, cwd: Path, home: Path) -> subprocess.Popen:
+    env = {**os.environ, "COBRA_HOME": str(home), "PYTHONPATH": str(TESTS)}
+    return subprocess.Popen(
+        [sys.executable, str(TESTS / "provider_backend.py"), *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_senders_at_once_never_send_the_same_message(run, tmp_path, isolated):
+    journal = use_provider(tmp_path, isolated, delay=0.002, concurrency=2)
+    keys = seed(db_path(run), 300)
+    home = tmp_path / "home"
+    first = _cobra_with_provider(
+        "send", "--for", DAY, "--at", AT, cwd=isolated, home=home
+    )
+    second = _cobra_with_provider(
+        "send", "--for", DAY, "--at", AT, cwd=isolated, home=home
+    )
+    outputs = [p.communicate(timeout=120) for p in (first, second)]
+    assert first.returncode == second.returncode == 0, outputs
+    sent = journal_keys(journal)
+    assert sorted(sent) == sorted(keys)  # each exactly once
+    pids = Counter(json.loads(line)["pid"] for line in journal.read_text().splitlines())
+    assert len(pids) == 2, "both senders should have sent a share"
+    assert states(run) == Counter(sent=300)
+
+
+def _kill_halfway(journal: Path, process: subprocess.Popen, after: int) -> None:
+    deadline = time.monotonic() + 60
+    while len(journal_keys(journal)) < after:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+
+
+def test_a_sender_killed_mid_batch_sends_nothing_twice_and_loses_nothing(
+    run, tmp_path, isolated
+):
+    # A provider cobra cannot ask about a message: what was in flight when
+    # the sender died is marked unknown for a person, never resent blindly.
+    journal = use_provider(tmp_path, isolated, delay=0.001, concurrency=4)
+    keys = seed(db_path(run), 1000)
+    home = tmp_path / "home"
+    sender = _cobra_with_provider(
+        "send", "--for", DAY, "--at", AT, cwd=isolated, home=home
+    )
+    _kill_halfway(journal, sender, after=300)
+
+    again = _cobra_with_provider(
+        "send", "--for", DAY, "--at", AT, cwd=isolated, home=home
+    )
+    _, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+
+    accepted = Counter(journal_keys(journal))
+    assert max(accepted.values()) == 1, "a message was sent twice"
+    with sqlite3.connect(db_path(run)) as conn:
+        rows = dict(conn.execute("SELECT idempotency_key, state FROM outbox"))
+    assert set(rows) == set(keys)
+    unknown = {key for key, state in rows.items() if state == "unknown"}
+    assert set(rows.values()) <= {"sent", "unknown"}
+    assert len(unknown) <= 4  # at most one per worker was in flight
+    assert {key for key, state in rows.items() if state == "sent"} <= set(accepted)
+    assert set(accepted) - unknown == {k for k, s in rows.items() if s == "sent"}
+    if unknown:
+        assert "may or may not have reached the customer" in err
+        # A person checked: resending on request sends exactly those.
+        before = len(accepted)
+        resend = _cobra_with_provider(
+            "send", "--for", DAY, "--at", AT, "--retry-unknown", cwd=isolated, home=home
+        )
+        _, err = resend.communicate(timeout=60)
+        assert resend.returncode == 0, err
+        assert len(journal_keys(journal)) == before + len(unknown)
+        assert states(run) == Counter(sent=1000)
+
+
+def test_a_killed_sender_with_a_backend_that_can_look_up_loses_and_repeats_nothing(
+    run, tmp_path
+):
+    keys = seed(db_path(run), 1000)
+    home = tmp_path / "home"
+    folder = home / "outbox"
+    env = {**os.environ, "COBRA_HOME": str(home)}
+    sender = subprocess.Popen(
+        [sys.executable, "-m", "cobra", "send", "--for", DAY, "--at", AT],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not folder.exists() or len(list(folder.glob("*.eml"))) < 300:
+        assert sender.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    sender.send_signal(signal.SIGKILL)
+    sender.communicate()
+    again = subprocess.run(
+        [sys.executable, "-m", "cobra", "send", "--for", DAY, "--at", AT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    assert len(list(folder.glob("*.eml"))) == 1000
+    assert not list(folder.glob("*.partial"))
+    assert states(run) == Counter(sent=1000)
+    assert len(keys) == 1000
+
+
+# -- receipts and replies ---------------------------------------------------------
+
+
+def test_reports_move_a_message_forward_never_back(run, tmp_path, isolated):
+    from cobra.channels import Receipt
+    from cobra.receipts import apply_receipt
+    from cobra.store import Store
+
+    use_provider(tmp_path, isolated)
+    [key] = seed(db_path(run), 1)
+    assert send(run).exit_code == 0
+    with Store.open(db_path(run)) as store:
+        assert apply_receipt(store, Receipt("delivered", key=key)).updated == 1
+        late = apply_receipt(store, Receipt("sent", provider_id="P-1"))
+        assert (late.updated, late.unchanged) == (0, 1)
+        lost = apply_receipt(
+            store, Receipt("delivered", key="nobody|x#1|2026-12-03|sms")
+        )
+        assert lost.unmatched == 1
+    assert states(run) == Counter(delivered=1)
+
+
+def test_a_hard_bounce_fails_the_message_and_invalidates_the_address(
+    run, tmp_path, isolated
+):
+    from cobra.channels import Receipt
+    from cobra.receipts import apply_receipt
+    from cobra.store import Store
+
+    use_provider(tmp_path, isolated)
+    [key] = seed(db_path(run), 1)
+    assert send(run).exit_code == 0
+    with Store.open(db_path(run)) as store:
+        done = apply_receipt(
+            store,
+            Receipt(
+                "failed", key=key, detail="5.1.1 unknown user", invalid_address=True
+            ),
+        )
+    assert (done.updated, done.invalidated) == (1, 1)
+    with sqlite3.connect(db_path(run)) as conn:
+        assert (
+            conn.execute("SELECT error FROM outbox").fetchone()[0]
+            == "5.1.1 unknown user"
+        )
+        reason = conn.execute("SELECT invalid_reason FROM contacts").fetchone()[0]
+    assert reason == "bounced: 5.1.1 unknown user"
+
+
+@pytest.mark.parametrize(
+    ("text", "opted_out"),
+    [
+        ("STOP", True),
+        ("stop.", True),
+        ("Baja por favor", True),
+        ("I will pay at the end of the month", False),
+        ("Pagaré el viernes. No me manden más SMS? STOP", False),
+    ],
+)
+def test_a_reply_opts_out_when_its_first_word_is_an_opt_out_word(text, opted_out):
+    from cobra.receipts import DEFAULT_OPT_OUT_WORDS, is_opt_out
+
+    assert is_opt_out(text, DEFAULT_OPT_OUT_WORDS) is opted_out
+
+
+def test_a_delivery_report_through_the_listener_marks_the_message_delivered(
+    run, tmp_path, isolated
+):
+    import threading
+    import urllib.parse
+    import urllib.request
+
+    from cobra import config as config_module
+    from cobra.receipts_server import make_server
+
+    use_provider(tmp_path, isolated)
+    [key] = seed(db_path(run), 1, channel="sms")
+    assert send(run).exit_code == 0
+    config = config_module.load()
+    server = make_server(config, db_path(run), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+    try:
+        query = urllib.parse.urlencode({"state": "delivered", "key": key})
+        url = f"http://127.0.0.1:{port}/sms/status?{query}"
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            assert answer.status == 200
+        assert states(run) == Counter(delivered=1)
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/sms/inbound", timeout=5)
+        assert missing.value.code == 404  # the stand-in takes no replies
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_sms_stop_opts_out_and_holds_the_next_message(run):
+    from cobra.channels import Inbound
+    from cobra.receipts import apply_inbound
+    from cobra.store import Store
+
+    # Customer 0's message goes today; customer 1's is planned for tomorrow.
+    seed(db_path(run), 1, channel="sms")
+    seed(db_path(run), 1, channel="sms", day="2026-12-04", first=1)
+    assert "Send: sent 1" in send(run).stderr
+    with Store.open(db_path(run)) as store:
+        first = apply_inbound(
+            store, Inbound("sms", "+1 212 555 0001", "STOP", provider_id="in-1")
+        )
+        again = apply_inbound(
+            store, Inbound("sms", "+12125550001", "STOP", provider_id="in-1")
+        )
+        stranger = apply_inbound(
+            store, Inbound("sms", "+5699999999", "hola", provider_id="in-2")
+        )
+    assert (first.replies, first.opt_outs, again.unchanged) == (1, 1, 1)
+    assert stranger.unmatched == 1
+    result = run("send", "--for", "2026-12-04", "--at", "2026-12-04T11:00:00-05:00")
+    assert "Send: sent 0, failed 0, held 1" in result.stderr
+    with sqlite3.connect(db_path(run)) as conn:
+        assert (
+            conn.execute(
+                "SELECT hold_reason FROM outbox WHERE planned_for = '2026-12-04'"
+            ).fetchone()[0]
+            == "opted out of sms"
+        )
+        assert conn.execute("SELECT COUNT(*) FROM inbound").fetchone()[0] == 2
