@@ -306,3 +306,45 @@ def test_dates_and_times_in_details_are_iso_8601(receiver, settings):
         "promised": "2027-03-01T09:30:00+00:00",
         "amount": "125.50",
     }
+
+
+# -- end to end: cobra send -------------------------------------------------------
+
+
+def test_cobra_send_posts_sms_to_a_webhook(run, receiver, isolated, monkeypatch):
+    """Another system sends cobra's SMS: the sms channel bound to a webhook."""
+    import sqlite3
+
+    from outbox_seed import seed
+
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    (isolated / "cobra.toml").write_text(
+        "[send]\nbackoff_seconds = 0.01\nmax_wait_seconds = 5\nmax_attempts = 3\n\n"
+        "[channels.sms]\n"
+        'backend = "webhook"\n'
+        f'url = "{receiver.url}"\n'
+        'secret_env = "HOOK_SECRET"\n',
+        encoding="utf-8",
+    )
+    receiver.answer(503, "busy", {"Retry-After": "0"})
+    path = run("db", "path").stdout.strip()
+    keys = seed(path, 3, channel="sms")
+
+    result = run("send", "--for", "2026-12-03", "--at", "2026-12-03T11:00:00-05:00")
+    assert result.exit_code == 0, result.stderr
+    assert "Send: sent 3, failed 0, held 0, retried 1." in result.stderr
+    accepted = receiver.accepted()
+    assert sorted(r.json["key"] for r in accepted) == sorted(keys)
+    assert {(r.json["kind"], r.json["channel"]) for r in accepted} == {("sms", "sms")}
+    assert sorted(r.json["to"] for r in accepted) == [
+        "+12125550000",
+        "+12125550001",
+        "+12125550002",
+    ]
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT idempotency_key, state, backend, provider_id FROM outbox"
+        ).fetchall()
+    ids = {r.header("Idempotency-Key"): r for r in accepted}
+    assert {(r[1], r[2]) for r in rows} == {("sent", "webhook")}
+    assert all(r[3] and r[3].startswith("evt-") and r[0] in ids for r in rows)
