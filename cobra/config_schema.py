@@ -218,6 +218,19 @@ def secret_key(doc: str) -> Key:
     return Key(env_var_name, doc, secret=True)
 
 
+# Keys every channel table may carry, whatever its backend; `cobra send`
+# reads them. The rest of the table belongs to the backend.
+CHANNEL_KEYS: dict[str, Key] = {
+    "backend": Key(string, "The channel backend plugin to use."),
+    "kind": Key(string, "The kind of message (email, sms...) for a channel of your own."),
+    "concurrency": Key(
+        integer(minimum=1), "Most messages sent at once (capped by the backend's own)."
+    ),
+    "rate_limit": Key(positive, "Most messages a second."),
+    "timeout": Key(positive, "Network timeout in seconds."),
+}
+
+
 SCHEMA = Table(
     {
         "company": Table(
@@ -474,7 +487,7 @@ SCHEMA = Table(
             "Replies from customers: opt-out words, and where e-mail replies arrive.",
         ),
         "channels": TableMap(
-            Table({"backend": Key(string, "The channel backend plugin to use.")}),
+            Table(CHANNEL_KEYS),
             "Binds each channel name used by strategies to a backend plugin.",
             open_keys=True,
         ),

@@ -63,6 +63,7 @@ class ProviderSession:
             os.close(fd)
 
     def send(self, message) -> str:
+        started = time.time()  # when cobra handed it over (rate limit tests)
         with _Stats.lock:
             _Stats.running += 1
             _Stats.most = max(_Stats.most, _Stats.running)

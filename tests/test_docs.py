@@ -76,3 +76,69 @@ def test_the_importer_example_in_the_plugin_docs_works(tmp_path, run):
     assert "rejected: 1" in result.stderr
     rows = run("customers", "--format", "json", "--as-of", "2027-01-15").stdout
     assert '"balance": "135.50"' in rows
+
+
+def test_the_channel_example_in_the_plugin_docs_sends_through_cobra_send(
+    tmp_path, run, isolated, monkeypatch
+):
+    """The documented backend, bound to the sms channel, delivers over HTTP."""
+    import json
+    import threading
+    import types
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from outbox_seed import seed
+
+    from cobra.plugins import get_plugins
+
+    received = []
+
+    class ChatService(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.headers["Authorization"] != "Bearer s3cret":
+                self.send_response(401)
+                self.end_headers()
+                return
+            received.append((self.path, json.loads(body)))
+            answer = json.dumps({"id": f"m-{len(received)}"}).encode()
+            self.send_response(201)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ChatService)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        text = (DOCS / "plugins.md").read_text(encoding="utf-8")
+        source = next(block for block in python_blocks(text) if "ChatBackend" in block)
+        module = types.ModuleType("acme_chat")
+        exec(compile(source, "docs/plugins.md", "exec"), module.__dict__)
+        get_plugins().register(module, name="acme-chat")
+        (isolated / "cobra.toml").write_text(
+            "[channels.sms]\n"
+            'backend = "acmechat"\n'
+            f'url = "http://127.0.0.1:{server.server_address[1]}/api"\n'
+            'token_env = "ACME_CHAT_TOKEN"\n',
+            encoding="utf-8",
+        )
+        db = run("db", "path").stdout.strip()
+        [key] = seed(db, 1, channel="sms")
+        monkeypatch.setenv("ACME_CHAT_TOKEN", "expired-token-4711")
+        refused = run("send", "--at", "2026-12-03T11:00:00-05:00", "--for", "2026-12-03")
+        assert refused.exit_code == 1
+        assert "the chat service refused the token" in refused.stderr
+        monkeypatch.setenv("ACME_CHAT_TOKEN", "s3cret")
+        result = run("send", "--at", "2026-12-03T11:00:00-05:00", "--for", "2026-12-03")
+        assert result.exit_code == 0, result.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+    [(path, document)] = received
+    assert path == "/api/messages"
+    assert document == {"to": "+12125550000", "text": document["text"], "ref": key}
+    assert "vencida" in document["text"]
+    assert "Send: sent 1" in result.stderr

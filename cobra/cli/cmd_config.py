@@ -10,7 +10,7 @@ import click
 from cobra import config as config_module
 from cobra import paths
 from cobra.cli.app import App, pass_app
-from cobra.config_schema import Key, Table
+from cobra.config_schema import CHANNEL_KEYS, Key, Table
 from cobra.errors import ConfigError
 from cobra.output import emit, format_option
 
@@ -126,7 +126,7 @@ def _channel_problems(config, source: str) -> list[config_module.Problem]:
             getattr(backends[backend].obj, "config_keys", None) or {}
         )
         if declared:
-            options = {k: v for k, v in table.items() if k != "backend"}
+            options = {k: v for k, v in table.items() if k not in CHANNEL_KEYS}
             problems += config_module.check(
                 options, source, Table(declared), prefix=key + "."
             )

@@ -22,6 +22,13 @@ _PARTS = {
                   FROM promises WHERE customer_id = ?""",
     "interaction": """SELECT substr(at, 1, 10) AS date, channel, outcome, collector, note
                       FROM interactions WHERE customer_id = ?""",
+    "message": """SELECT substr(COALESCE(sent_at, send_at, planned_for), 1, 10) AS date,
+                         channel, state, subject, address, hold_reason, error, template
+                  FROM outbox WHERE customer_id = ?""",
+    "reply": """SELECT substr(received_at, 1, 10) AS date, channel, sender, text, opt_out
+                FROM inbound WHERE customer_id = ?""",
+    "task": """SELECT due_on AS date, kind, title, state, assignee
+               FROM tasks WHERE customer_id = ?""",
     "finding": """SELECT substr(noted_at, 1, 10) AS date, reason, collector, note,
                          superseded_at
                   FROM findings WHERE customer_id = ?""",
@@ -61,6 +68,19 @@ def _text(kind: str, row: sqlite3.Row) -> str:
         who = f" by {row['collector']}" if row["collector"] else ""
         note = f": {row['note']}" if row["note"] else ""
         return f"{row['outcome']} via {row['channel'] or 'unknown channel'}{who}{note}"
+    if kind == "message":
+        about = f" {row['subject']!r}" if row["subject"] else f" ({row['template']})"
+        to = f" to {row['address']}" if row["address"] else ""
+        why = row["hold_reason"] or row["error"]
+        return f"{row['channel']}{about}{to}: {row['state']}" + (f" ({why})" if why else "")
+    if kind == "reply":
+        stop = " (opted out)" if row["opt_out"] else ""
+        text = " ".join(row["text"].split())
+        text = text if len(text) <= 80 else text[:79] + "…"
+        return f"via {row['channel']} from {row['sender']}: {text!r}{stop}"
+    if kind == "task":
+        who = f" for {row['assignee']}" if row["assignee"] else ""
+        return f"{row['title']}{who} ({row['state']})"
     who = f" by {row['collector']}" if row["collector"] else ""
     superseded = " (superseded)" if row["superseded_at"] else ""
     return f"reason {row['reason']}{who}{superseded}"
