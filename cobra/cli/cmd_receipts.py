@@ -74,20 +74,26 @@ def fetch_command(app: App):
     config = app.config()
     store = app.store()
     settings = mailbox.MailboxSettings.from_config(config)
-    fetched = mailbox.fetch(settings)
     words = tuple(config.get("replies.opt_out_words") or receipts.DEFAULT_OPT_OUT_WORDS)
     total = Applied()
-    for receipt in fetched.receipts:
-        total.add(receipts.apply_receipt(store, receipt))
-    for inbound in fetched.inbound:
-        total.add(receipts.apply_inbound(store, inbound, words, kind="email"))
-    # Only now that everything is stored may the mail leave the mailbox.
-    mailbox.acknowledge(settings, fetched)
+
+    def record(fetched) -> None:
+        # Mail leaves the mailbox only after this returns: a failure here
+        # leaves it to be read again by the next fetch.
+        for receipt in fetched.receipts:
+            total.add(receipts.apply_receipt(store, receipt))
+        for inbound in fetched.inbound:
+            total.add(receipts.apply_inbound(store, inbound, words, kind="email"))
+
+    fetched = mailbox.fetch(settings, record)
     for problem in total.problems:
         click.echo(f"warning: {problem}", err=True)
+    for reading in fetched.skipped:
+        click.echo(f"note: mail {reading.uid} skipped: {reading.note}", err=True)
     click.echo(
-        f"Fetched {len(fetched.receipts)} bounces and {len(fetched.inbound)} replies: "
-        f"{total.updated} messages updated, {total.invalidated} addresses marked "
-        f"invalid, {total.opt_outs} opt-outs, {total.unmatched} unmatched.",
+        f"Fetched {len(fetched.receipts)} bounces, {len(fetched.inbound)} replies and "
+        f"{len(fetched.auto_replies)} automatic replies: {total.updated} messages "
+        f"updated, {total.invalidated} addresses marked invalid, {total.opt_outs} "
+        f"opt-outs, {total.unmatched} unmatched.",
         err=True,
     )

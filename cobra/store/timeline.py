@@ -72,7 +72,9 @@ def _text(kind: str, row: sqlite3.Row) -> str:
         about = f" {row['subject']!r}" if row["subject"] else f" ({row['template']})"
         to = f" to {row['address']}" if row["address"] else ""
         why = row["hold_reason"] or row["error"]
-        return f"{row['channel']}{about}{to}: {row['state']}" + (f" ({why})" if why else "")
+        return f"{row['channel']}{about}{to}: {row['state']}" + (
+            f" ({why})" if why else ""
+        )
     if kind == "reply":
         stop = " (opted out)" if row["opt_out"] else ""
         text = " ".join(row["text"].split())
