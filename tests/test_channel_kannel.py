@@ -1,0 +1,602 @@
+"""The kannel backend against a real Kannel gateway on loopback.
+
+Messages go through smsbox's sendsms interface to Kannel's fake SMS centre
+(which prints what it gets) or to its HTTP centre (which hands each message
+to the test's listener as query parameters); delivery reports and incoming
+SMS come back from Kannel itself. Only faults that Kannel cannot be made to
+show (a hung server, a page that is not Kannel's, answers of a differently
+configured gateway) are played by small stand-ins on loopback that answer
+in smsbox's wire format: a status line and one line of text.
+"""
+
+# ruff: noqa: F811 - the gateway fixtures imported from services.kannel are
+# parameters of the tests, which ruff takes for redefinitions.
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import threading
+import time
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from cobra_plugins.channel_kannel import KannelBackend, is_gsm7, phone_number
+from histories import History, load
+from services.kannel import (
+    GLOBAL_SENDER,
+    PASSWORD,
+    USERNAME,
+    Listener,
+    Unavailable,
+    installed,
+    kannel,  # noqa: F401  (the session's gateway, a fixture)
+    kannel_listener,  # noqa: F401
+    running,
+)
+
+from cobra import config as cobra_config
+from cobra.channels import (
+    ChannelSettings,
+    OutgoingMessage,
+    PermanentError,
+    Request,
+    SetupError,
+    TransientError,
+)
+from cobra.plugins import get_plugins
+
+BACKEND = KannelBackend()
+DAY = "2026-06-10"
+NUMBER = "+56912345678"
+counter = iter(range(1, 1_000_000))
+
+
+def settings(
+    url: str,
+    monkeypatch,
+    *,
+    password: str = PASSWORD,
+    receipts_url: str | None = None,
+    timeout: float = 5.0,
+    **options,
+):
+    """Channel settings as cobra send builds them, from a real config."""
+    monkeypatch.setenv("KANNEL_TEST_PASSWORD", password)
+    table = {
+        "backend": "kannel",
+        "url": url,
+        "username": USERNAME,
+        "password_env": "KANNEL_TEST_PASSWORD",
+        **options,
+    }
+    lines = ["[channels.sms]"] + [f"{k} = {json.dumps(v)}" for k, v in table.items()]
+    with open("cobra.toml", "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    config = cobra_config.load()
+    return ChannelSettings(
+        channel="sms",
+        backend="kannel",
+        options=dict(config.get("channels.sms")),
+        config=config,
+        timeout=timeout,
+        receipts_url=receipts_url,
+    )
+
+
+def message(body: str, *, to: str = NUMBER, key: str | None = None):
+    number = next(counter)
+    return OutgoingMessage(
+        id=number,
+        key=key or f"ACME-{number}|friendly-reminder#2|2026-06-10|sms",
+        channel="sms",
+        kind="sms",
+        to=to,
+        account="ACME",
+        customer_name="Acme Tools",
+        language="es",
+        subject=None,
+        body=body,
+        planned_for=date(2026, 6, 10),
+    )
+
+
+def request(call) -> Request:
+    """What `cobra receipts serve` hands a backend for one listener call."""
+    return Request(
+        method=call.method,
+        path=call.path,
+        url=call.url,
+        query=call.query,
+        form={},
+        headers={},
+        body=b"",
+    )
+
+
+def send(gateway_settings, outgoing):
+    session = BACKEND.connect(gateway_settings)
+    try:
+        return session.send(outgoing)
+    finally:
+        session.close()
+
+
+def unique(text: str) -> str:
+    return f"{text} #{next(counter)}"
+
+
+# -- registration and the alphabet ----------------------------------------------------
+
+
+def test_the_backend_is_registered_as_a_builtin_plugin():
+    backend = get_plugins().channels()["kannel"].obj
+    assert backend.kinds == ("sms",)
+    assert (backend.concurrency, backend.rate_limit, backend.can_lookup) == (
+        4,
+        None,
+        False,
+    )
+    assert set(backend.config_keys) == {
+        "url",
+        "username",
+        "password_env",
+        "from",
+        "smsc",
+        "timeout",
+    }
+    assert backend.config_keys["password_env"].secret
+
+
+@pytest.mark.parametrize(
+    ("text", "gsm"),
+    [
+        ("Hola señor, ¿qué tal? Debe $1.200 (vence el 10/06) {ref} €", True),
+        ("Está pendiente", False),  # á is not in the GSM alphabet
+        ("Pagado 🙂", False),
+        ("Line one\nline two", True),
+        ("`backtick`", False),
+    ],
+)
+def test_gsm_7_alphabet(text, gsm):
+    assert is_gsm7(text) is gsm
+
+
+# -- sending through the real gateway --------------------------------------------------
+
+
+def test_accents_and_emoji_arrive_at_the_centre_as_ucs2(kannel, monkeypatch):
+    body = unique("Hola Acme: su factura está vencida 🙂 — pague en línea")
+    assert (
+        send(
+            settings(
+                kannel.sendsms_url, monkeypatch, smsc="web", **{"from": "CobraCL"}
+            ),
+            message(body),
+        )
+        is None
+    )
+
+    [call] = kannel.listener.wait_for(
+        lambda c: c.path == "/smsc" and body.encode("utf-16-be") == c.raw["text"]
+    )
+    assert call.query["to"] == NUMBER
+    assert call.query["from"] == "CobraCL"
+    assert (call.query["coding"], call.query["charset"]) == ("2", "UTF-16BE")
+
+
+def test_a_gsm_text_goes_as_7_bit_utf8_to_one_receiver(kannel, monkeypatch):
+    body = unique("Hola señor, ¿qué tal? Debe $1.200 €")
+    # smsbox would read each space-separated part as a receiver of its own.
+    to = "+56 9 1234-5678"
+    send(settings(kannel.sendsms_url, monkeypatch, smsc="web"), message(body, to=to))
+
+    [call] = kannel.listener.wait_for(
+        lambda c: c.path == "/smsc" and c.query.get("text") == body
+    )
+    assert (call.query["coding"], call.query["charset"]) == ("0", "UTF-8")
+    assert call.query["from"] == GLOBAL_SENDER  # smsbox's, when `from` is unset
+    assert call.query["to"] == NUMBER
+    time.sleep(0.3)
+    assert len(kannel.listener.matching(lambda c: c.query.get("text") == body)) == 1
+
+
+def test_delivery_reports_arrive_and_are_read(kannel, monkeypatch):
+    # A key with what Kannel would take for its own codes once escaped: é is
+    # %C3%A9 (%C is the charset, %A the answer) and a literal "%d".
+    key = f"CAFÉ-{next(counter)}|friendly-reminder#2|2026-06-10|sms 100%d"
+    body = unique("Recordatorio de pago")
+    base = kannel.listener.base + "/sms"
+    send(
+        settings(kannel.sendsms_url, monkeypatch, receipts_url=base),
+        message(body, key=key),
+    )
+
+    assert kannel.wait_fake_centre(body) == [(GLOBAL_SENDER, NUMBER, body)]
+    calls = kannel.listener.wait_for(
+        lambda c: c.path == "/sms/status" and c.query.get("key") == key, count=2
+    )
+    # Kannel makes both calls at once, so they may arrive in either order
+    # (cobra's receipts never move a message back from delivered to sent).
+    by_status = {c.query["status"]: c for c in calls}
+    assert set(by_status) == {"8", "1"}
+    assert all(c.query["to"] == NUMBER for c in calls)
+    [accepted] = BACKEND.receipt(request(by_status["8"]))
+    [delivered] = BACKEND.receipt(request(by_status["1"]))
+    assert (accepted.state, accepted.key) == ("sent", key)
+    assert (delivered.state, delivered.key) == ("delivered", key)
+    assert accepted.detail == "ACK/"  # the centre's answer, Kannel's %A
+    assert abs(int(by_status["1"].query["at"]) - time.time()) < 60
+
+
+def test_without_a_receipts_url_no_report_is_asked_for(kannel, monkeypatch):
+    body = unique("Sin reportes")
+    send(settings(kannel.sendsms_url, monkeypatch, smsc="web"), message(body))
+
+    [call] = kannel.listener.wait_for(
+        lambda c: c.path == "/smsc" and c.query.get("text") == body
+    )
+    assert not call.query.get("dlr-mask")
+
+
+def test_a_replies_reach_the_get_url_and_are_read(kannel):
+    stop = unique("STOP")
+    answer = kannel.inject("+56987654321", stop)
+    assert answer == "Sent."  # Kannel's HTTP centre took it
+    reply = unique("Ya pagué, gracias 🙂")
+    kannel.inject("56987654321", reply.encode("utf-16-be"), coding="2")
+
+    def arrived(text):
+        sent_as = (text.encode("utf-8"), text.encode("utf-16-be"))
+        return lambda c: c.path == "/sms/inbound" and c.raw.get("text") in sent_as
+
+    [first] = kannel.listener.wait_for(arrived(stop))
+    [second] = kannel.listener.wait_for(arrived(reply))
+
+    [opt_out] = BACKEND.inbound(request(first))
+    assert (opt_out.channel, opt_out.sender, opt_out.text) == (
+        "sms",
+        "+56987654321",
+        stop,
+    )
+    assert opt_out.provider_id and opt_out.received_at.endswith("+00:00")
+    [answered] = BACKEND.inbound(request(second))
+    # UCS-2 arrives as UTF-16BE bytes; a number without "+" is international.
+    assert (answered.sender, answered.text) == ("+56987654321", reply)
+    assert answered.provider_id != opt_out.provider_id
+    # max-messages = 0 in the sms-service: the listener's answer is not texted
+    # back (with 1, "<Empty reply from service provider>" reaches /smsc).
+    time.sleep(1)
+    assert not kannel.listener.matching(
+        lambda c: c.path == "/smsc" and c.query.get("to") == "+56987654321"
+    )
+
+
+# -- faults -----------------------------------------------------------------------------
+
+
+def test_a_wrong_password_is_a_setup_error(kannel, monkeypatch):
+    body = unique("Nunca sale")
+    with pytest.raises(SetupError) as raised:
+        send(
+            settings(kannel.sendsms_url, monkeypatch, password="not-it"), message(body)
+        )
+
+    said = str(raised.value)
+    assert "403 'Authorization failed for sendsms'" in said
+    assert "password_env" in said and "not-it" not in said
+    time.sleep(0.3)
+    assert kannel.wait_fake_centre(body, timeout=0) == []
+
+
+def test_a_receiver_kannel_refuses_is_an_invalid_address(kannel, monkeypatch):
+    body = unique("Número malo")
+    with pytest.raises(PermanentError) as raised:
+        send(
+            settings(kannel.sendsms_url, monkeypatch),
+            message(body, to="+56 9 1234 ABCD"),
+        )
+
+    assert raised.value.invalid_address
+    assert "400 'Number(s) has/have been denied" in str(raised.value)
+    time.sleep(0.3)
+    assert kannel.wait_fake_centre(body, timeout=0) == []
+
+
+def test_smsbox_down_is_transient_and_the_message_goes_once_it_is_back(
+    kannel, monkeypatch
+):
+    body = unique("Cuando vuelva")
+    outgoing = message(body)
+    gateway = settings(kannel.sendsms_url, monkeypatch)
+    kannel.stop_smsbox()
+    try:
+        with pytest.raises(TransientError) as raised:
+            send(gateway, outgoing)
+    finally:
+        kannel.start_smsbox()
+
+    said = str(raised.value)
+    assert "connection refused" in said and "is smsbox running" in said
+    assert PASSWORD not in said
+    assert kannel.wait_fake_centre(body, timeout=0) == []
+    send(gateway, outgoing)  # what cobra send does on its retry
+    assert kannel.wait_fake_centre(body) == [(GLOBAL_SENDER, NUMBER, body)]
+
+
+@pytest.fixture
+def full_gateway(tmp_path, monkeypatch):
+    """A gateway of its own with no SMS centre connected and room for one
+    queued message: the real way to a 503 from smsbox."""
+    try:
+        installed()
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    listener = Listener()
+    try:
+        with running(
+            tmp_path / "kannel",
+            listener=listener,
+            fake_centre=False,
+            outgoing_queue_limit=1,
+        ) as gateway:
+            yield gateway
+    finally:
+        listener.close()
+
+
+def test_a_full_gateway_is_transient_and_nothing_is_lost(full_gateway, monkeypatch):
+    gateway = settings(full_gateway.sendsms_url, monkeypatch)
+    queued, refused = message(unique("Primero")), message(unique("Segundo"))
+    session = BACKEND.connect(gateway)
+    try:
+        assert session.send(queued) is None  # "3: Queued for later delivery"
+        with pytest.raises(TransientError) as raised:
+            session.send(refused)
+        assert "503 'Temporal failure, try again later.'" in str(raised.value)
+
+        full_gateway.start_fake_centre()
+        assert full_gateway.wait_fake_centre(queued.body)
+        session.send(refused)  # the retry
+        assert full_gateway.wait_fake_centre(refused.body)
+    finally:
+        session.close()
+    got = [text for _, _, text in full_gateway.fake_centre_got()]
+    assert got.count(queued.body) == got.count(refused.body) == 1
+
+
+class StandIn:
+    """A loopback HTTP server answering every request the same way."""
+
+    def __init__(self, status: int, body: str, headers: dict | None = None):
+        self.requests: list[str] = []
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                stand_in.requests.append(self.path)
+                data = body.encode()
+                self.send_response(status)
+                for name, value in {
+                    "Content-Type": "text/html",
+                    **(headers or {}),
+                }.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/cgi-bin/sendsms"
+        threading.Thread(
+            target=self.server.serve_forever, args=(0.05,), daemon=True
+        ).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "error", "check"),
+    [
+        # A page that is not smsbox's answer (a proxy, another service).
+        (
+            200,
+            "<html><body>Welcome to nginx!</body></html>",
+            {},
+            TransientError,
+            "which is not a sendsms answer",
+        ),
+        (500, "Internal Server Error", {}, TransientError, "500"),
+        (429, "Too Many Requests", {"Retry-After": "7"}, TransientError, "429"),
+        # smsbox's own 4xx answers when its config or the request is wrong.
+        (
+            400,
+            "Charset or body misformed, rejected",
+            {},
+            PermanentError,
+            "Charset or body misformed",
+        ),
+        (
+            400,
+            "Sender missing and no global set, rejected",
+            {},
+            SetupError,
+            "set `from`",
+        ),
+        (
+            400,
+            "Empty receiver number not allowed, rejected",
+            {},
+            PermanentError,
+            "Empty receiver",
+        ),
+        (302, "", {"Location": "/login"}, TransientError, "not a sendsms answer"),
+    ],
+)
+def test_answers_are_classified(monkeypatch, status, body, headers, error, check):
+    stand_in = StandIn(status, body, headers)
+    try:
+        with pytest.raises(error) as raised:
+            send(settings(stand_in.url, monkeypatch), message("Hola"))
+    finally:
+        stand_in.close()
+
+    assert type(raised.value) is error
+    assert check in str(raised.value)
+    assert len(stand_in.requests) == 1  # no retry hidden in the backend
+    if error is PermanentError:
+        assert raised.value.invalid_address == ("receiver" in body)
+    if status == 429:
+        assert raised.value.retry_after == 7
+
+
+def test_queued_for_later_delivery_is_success(monkeypatch):
+    stand_in = StandIn(202, "3: Queued for later delivery")
+    try:
+        assert send(settings(stand_in.url, monkeypatch), message("Hola")) is None
+    finally:
+        stand_in.close()
+
+
+def test_a_hung_server_times_out_as_transient(monkeypatch):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held = []
+    threading.Thread(target=lambda: held.append(server.accept()), daemon=True).start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/cgi-bin/sendsms"
+    started = time.monotonic()
+    try:
+        with pytest.raises(TransientError) as raised:
+            send(settings(url, monkeypatch, timeout=0.5), message("Hola"))
+    finally:
+        for connection, _ in held:
+            connection.close()
+        server.close()
+
+    took = time.monotonic() - started
+    assert "did not answer within 0.5 s" in str(raised.value)
+    assert 0.4 < took < 3
+
+
+def test_an_empty_message_or_no_number_fails_without_a_request(monkeypatch):
+    stand_in = StandIn(202, "0: Accepted for delivery")
+    try:
+        gateway = settings(stand_in.url, monkeypatch)
+        with pytest.raises(PermanentError, match="empty"):
+            send(gateway, message("  \n"))
+        with pytest.raises(PermanentError, match="no phone number"):
+            send(gateway, message("Hola", to=None))
+    finally:
+        stand_in.close()
+    assert stand_in.requests == []
+
+
+def test_setup_problems_are_named(monkeypatch):
+    with pytest.raises(SetupError, match="channels.sms.url must be the smsbox"):
+        BACKEND.connect(settings("localhost:13013", monkeypatch))
+    gateway = settings("http://127.0.0.1:9/cgi-bin/sendsms", monkeypatch)
+    monkeypatch.delenv("KANNEL_TEST_PASSWORD")
+    with pytest.raises(SetupError, match="KANNEL_TEST_PASSWORD, which is not set"):
+        BACKEND.connect(gateway)
+
+
+# -- reading callbacks ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "state"),
+    [
+        ("1", "delivered"),
+        ("2", "failed"),
+        ("4", "sent"),
+        ("8", "sent"),
+        ("16", "failed"),
+    ],
+)
+def test_each_report_type_maps_to_a_state(status, state):
+    query = {"key": "K|s#1|2026-06-10|sms", "status": status, "answer": ""}
+    call = Request("GET", "/sms/status", "http://x/sms/status", query, {}, {}, b"")
+    [receipt] = BACKEND.receipt(call)
+    assert (receipt.key, receipt.state) == ("K|s#1|2026-06-10|sms", state)
+    assert receipt.detail  # the meaning, when the centre gave no answer
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"status": "1"}, {"key": "K", "status": "32"}, {"key": "K", "status": "%d"}],
+)
+def test_a_request_that_is_not_a_report_is_refused(query):
+    call = Request("GET", "/sms/status", "http://x/sms/status", query, {}, {}, b"")
+    with pytest.raises(ValueError):
+        BACKEND.receipt(call)
+
+
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        ("+56987654321", "+56987654321"),
+        ("0056987654321", "+56987654321"),
+        ("56 9 8765 4321", "+56987654321"),
+        ("MOVISTAR", "MOVISTAR"),
+    ],
+)
+def test_senders_are_read_as_e164(raw, e164):
+    assert phone_number(raw) == e164
+
+
+# -- end to end: cobra plan, cobra send, the report -------------------------------------
+
+
+def test_cobra_send_delivers_through_kannel_and_the_report_names_the_message(
+    kannel, run, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("KANNEL_TEST_PASSWORD", PASSWORD)
+    (tmp_path / "work" / "cobra.toml").write_text(
+        "[channels.sms]\n"
+        'backend = "kannel"\n'
+        f'url = "{kannel.sendsms_url}"\n'
+        f'username = "{USERNAME}"\n'
+        'password_env = "KANNEL_TEST_PASSWORD"\n'
+        'from = "CobraUS"\n'
+        "[receipts]\n"
+        f'public_url = "{kannel.listener.base}/e2e"\n'
+    )
+    number = "+12125550147"
+    # Two years of bills paid on time, the last one two days overdue on DAY:
+    # the friendly-reminder strategy's SMS step.
+    customer = History("KANNELE2E", "Kannel Tools Inc.", phone=number)
+    customer.monthly(date(2024, 5, 8), 24, "1200.00")
+    customer.invoice(date(2026, 5, 9), "1200.00")
+    load(run, tmp_path, customer)
+    assert run("plan", "--for", DAY).exit_code == 0
+
+    # Noon in New York on the planned day: the US rules allow an SMS.
+    result = run("send", "--for", DAY, "--at", f"{DAY}T12:00:00-04:00")
+    assert result.exit_code == 0, result.stderr
+    assert "sent 1, failed 0" in result.stderr
+
+    db = sqlite3.connect(run("db", "path").stdout.strip())
+    db.row_factory = sqlite3.Row
+    [row] = db.execute("SELECT * FROM outbox WHERE channel = 'sms'").fetchall()
+    assert (row["state"], row["backend"], row["address"]) == ("sent", "kannel", number)
+    [(sender, _, text)] = [
+        got for got in kannel.wait_fake_centre(row["body"]) if got[1] == number
+    ]
+    assert (sender, text) == ("CobraUS", row["body"])
+
+    reports = kannel.listener.wait_for(
+        lambda c: (
+            c.path == "/e2e/sms/status" and c.query.get("key") == row["idempotency_key"]
+        ),
+        count=2,
+    )
+    states = {BACKEND.receipt(request(c))[0].state for c in reports}
+    assert states == {"sent", "delivered"}
