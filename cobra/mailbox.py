@@ -70,8 +70,9 @@ class MailboxSettings:
     port: int = 993
     mailbox: str = "INBOX"
     processed_mailbox: str = "cobra-processed"
-    timeout: float = 30.0
+    timeout: float = 10.0
     password_env: str = ""  # where the password came from, for messages
+    ca_file: str | None = None  # a private CA's PEM file instead of the system's
 
     @classmethod
     def from_config(cls, config) -> MailboxSettings:
@@ -105,8 +106,11 @@ class MailboxSettings:
             port=int(table.get("port", DEFAULT_PORT[security])),
             mailbox=str(table.get("mailbox", "INBOX")),
             processed_mailbox=str(table.get("processed_mailbox", "cobra-processed")),
-            timeout=float(table.get("timeout", 30.0)),
+            timeout=float(table.get("timeout", 10.0)),
             password_env=str(table["password_env"]),
+            ca_file=str(config.resolve_path(table["ca_file"]))
+            if table.get("ca_file")
+            else None,
         )
 
     @property
@@ -236,8 +240,8 @@ class Mailbox:
             self._drop()
             raise MailboxSetupError(
                 f"the TLS certificate of the IMAP server {settings.address} was "
-                f"refused: {exc.verify_message}; check replies.email.host, or make "
-                "the certificate's authority trusted (SSL_CERT_FILE)"
+                f"refused: {exc.verify_message}; check replies.email.host, or name "
+                "the authority that signed it in replies.email.ca_file"
             ) from None
         except ssl.SSLError as exc:
             self._drop()
@@ -284,7 +288,13 @@ class Mailbox:
 
     def _connect(self) -> None:
         settings = self.settings
-        context = ssl.create_default_context()
+        try:
+            context = ssl.create_default_context(cafile=settings.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise MailboxSetupError(
+                f"replies.email.ca_file {settings.ca_file} cannot be used: "
+                f"{getattr(exc, 'strerror', None) or exc}; it must be a PEM file"
+            ) from None
         if settings.security == "tls":
             self.imap = self._call(
                 "connecting",
@@ -729,34 +739,55 @@ _HEADER_SENT = re.compile(
 
 
 def own_text(text: str) -> str:
-    """The part of a reply its sender wrote: quoted lines, the quoted message
-    after its "On ... wrote:" line, and the signature are removed."""
+    """The part of a reply its sender wrote.
+
+    Removed: lines quoted with ">", the signature, and the quoted message
+    after its "On ... wrote:" line. When the quote under that line is marked
+    with ">", only the line goes: the sender may answer below the quote or
+    between its lines. An unmarked quote (Outlook's header block, a
+    forwarded message) runs to the end and is cut whole.
+    """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     kept: list[str] = []
+    skip = 0
     for index, line in enumerate(lines):
+        if skip:
+            skip -= 1
+            continue
         stripped = line.strip()
         following = [item.strip() for item in lines[index + 1 : index + 3]]
         if line in ("-- ", "--"):  # RFC 3676 signature separator
             break
-        if _starts_quote(stripped, following):
+        if _FORWARD_MARK.fullmatch(stripped) or _header_block(stripped, following):
             break
+        attribution = _attribution_lines(stripped, following)
+        if attribution:
+            rest = (item.strip() for item in lines[index + attribution :])
+            if not next((item for item in rest if item), "").startswith(">"):
+                break
+            skip = attribution - 1
+            continue
         if stripped.startswith(">"):
             continue
         kept.append(line.rstrip())
     return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
 
 
-def _starts_quote(line: str, following: list[str]) -> bool:
-    if _FORWARD_MARK.fullmatch(line):
-        return True
+def _attribution_lines(line: str, following: list[str]) -> int:
+    """How many lines an "On ... wrote:" starting here spans (clients wrap
+    it over two or three), or 0."""
     if _ATTRIBUTION_START.match(line):
-        # Clients wrap a long attribution over two or three lines.
         joined = [line, *following]
-        if any(_ATTRIBUTION.fullmatch(" ".join(joined[:n])) for n in (1, 2, 3)):
-            return True
-    if _HEADER_FROM.match(line):
-        return any(_HEADER_SENT.match(item) for item in following)
-    return False
+        for count in (1, 2, 3):
+            if _ATTRIBUTION.fullmatch(" ".join(joined[:count])):
+                return count
+    return 0
+
+
+def _header_block(line: str, following: list[str]) -> bool:
+    return bool(_HEADER_FROM.match(line)) and any(
+        _HEADER_SENT.match(item) for item in following
+    )
 
 
 def _reply_text(message: EmailMessage) -> str:
