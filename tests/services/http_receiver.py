@@ -77,9 +77,12 @@ class Answer:
 class HttpReceiver:
     """Start with :meth:`start`, stop with :meth:`stop` (or use ``with``)."""
 
-    def __init__(self, secret: str | None = None, path: str = "/hook"):
+    def __init__(
+        self, secret: str | None = None, path: str = "/hook", latency: float = 0.0
+    ):
         self.secret = secret.encode("utf-8") if secret is not None else None
         self.path = path
+        self.latency = latency  # added to every answer: a distant receiver
         self.received: list[Received] = []
         self.connections = 0
         self.accepted_keys: dict[str, str] = {}
@@ -223,7 +226,8 @@ def _handler_for(receiver: HttpReceiver):
                 connection=self.connection_number,
             )
             answer = receiver._respond(request)
-            if answer.delay and receiver._released.wait(answer.delay):
+            delay = answer.delay + receiver.latency
+            if delay and receiver._released.wait(delay):
                 return  # stopped while hanging: drop the connection
             self.send_response(answer.status)
             for name, value in answer.headers.items():
@@ -236,8 +240,10 @@ def _handler_for(receiver: HttpReceiver):
 
 
 if __name__ == "__main__":
-    receiver = HttpReceiver(secret=sys.argv[2] if len(sys.argv) > 2 else None)
-    receiver.start(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    # python tests/services/http_receiver.py [PORT [SECRET [LATENCY_SECONDS]]]
+    args = sys.argv[1:] + [None] * 3
+    receiver = HttpReceiver(secret=args[1] or None, latency=float(args[2] or 0))
+    receiver.start(int(args[0] or 0))
     print(f"listening on {receiver.url}", flush=True)
     try:
         receiver._thread.join()

@@ -33,6 +33,9 @@ posts a status callback to a message's ``StatusCallback`` and
 with ``X-Twilio-Signature`` (HMAC-SHA1 of the URL and the sorted parameters,
 keyed with the auth token), written here from Twilio's documented recipe.
 
+Run as a program (``python tests/services/twilio_standin.py [PORT]``) it
+serves until interrupted, for benchmarks that want it in its own process.
+
 Faults are scripted: :meth:`fail` (a status and a Twilio error code, with
 ``Retry-After``), :meth:`malformed` (a body that is not Twilio's JSON) and
 :meth:`hang` (answer after the client's timeout).
@@ -109,8 +112,9 @@ class TwilioStandIn:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
-    def start(self) -> TwilioStandIn:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+    def start(self, port: int = 0) -> TwilioStandIn:
+        self._released.clear()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}
@@ -352,3 +356,14 @@ def _handler_for(standin: TwilioStandIn):
             self.wfile.write(answer.body)
 
     return Handler
+
+
+if __name__ == "__main__":
+    import sys
+
+    standin = TwilioStandIn().start(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    print(f"listening on {standin.api_url}", flush=True)
+    try:
+        standin._thread.join()
+    except KeyboardInterrupt:
+        standin.stop()
