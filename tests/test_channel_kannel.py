@@ -15,8 +15,11 @@ in smsbox's wire format: a status line and one line of text.
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from datetime import date
@@ -27,10 +30,12 @@ from cobra_plugins.channel_kannel import KannelBackend, is_gsm7, phone_number
 from histories import History, load
 from services.kannel import (
     GLOBAL_SENDER,
+    INBOUND_QUERY,
     PASSWORD,
     USERNAME,
     Listener,
     Unavailable,
+    free_ports,
     installed,
     kannel,  # noqa: F401  (the session's gateway, a fixture)
     kannel_listener,  # noqa: F401
@@ -552,51 +557,129 @@ def test_senders_are_read_as_e164(raw, e164):
     assert phone_number(raw) == e164
 
 
-# -- end to end: cobra plan, cobra send, the report -------------------------------------
+# -- end to end: cobra plan, cobra send, cobra receipts serve --------------------------
 
 
-def test_cobra_send_delivers_through_kannel_and_the_report_names_the_message(
-    kannel, run, tmp_path, monkeypatch
+def wait_until(check, what: str, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
+        time.sleep(0.05)
+    return found
+
+
+def port_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def receipts_serve(isolated):
+    """`cobra receipts serve` as a process of its own, on a port chosen here."""
+    [port] = free_ports(1)
+    processes = []
+
+    def start():
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cobra", "receipts", "serve", "--port", str(port)],
+            cwd=isolated,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        processes.append(process)
+        wait_until(
+            lambda: process.poll() is not None or port_open(port),
+            "cobra receipts serve listening",
+        )
+        assert process.poll() is None, process.stderr.read().decode()
+        return process
+
+    yield port, start
+    for process in processes:
+        process.send_signal(signal.SIGINT)  # what Ctrl-C does: it stops cleanly
+        process.wait(10)
+        process.stderr.close()
+
+
+def test_cobra_send_through_kannel_then_reports_and_a_stop_reach_receipts_serve(
+    run, tmp_path, isolated, monkeypatch, receipts_serve
 ):
-    monkeypatch.setenv("KANNEL_TEST_PASSWORD", PASSWORD)
-    (tmp_path / "work" / "cobra.toml").write_text(
-        "[channels.sms]\n"
-        'backend = "kannel"\n'
-        f'url = "{kannel.sendsms_url}"\n'
-        f'username = "{USERNAME}"\n'
-        'password_env = "KANNEL_TEST_PASSWORD"\n'
-        'from = "CobraUS"\n'
-        "[receipts]\n"
-        f'public_url = "{kannel.listener.base}/e2e"\n'
+    try:
+        installed()
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    port, start_serve = receipts_serve
+    public = f"http://127.0.0.1:{port}"
+    listener = Listener()
+    gateway = running(
+        tmp_path / "kannel",
+        listener=listener,
+        get_url=f"{public}/sms/inbound?{INBOUND_QUERY}",
     )
-    number = "+12125550147"
-    # Two years of bills paid on time, the last one two days overdue on DAY:
-    # the friendly-reminder strategy's SMS step.
-    customer = History("KANNELE2E", "Kannel Tools Inc.", phone=number)
-    customer.monthly(date(2024, 5, 8), 24, "1200.00")
-    customer.invoice(date(2026, 5, 9), "1200.00")
-    load(run, tmp_path, customer)
-    assert run("plan", "--for", DAY).exit_code == 0
+    with gateway as kannel:
+        monkeypatch.setenv("KANNEL_TEST_PASSWORD", PASSWORD)
+        (isolated / "cobra.toml").write_text(
+            "[channels.sms]\n"
+            'backend = "kannel"\n'
+            f'url = "{kannel.sendsms_url}"\n'
+            f'username = "{USERNAME}"\n'
+            'password_env = "KANNEL_TEST_PASSWORD"\n'
+            'from = "CobraUS"\n'
+            "[receipts]\n"
+            f'public_url = "{public}"\n'
+        )
+        number = "+12125550147"
+        # Two years of bills paid on time, the last one two days overdue on
+        # DAY: the friendly-reminder strategy's SMS step.
+        customer = History("KANNELE2E", "Kannel Tools Inc.", phone=number)
+        customer.monthly(date(2024, 5, 8), 24, "1200.00")
+        customer.invoice(date(2026, 5, 9), "1200.00")
+        load(run, tmp_path, customer)
+        assert run("plan", "--for", DAY).exit_code == 0
+        checked = run("config", "check")
+        assert checked.exit_code == 0, checked.stderr
+        start_serve()
 
-    # Noon in New York on the planned day: the US rules allow an SMS.
-    result = run("send", "--for", DAY, "--at", f"{DAY}T12:00:00-04:00")
-    assert result.exit_code == 0, result.stderr
-    assert "sent 1, failed 0" in result.stderr
+        # Noon in New York on the planned day: the US rules allow an SMS.
+        result = run("send", "--for", DAY, "--at", f"{DAY}T12:00:00-04:00")
+        assert result.exit_code == 0, result.stderr
+        assert "Send: sent 1, failed 0" in result.stderr
 
-    db = sqlite3.connect(run("db", "path").stdout.strip())
-    db.row_factory = sqlite3.Row
-    [row] = db.execute("SELECT * FROM outbox WHERE channel = 'sms'").fetchall()
-    assert (row["state"], row["backend"], row["address"]) == ("sent", "kannel", number)
-    [(sender, _, text)] = [
-        got for got in kannel.wait_fake_centre(row["body"]) if got[1] == number
-    ]
-    assert (sender, text) == ("CobraUS", row["body"])
+        db = sqlite3.connect(run("db", "path").stdout.strip())
+        db.row_factory = sqlite3.Row
+        [row] = db.execute("SELECT * FROM outbox WHERE channel = 'sms'").fetchall()
+        assert (row["backend"], row["address"]) == ("kannel", number)
+        got = kannel.wait_fake_centre(row["body"])
+        assert got == [("CobraUS", number, row["body"])]
 
-    reports = kannel.listener.wait_for(
-        lambda c: (
-            c.path == "/e2e/sms/status" and c.query.get("key") == row["idempotency_key"]
-        ),
-        count=2,
-    )
-    states = {BACKEND.receipt(request(c))[0].state for c in reports}
-    assert states == {"sent", "delivered"}
+        def state():
+            return db.execute(
+                "SELECT state FROM outbox WHERE id = ?", (row["id"],)
+            ).fetchone()[0]
+
+        wait_until(lambda: state() == "delivered", "the delivery report applied")
+        events = {
+            event
+            for (event,) in db.execute(
+                "SELECT state FROM outbox_events WHERE outbox_id = ?", (row["id"],)
+            )
+        }
+        assert {"sent", "delivered"} <= events  # Kannel's reports 8 and 1
+
+        assert kannel.inject(number, "STOP") == "Sent."
+        wait_until(
+            lambda: db.execute(
+                "SELECT 1 FROM opt_outs WHERE customer_id = ? AND channel = 'sms'",
+                (row["customer_id"],),
+            ).fetchone(),
+            "the STOP reply applied",
+        )
+        [(sender, text)] = db.execute("SELECT sender, text FROM inbound").fetchall()
+        assert (sender, text) == (number, "STOP")
+        db.close()
+    listener.close()

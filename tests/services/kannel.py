@@ -285,8 +285,13 @@ group = sms-service
 keyword = default
 catch-all = true
 max-messages = 0
-get-url = "{listener}/sms/inbound?from=%p&text=%a&id=%I&at=%T&coding=%c&charset=%C"
+get-url = "{get_url}"
 """
+
+# What the sms-service passes on, as docs/channels/kannel.md tells users to
+# write it: the sender, the text with its coding and charset (UCS-2 replies
+# arrive as UTF-16BE bytes), Kannel's message id and the time.
+INBOUND_QUERY = "from=%p&text=%a&id=%I&at=%T&coding=%c&charset=%C"
 
 
 @dataclass
@@ -472,8 +477,11 @@ def running(
     listener: Listener,
     fake_centre: bool = True,
     outgoing_queue_limit: int | None = None,
+    get_url: str | None = None,
 ):
     """Start a gateway in *folder* (config and logs); stop it on the way out.
+
+    Incoming SMS go to *get_url* (default: the listener's ``/sms/inbound``).
 
     *outgoing_queue_limit* sets bearerbox's ``sms-outgoing-queue-limit``:
     with no SMS centre connected, that many messages are queued and the next
@@ -492,6 +500,7 @@ def running(
         CONFIG.format(
             folder=folder,
             listener=listener.base,
+            get_url=get_url or f"{listener.base}/sms/inbound?{INBOUND_QUERY}",
             admin_password=ADMIN_PASSWORD,
             username=USERNAME,
             password=PASSWORD,
