@@ -148,14 +148,24 @@ class TwilioBackend:
     def connect(self, settings: ChannelSettings) -> TwilioSession:
         return TwilioSession(settings)
 
-    def receipt(self, request: Request, settings: ChannelSettings) -> list[Receipt]:
-        """A status callback as a :class:`Receipt`; nothing if not Twilio's."""
-        if not authentic(request, settings):
+    def receipt(
+        self, request: Request, settings: ChannelSettings | None = None
+    ) -> list[Receipt]:
+        """A status callback as a :class:`Receipt`; nothing if not Twilio's.
+
+        Raises ValueError for a signed request that is not a status callback,
+        which ``cobra receipts serve`` answers with 400.
+        """
+        if not authentic(request, _required(settings)):
             return []
         sid = request.form.get("MessageSid") or request.form.get("SmsSid")
         status = request.form.get("MessageStatus") or request.form.get("SmsStatus")
-        state = REPORTED_STATES.get(status or "")
-        if not sid or state is None:
+        if not sid or not status:
+            raise ValueError(
+                "not a Twilio status callback: MessageSid and MessageStatus missing"
+            )
+        state = REPORTED_STATES.get(status)
+        if state is None:
             return []
         code = _integer(request.form.get("ErrorCode"))
         detail = f"twilio status {status}" + (f", error {code}" if code else "")
@@ -168,16 +178,16 @@ class TwilioBackend:
             )
         ]
 
-    def inbound(self, request: Request, settings: ChannelSettings) -> list[Inbound]:
+    def inbound(
+        self, request: Request, settings: ChannelSettings | None = None
+    ) -> list[Inbound]:
         """A customer's message to our number as an :class:`Inbound`."""
+        settings = _required(settings)
         if not authentic(request, settings):
             return []
         sender = request.form.get("From")
         if not sender:
-            log.warning(
-                "channel %s: an incoming message without From", settings.channel
-            )
-            return []
+            raise ValueError("not a Twilio incoming message: From is missing")
         return [
             Inbound(
                 channel=settings.channel,
@@ -186,6 +196,17 @@ class TwilioBackend:
                 provider_id=request.form.get("MessageSid") or None,
             )
         ]
+
+
+def _required(settings: ChannelSettings | None) -> ChannelSettings:
+    # Checking a signature needs the channel's auth token: a listener that
+    # passes no settings cannot have Twilio's callbacks.
+    if settings is None:
+        raise ValueError(
+            "the twilio backend needs the channel's settings to check "
+            "X-Twilio-Signature; this listener passed none"
+        )
+    return settings
 
 
 class TwilioSession:
