@@ -215,7 +215,11 @@ class Mailbox:
         self.imap: imaplib.IMAP4 | None = None
         self.capabilities: set[str] = set()
         self._processed_ready = False
-        self._connect()
+        try:
+            self._connect()
+        except BaseException:
+            self.close()  # a refused login or mailbox leaves a connection open
+            raise
 
     def __enter__(self) -> Mailbox:  # noqa: PYI034 - never subclassed
         return self
@@ -270,10 +274,17 @@ class Mailbox:
                 f"{exc.strerror or exc}"
             ) from None
         except imaplib.IMAP4.error as exc:
+            reply = _text(exc)
+            if reply.startswith("* BYE"):  # a greeting that turns us away
+                self._drop()
+                raise MailboxUnavailable(
+                    f"the IMAP server {settings.address} closed the connection "
+                    f"while {doing}: {reply.removeprefix('* BYE').strip()}"
+                ) from None
             error = MailboxError(
-                f"the IMAP server {settings.address} refused {doing}: {_text(exc)}"
+                f"the IMAP server {settings.address} refused {doing}: {reply}"
             )
-            error.reply = _text(exc)
+            error.reply = reply
             raise error from None
 
     def _checked(self, doing: str, function: Callable, *args) -> list:
@@ -622,8 +633,15 @@ def read_message(raw: bytes, uid: str = "", arrived: datetime | None = None) -> 
 
 
 def _read(message: EmailMessage, raw: bytes, uid: str, arrived) -> Reading:
-    if _is_report(message):
+    report_type = _report_type(message)
+    if report_type == "delivery-status":
         return _read_report(message, uid)
+    if report_type == "disposition-notification":
+        return _read_read_receipt(message, uid)
+    if report_type:
+        # A spam complaint (feedback-report) or another machine's report:
+        # no customer wrote it, and it is about no delivery cobra tracks.
+        return Reading(uid, SKIPPED, note=f"a {report_type} report")
     if _looks_like_bounce(message):
         return _read_plain_bounce(message, uid)
     if message.get(KEY_HEADER):
@@ -927,10 +945,35 @@ _DELAY_WORDS = re.compile(
 )
 
 
-def _is_report(message: Message) -> bool:
-    return (
-        message.get_content_type() == "multipart/report"
-        and str(message.get_param("report-type", "")).lower() == "delivery-status"
+def _report_type(message: Message) -> str:
+    """The report-type of a multipart/report (RFC 6522), else ""."""
+    if message.get_content_type() != "multipart/report":
+        return ""
+    return str(message.get_param("report-type", "")).strip().lower() or "unnamed"
+
+
+def _read_read_receipt(message: Message, uid: str) -> Reading:
+    """RFC 8098: the recipient's mail client says it showed our message,
+    which proves delivery (other dispositions prove nothing)."""
+    part = next(
+        (
+            p
+            for p in message.walk()
+            if p.get_content_type() == "message/disposition-notification"
+        ),
+        None,
+    )
+    blocks = _status_blocks(part) if part is not None else []
+    fields = blocks[0] if blocks else Message()
+    disposition = " ".join(str(fields.get("Disposition", "")).split())
+    key, attached_id, _ = _identify(message)
+    original_id = _ID.search(str(fields.get("Original-Message-ID", "")))
+    message_id = original_id.group(0) if original_id else attached_id
+    if "displayed" in disposition.lower() and (key or message_id):
+        receipt = Receipt("delivered", key, message_id, f"read receipt: {disposition}")
+        return Reading(uid, RECEIPT, receipts=(receipt,))
+    return Reading(
+        uid, SKIPPED, note=f"a read receipt ({disposition or 'no disposition'})"
     )
 
 

@@ -880,3 +880,82 @@ def test_an_unreadable_ca_file_names_the_setting(tmp_path):
         f"replies.email.ca_file {tmp_path / 'missing.pem'} cannot be used: "
         "No such file or directory; it must be a PEM file"
     )
+
+
+def report(report_type: str, part_type: str, fields: str) -> bytes:
+    return lmtp_bytes(f"""\
+From: maria@cliente.example
+To: cobros@acme.example
+Subject: Read: Recordatorio de pago
+Message-ID: <report-1@cliente.example>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type={report_type}; boundary="R"
+
+--R
+Content-Type: text/plain
+
+Your message was read on Tuesday. To stop receiving these emails, reply STOP.
+
+--R
+Content-Type: {part_type}
+
+{fields}
+--R--
+""")
+
+
+def test_a_read_receipt_proves_delivery_and_is_no_reply():
+    fields = (
+        "Reporting-UA: cliente.example; Outlook\n"
+        "Final-Recipient: rfc822; maria@cliente.example\n"
+        f"Original-Message-ID: {OUR_ID}\n"
+        "Disposition: manual-action/MDN-sent-manually; displayed\n"
+    )
+    reading = read_message(
+        report("disposition-notification", "message/disposition-notification", fields)
+    )
+    assert reading.receipts == (
+        Receipt(
+            "delivered",
+            provider_id=OUR_ID,
+            detail="read receipt: manual-action/MDN-sent-manually; displayed",
+        ),
+    )
+    deleted = fields.replace("displayed", "deleted")
+    reading = read_message(
+        report("disposition-notification", "message/disposition-notification", deleted)
+    )
+    assert (reading.kind, reading.note) == (
+        SKIPPED,
+        "a read receipt (manual-action/MDN-sent-manually; deleted)",
+    )
+
+
+def test_a_spam_complaint_is_not_read_as_the_customers_words():
+    fields = "Feedback-Type: abuse\nUser-Agent: SomeISP/1.0\nVersion: 1\n"
+    reading = read_message(report("feedback-report", "message/feedback-report", fields))
+    assert (reading.kind, reading.note) == (SKIPPED, "a feedback-report report")
+
+
+def test_a_server_that_says_bye_is_transient():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+
+        def greet_and_leave():
+            connection, _ = listener.accept()
+            connection.sendall(b"* BYE Server shutting down for maintenance\r\n")
+            connection.close()
+
+        thread = threading.Thread(target=greet_and_leave, daemon=True)
+        thread.start()
+        settings = MailboxSettings("127.0.0.1", "u", "p", security="none", port=port)
+        with pytest.raises(MailboxUnavailable) as caught:
+            fetch(settings)
+        thread.join(timeout=5)
+    assert str(caught.value) == (
+        f"the IMAP server 127.0.0.1:{port} closed the connection while connecting: "
+        "Server shutting down for maintenance"
+    )
+    assert caught.value.transient is True
