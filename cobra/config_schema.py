@@ -260,6 +260,10 @@ SCHEMA = Table(
                     "SQLite database file; relative to this config file.",
                     is_path=True,
                 ),
+                "synchronous": Key(
+                    choice("normal", "full"),
+                    "normal: commits survive a crash of cobra; full: also a power failure.",
+                ),
                 "busy_timeout_ms": Key(
                     integer(minimum=0),
                     "How long to wait for another process holding the database.",

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cobra import paths, plugins
+from cobra import logs, paths, plugins
 from cobra.cli import cli
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,6 +36,9 @@ def isolated(tmp_path, monkeypatch):
     plugins.reset()
     yield work
     plugins.reset()
+    # Secrets read by one test (a password "wrong") must not be scrubbed from
+    # the next test's output.
+    logs._secrets.clear()
 
 
 @pytest.fixture

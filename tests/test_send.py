@@ -245,7 +245,7 @@ def test_transient_errors_are_retried_with_backoff_until_accepted(
             )
         ]
     assert attempts == {3}
-    assert events == ["queued", "queued", "sent"]
+    assert events == ["queued", "queued"]  # then sent: sent_at and provider_id
 
 
 def test_a_message_out_of_attempts_fails_and_the_run_exits_1(run, tmp_path, isolated):

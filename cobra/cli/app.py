@@ -62,6 +62,7 @@ class App:
             self._store = Store.open(
                 self.database_path(),
                 busy_timeout_ms=int(self.config().get("store.busy_timeout_ms", 5000)),
+                synchronous=str(self.config().get("store.synchronous", "normal")),
             )
             click.get_current_context().call_on_close(self._store.close)
         return self._store

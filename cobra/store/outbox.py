@@ -13,11 +13,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 # What a sender needs about each message, read when it is claimed.
-_MESSAGE = """
+_SELECT = """
     SELECT o.*, c.account, c.name AS customer_name, c.country, c.timezone,
-           c.language AS customer_language, c.salesperson_email
+           c.language AS customer_language, c.salesperson_email"""
+_FROM = """
     FROM outbox o JOIN customers c ON c.id = o.customer_id
 """
+_MESSAGE = _SELECT + _FROM
 
 
 @contextmanager
@@ -65,8 +67,27 @@ def _due_query(day: str, now: str, channels: Iterable[str] | None):
         names = list(channels)
         sql += f" AND channel IN ({', '.join('?' * len(names))})"
         params += names
-    sql += " ORDER BY COALESCE(send_at, planned_for), id"
+    # Plan order: the plan stores contacts most urgent first.
+    sql += " ORDER BY id"
     return sql, params
+
+
+# What a sender checks again about each message as it claims it: the
+# address, an opt-out, and whether anything is still owed (and disputed).
+_CHECKS = """,
+    (SELECT value FROM contacts a WHERE a.customer_id = o.customer_id
+       AND a.kind = :address_kind AND a.invalid_since IS NULL
+       ORDER BY a.id LIMIT 1) AS current_address,
+    EXISTS (SELECT 1 FROM opt_outs x WHERE x.customer_id = o.customer_id
+              AND x.channel = o.channel) AS opted_out,
+    (SELECT COUNT(*) FROM invoices i WHERE i.customer_id = o.customer_id
+       AND i.status = 'open' AND i.balance > 0) AS open_invoices,
+    (SELECT COUNT(*) FROM invoices i WHERE i.customer_id = o.customer_id
+       AND i.status = 'open' AND i.balance > 0 AND i.due_date < :day) AS overdue_invoices,
+    (SELECT COUNT(*) FROM invoices i WHERE i.customer_id = o.customer_id
+       AND i.status = 'open' AND i.balance > 0 AND i.due_date < :day
+       AND i.disputed_since IS NULL) AS undisputed_overdue
+"""
 
 
 def claim(
@@ -75,28 +96,36 @@ def claim(
     owner: str,
     day: str,
     now: str,
-    channels: Iterable[str],
+    channel: str,
     count: int,
+    address_kind: str | None,
 ) -> list[sqlite3.Row]:
-    """Move up to *count* due messages to ``sending`` for *owner*, atomically."""
-    channels = list(channels)
-    if count <= 0 or not channels:
+    """Move up to *count* due messages of *channel* to ``sending`` for *owner*.
+
+    One UPDATE statement: SQLite takes the write lock before it reads, so
+    two senders never claim the same message. The rows come back with what
+    the sender checks again (see ``_CHECKS``).
+    """
+    if count <= 0:
         return []
-    sql, params = _due_query(day, now, channels)
-    with _write(conn):
-        ids = [row[0] for row in conn.execute(sql + " LIMIT ?", [*params, count])]
-        if not ids:
-            return []
-        marks = ", ".join("?" * len(ids))
-        conn.execute(
+    sql, params = _due_query(day, now, [channel])
+    ids = [
+        row[0]
+        for row in conn.execute(
             "UPDATE outbox SET state = 'sending', claimed_by = ?, claimed_at = ?,"
-            f" attempts = attempts + 1 WHERE id IN ({marks})",
-            [owner, now, *ids],
+            f" attempts = attempts + 1 WHERE id IN ({sql} LIMIT ?) RETURNING id",
+            [owner, now, *params, count],
         )
-        rows = conn.execute(
-            _MESSAGE + f" WHERE o.id IN ({marks}) ORDER BY o.id", ids
-        ).fetchall()
-    return rows
+    ]
+    if not ids:
+        return []
+    return conn.execute(
+        _SELECT
+        + _CHECKS
+        + _FROM
+        + f" WHERE o.id IN ({', '.join(map(str, ids))}) ORDER BY o.id",
+        {"address_kind": address_kind or "", "day": day},
+    ).fetchall()
 
 
 def next_retry(
@@ -124,17 +153,16 @@ def mark_sent(
     address: str | None,
     provider_id: str | None,
 ) -> None:
-    # A delivery report can arrive before this is recorded (a fast gateway);
-    # it must not be undone by the later "sent".
-    with _write(conn):
-        conn.execute(
-            "UPDATE outbox SET state = CASE WHEN state IN ('sending', 'unknown')"
-            " THEN 'sent' ELSE state END, provider_id = COALESCE(?, provider_id),"
-            " sent_at = ?, backend = ?, address = ?, error = NULL,"
-            " claimed_by = NULL WHERE id = ?",
-            (provider_id, at, backend, address, outbox_id),
-        )
-        _event(conn, outbox_id, at, "sent", provider_id)
+    # One statement, its own transaction. A delivery report can arrive before
+    # this is recorded (a fast gateway); it must not be undone by "sent".
+    # sent_at and provider_id are the event: no outbox_events row is needed.
+    conn.execute(
+        "UPDATE outbox SET state = CASE WHEN state IN ('sending', 'unknown')"
+        " THEN 'sent' ELSE state END, provider_id = COALESCE(?, provider_id),"
+        " sent_at = ?, backend = ?, address = ?, error = NULL,"
+        " claimed_by = NULL WHERE id = ?",
+        (provider_id, at, backend, address, outbox_id),
+    )
 
 
 def requeue(
@@ -220,27 +248,6 @@ def address(conn, customer_id: int, kind: str) -> str | None:
         (customer_id, kind),
     ).fetchone()
     return row[0] if row else None
-
-
-def opted_out(conn, customer_id: int, channel: str) -> bool:
-    return (
-        conn.execute(
-            "SELECT 1 FROM opt_outs WHERE customer_id = ? AND channel = ?",
-            (customer_id, channel),
-        ).fetchone()
-        is not None
-    )
-
-
-def balance_now(conn, customer_id: int, day: str) -> tuple[int, int, int]:
-    """(open invoices, overdue ones, overdue ones not disputed) on *day*."""
-    row = conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(due_date < :day), 0),"
-        " COALESCE(SUM(due_date < :day AND disputed_since IS NULL), 0) FROM invoices"
-        " WHERE customer_id = :customer AND status = 'open' AND balance > 0",
-        {"day": day, "customer": customer_id},
-    ).fetchone()
-    return row[0], row[1], row[2]
 
 
 def contacts_made(conn, customer_id: int, since: str, *, besides: int):

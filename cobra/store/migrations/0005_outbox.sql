@@ -71,8 +71,10 @@ DROP TABLE planned_contacts;
 CREATE INDEX outbox_by_customer ON outbox (customer_id, strategy, cycle, step);
 CREATE INDEX outbox_by_date ON outbox (planned_for, state);
 CREATE INDEX outbox_by_provider_id ON outbox (provider_id);
-CREATE INDEX outbox_pending ON outbox (state, send_at)
-    WHERE state IN ('queued', 'sending');
+-- What `cobra send` claims next: queued messages of a channel in plan
+-- order (the plan stores them in worklist order, most urgent first).
+CREATE INDEX outbox_queued ON outbox (channel, id) WHERE state = 'queued';
+CREATE INDEX outbox_sending ON outbox (state) WHERE state = 'sending';
 
 -- What happened to each message, in order: attempts, errors, receipts.
 CREATE TABLE outbox_events (
