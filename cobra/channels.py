@@ -26,13 +26,18 @@ so switching provider is a config change. A backend is an object with:
   HTTP session), which sends many messages and is closed at the end.
 
 Optionally, for delivery reports and replies that the provider pushes to
-``cobra receipts serve``: ``receipt(request)`` returns a list of
-:class:`Receipt`, and ``inbound(request)`` a list of :class:`Inbound`.
+``cobra receipts serve``: ``receipt(request, settings)`` returns a list of
+:class:`Receipt`, and ``inbound(request, settings)`` a list of
+:class:`Inbound`; *settings* are the channel's (a signature check needs its
+secret). A request that is not the provider's raises ValueError.
 
 A session's ``send`` returns the provider's id for the message (or None when
-the provider gives none) and raises :class:`TransientError` (try again later)
-or :class:`PermanentError` (do not retry). Anything else it raises is taken as
-transient, so a bug in a backend delays messages but never loses them.
+the provider gives none) and raises :class:`TransientError` (nothing reached
+the provider, or it asked to try again later), :class:`OutcomeUnknown` (the
+request went out, no answer came back), :class:`PermanentError` (do not
+retry) or :class:`SetupError` (the channel is misconfigured). Anything else
+it raises is taken as transient, so a bug in a backend delays messages but
+never loses them.
 """
 
 from __future__ import annotations
@@ -61,6 +66,16 @@ class TransientError(ChannelError):
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class OutcomeUnknown(ChannelError):
+    """The request may have reached the provider, but no answer came back: a
+    timeout after the message was written to the connection.
+
+    Retrying could send a second copy. cobra looks the message up when the
+    backend can, resends when the receiver drops duplicates, and otherwise
+    marks it ``unknown`` for a person, as after a crash.
+    """
 
 
 class SetupError(ChannelError):

@@ -101,6 +101,27 @@ class Contact:
         }
 
 
+def past_contacts(rows, zone: ZoneInfo) -> list:
+    """Contacts made or planned (rows with at, channel, conversation) as the
+    contact rules count them; channels the rules do not know are left out."""
+    from cobra.guard import Contact as Past
+
+    past = []
+    for row in rows:
+        channel = HISTORY_CHANNELS.get(row["channel"], row["channel"])
+        if channel not in KNOWN_TO_RULES:
+            continue
+        at = row["at"]
+        # A planned contact without a time yet counts at noon of its day.
+        moment = (
+            datetime.fromisoformat(at)
+            if len(at) > 10
+            else datetime.combine(date.fromisoformat(at), time(12), tzinfo=zone)
+        )
+        past.append(Past(moment, channel, bool(row["conversation"])))
+    return past
+
+
 def band(overdue: dict[str, int], bands: dict) -> str:
     """small, medium or large: the customer's largest overdue amount's band."""
     from cobra.money import Money
@@ -317,21 +338,7 @@ class Planner:
         self, contact: Contact, customer, wanted: datetime, history, zone: ZoneInfo
     ) -> None:
         """The country's contact rules: allowed, moved to a later moment, or held."""
-        from cobra.guard import Contact as Past
-
-        past = []
-        for row in history:
-            channel = HISTORY_CHANNELS.get(row["channel"], row["channel"])
-            if channel not in KNOWN_TO_RULES:
-                continue
-            at = row["at"]
-            # A planned contact without a time yet counts at noon of its day.
-            moment = (
-                datetime.fromisoformat(at)
-                if len(at) > 10
-                else datetime.combine(date.fromisoformat(at), time(12), tzinfo=zone)
-            )
-            past.append(Past(moment, channel, bool(row["conversation"])))
+        past = past_contacts(history, zone)
         decision = self.guard.check(
             customer["country"], customer["timezone"], contact.channel, wanted, past
         )

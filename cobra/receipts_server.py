@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from cobra.channels import Request
+from cobra.errors import CobraError
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +94,17 @@ def make_server(config, store_path, host: str, port: int, bindings=None):
                 headers={k: v for k, v in self.headers.items()},
                 body=body,
             )
+            settings = sending.channel_settings(binding, config, store_path)
             try:
-                items = parse(request)
+                items = parse(request, settings)
             except ValueError as exc:
                 log.warning("%s %s: cannot read the request: %s", channel, route, exc)
                 return self._answer(400, f"cannot read the request: {exc}")
+            except CobraError as exc:
+                # A secret missing in the listener's environment: the provider
+                # is told to come back, and the log says what to fix.
+                log.error("%s %s: %s", channel, route, exc)
+                return self._answer(500, "cobra cannot check this request now")
             with Store.open(store_path, migrate=False) as store:
                 for item in items or []:
                     if route == "status":

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from cobra.channels import (
     ChannelSettings,
+    OutcomeUnknown,
     OutgoingMessage,
     PermanentError,
     SetupError,
@@ -168,6 +169,23 @@ def bindings(config, plugins=None) -> tuple[dict[str, Binding], dict[str, str]]:
     return bound, problems
 
 
+def channel_settings(binding: Binding, config, store_path, *, relay=None):
+    """What a backend gets for one channel: its table and cobra's services."""
+    public_url = str(config.get("receipts.public_url") or "").rstrip("/")
+    return ChannelSettings(
+        channel=binding.channel,
+        backend=binding.backend_name,
+        options=binding.options,
+        config=config,
+        store_path=store_path,
+        timeout=float(
+            binding.options.get("timeout", config.get("send.timeout_seconds", 10))
+        ),
+        relay=relay,
+        receipts_url=f"{public_url}/{binding.channel}" if public_url else None,
+    )
+
+
 # -- who owns a claim -----------------------------------------------------------
 
 
@@ -261,8 +279,6 @@ class Sender:
         self.max_backoff = float(config.get("send.max_backoff_seconds", 3600))
         self.max_wait = float(config.get("send.max_wait_seconds", 60))
         self.lease = float(config.get("send.lease_seconds", 900))
-        self.timeout = float(config.get("send.timeout_seconds", 10))
-        self.public_url = str(config.get("receipts.public_url") or "").rstrip("/")
         self.zone = ZoneInfo(str(config.get("company.timezone") or "UTC"))
         self.owner = owner_name()
         self._guard = None
@@ -274,17 +290,8 @@ class Sender:
     # -- settings and sessions, one per worker thread and channel --------------
 
     def settings(self, binding: Binding) -> ChannelSettings:
-        return ChannelSettings(
-            channel=binding.channel,
-            backend=binding.backend_name,
-            options=binding.options,
-            config=self.config,
-            store_path=self.store.path,
-            timeout=float(binding.options.get("timeout", self.timeout)),
-            relay=self._session_for,
-            receipts_url=(
-                f"{self.public_url}/{binding.channel}" if self.public_url else None
-            ),
+        return channel_settings(
+            binding, self.config, self.store.path, relay=self._session_for
         )
 
     def _session_for(self, channel: str):
@@ -318,32 +325,23 @@ class Sender:
         return self._guard
 
     def _rules_decision(self, row, now: datetime):
-        from cobra.guard import Contact as Past
+        """The contact rules for sending *row* now, or None when none apply."""
+        from cobra.planning import past_contacts
 
         rule_channel = RULES_CHANNEL.get(self.bindings[row["channel"]].kind)
         if rule_channel is None:
             return None  # tasks and webhooks: no message to the customer here
         since = (now - timedelta(days=14)).isoformat()
-        past = []
-        for made in outbox.contacts_made(
+        made = outbox.contacts_made(
             self.store.conn, row["customer_id"], since, besides=row["id"]
-        ):
-            channel = {"phone": "call", "e-mail": "email"}.get(
-                made["channel"], made["channel"]
-            )
-            kind = RULES_CHANNEL.get(CHANNEL_KINDS.get(channel, ""), channel)
-            if kind not in ("email", "sms", "whatsapp", "call", "visit"):
-                continue
-            moment = (
-                datetime.fromisoformat(made["at"])
-                if len(made["at"]) > 10
-                else datetime.combine(
-                    date.fromisoformat(made["at"]), datetime.min.time(), timezone.utc
-                )
-            )
-            past.append(Past(moment, kind, bool(made["conversation"])))
+        )
+        zone = ZoneInfo(row["timezone"]) if row["timezone"] else self.zone
         return self.guard.check(
-            row["country"], row["timezone"], rule_channel, now, past
+            row["country"],
+            row["timezone"],
+            rule_channel,
+            now,
+            past_contacts(made, zone),
         )
 
     # -- one message ----------------------------------------------------------------
@@ -432,11 +430,11 @@ class Sender:
 
     def _deliver(self, prepared: _Prepared, limiter: _RateLimiter):
         """Runs in a worker: send one message; returns (provider id, error)."""
-        limiter.wait()
         try:
             session = self._session_for(prepared.binding.channel)
+            limiter.wait()  # after connecting: the slot is for the send itself
             return session.send(prepared.message), None
-        except (TransientError, PermanentError, SetupError) as exc:
+        except (TransientError, PermanentError, SetupError, OutcomeUnknown) as exc:
             return None, exc
         except Exception as exc:  # a backend's bug: delay, never lose
             log.debug("backend %s raised", prepared.binding.backend_name, exc_info=True)
@@ -473,6 +471,12 @@ class Sender:
                     binding.backend_name,
                     error,
                 )
+        elif isinstance(error, OutcomeUnknown):
+            settled = self._settle_unknown(row, binding, at, str(error))
+            if settled == "sent":
+                self.summary.sent += 1
+            elif settled == "queued":
+                self.summary.retried += 1
         elif isinstance(error, PermanentError):
             outbox.finish(
                 conn,
@@ -527,53 +531,65 @@ class Sender:
         now = self.clock.now()
         alive = owner_alive_check(self.lease, now)
         for row in outbox.stale_claims(self.store.conn, owner_alive=alive):
-            binding = self.bindings.get(row["channel"])
-            at = now.isoformat()
             self.summary.recovered += 1
-            if binding is not None and getattr(binding.backend, "can_lookup", False):
-                try:
-                    found = self._session_for(row["channel"]).lookup(
-                        row["idempotency_key"]
-                    )
-                except Exception as exc:
-                    log.warning("looking up %s failed: %s", row["idempotency_key"], exc)
-                else:
-                    if found:
-                        outbox.mark_sent(
-                            self.store.conn,
-                            row["id"],
-                            at=at,
-                            backend=binding.backend_name,
-                            address=row["address"],
-                            provider_id=found,
-                        )
-                        continue
-                    outbox.requeue(
-                        self.store.conn,
+            self._settle_unknown(
+                row,
+                self.bindings.get(row["channel"]),
+                now.isoformat(),
+                "interrupted while sending",
+            )
+
+    def _settle_unknown(self, row, binding: Binding | None, at: str, why: str) -> str:
+        """A message the provider may or may not have: never send it blindly.
+
+        Ask the provider when the backend can look messages up; resend when
+        the receiver drops duplicates; otherwise mark it for a person.
+        """
+        conn, key = self.store.conn, row["idempotency_key"]
+        backend = binding.backend if binding is not None else None
+        if getattr(backend, "can_lookup", False):
+            try:
+                found = self._session_for(row["channel"]).lookup(key)
+            except Exception as exc:  # cannot ask: a person decides
+                log.warning("looking up %s failed: %s", key, exc)
+            else:
+                if found:
+                    outbox.mark_sent(
+                        conn,
                         row["id"],
                         at=at,
-                        retry_at=None,
-                        error="interrupted before the provider had it",
+                        backend=binding.backend_name,
+                        address=row["address"],
+                        provider_id=found,
                     )
-                    continue
-            if binding is not None and getattr(binding.backend, "replay_safe", False):
+                    return "sent"
                 outbox.requeue(
-                    self.store.conn,
+                    conn,
                     row["id"],
                     at=at,
                     retry_at=None,
-                    error="interrupted; the receiver drops duplicates",
+                    error=f"{why}; the provider did not have it",
                 )
-                continue
-            outbox.finish(
-                self.store.conn,
+                return "queued"
+        if getattr(backend, "replay_safe", False):
+            outbox.requeue(
+                conn,
                 row["id"],
-                "unknown",
                 at=at,
-                reason="interrupted while sending: the provider may or may not have "
-                "it; check, then `cobra send --retry-unknown` to send it again",
+                retry_at=None,
+                error=f"{why}; the receiver drops duplicates",
             )
-            self.summary.unknown += 1
+            return "queued"
+        outbox.finish(
+            conn,
+            row["id"],
+            "unknown",
+            at=at,
+            reason=f"{why}: the provider may or may not have it; check, then "
+            "`cobra send --retry-unknown` sends it again",
+        )
+        self.summary.unknown += 1
+        return "unknown"
 
     # -- the run ----------------------------------------------------------------------
 

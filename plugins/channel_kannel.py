@@ -365,7 +365,7 @@ class KannelBackend:
             password=password,
         )
 
-    def receipt(self, request) -> list[Receipt]:
+    def receipt(self, request, settings=None) -> list[Receipt]:
         """A delivery report Kannel made through the ``dlr-url`` sent with it."""
         values = {**dict(request.form or {}), **dict(request.query or {})}
         key, status = values.get("key"), str(values.get("status", "")).strip()
@@ -381,7 +381,7 @@ class KannelBackend:
         answer = str(values.get("answer") or "").strip()
         return [Receipt(state=state, key=key, detail=answer or meaning)]
 
-    def inbound(self, request) -> list[Inbound]:
+    def inbound(self, request, settings=None) -> list[Inbound]:
         """An SMS from a customer, passed on by an ``sms-service`` get-url."""
         raw = _raw_query(request)
         if "from" not in raw or "text" not in raw:

@@ -10,8 +10,9 @@ twice.
 
 Options, in the channel's table: ``journal`` (path), ``delay`` (seconds per
 message), ``fail_first`` (fail each message this many times before
-accepting it), ``error`` (``transient``, ``permanent``, ``invalid`` or
-``setup``: how it fails), ``retry_after``.
+accepting it), ``error`` (``transient``, ``permanent``, ``invalid``,
+``setup``, or ``unknown``: the provider took it but the answer was lost),
+``retry_after``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import cobra
 from cobra.channels import (
+    OutcomeUnknown,
     PermanentError,
     Receipt,
     SetupError,
@@ -74,6 +76,9 @@ class ProviderSession:
                 self._append(self.attempts, {"key": message.key})
                 tried = journal_keys(self.attempts).count(message.key)
                 if tried <= self.fail_first:
+                    if self.error == "unknown":  # accepted, answer lost
+                        self._append(self.journal, {"key": message.key, "at": started,
+                                                    "pid": os.getpid()})
                     self._fail(tried)
             self._append(
                 self.journal,
@@ -96,6 +101,8 @@ class ProviderSession:
             raise PermanentError(text)
         if self.error == "invalid":
             raise PermanentError(f"{text}: no such recipient", invalid_address=True)
+        if self.error == "unknown":
+            raise OutcomeUnknown("no answer within the timeout after sending")
         if self.error == "setup":
             raise SetupError("login refused: check password_env")
         raise TransientError(
@@ -119,7 +126,7 @@ class ProviderBackend:
     def connect(self, settings) -> ProviderSession:
         return ProviderSession(settings)
 
-    def receipt(self, request):
+    def receipt(self, request, settings):
         query = request.query
         return [
             Receipt(

@@ -518,12 +518,6 @@ def test_cobra_send_texts_through_twilio(run, standin, isolated, monkeypatch):
     assert "Send: sent 0" in again.stderr and len(standin.messages) == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,  # the listener answers 400: no settings to check with
-    reason="cobra/receipts_server.py calls receipt(request) without the channel's "
-    "settings, which the twilio backend needs for the auth token",
-)
 def test_a_twilio_delivery_report_reaches_the_outbox(
     run, standin, isolated, monkeypatch
 ):

@@ -288,6 +288,25 @@ def test_a_setup_error_leaves_the_channel_queued_and_says_what_to_fix(
         assert {r[0] for r in conn.execute("SELECT attempts FROM outbox")} == {0}
 
 
+def test_a_lost_answer_is_never_retried_blindly(run, tmp_path, isolated):
+    # The provider took the message but its answer never came (a timeout
+    # after sending): resending could text the customer twice.
+    journal = use_provider(tmp_path, isolated, fail_first=1, error="unknown")
+    [key] = seed(db_path(run), 1)
+    result = send(run)
+    assert result.exit_code == 0
+    assert "may or may not have reached the customer" in result.stderr
+    assert journal_keys(journal) == [key]
+    with sqlite3.connect(db_path(run)) as conn:
+        state, error = conn.execute("SELECT state, error FROM outbox").fetchone()
+    assert state == "unknown"
+    assert error.startswith("no answer within the timeout after sending: the provider")
+    assert "Send: sent 0" in send(run).stderr  # a plain re-run leaves it alone
+    resend = send(run, "--retry-unknown")
+    assert "resent on request 1" in resend.stderr and "sent 1" in resend.stderr
+    assert journal_keys(journal) == [key, key]
+
+
 def test_an_unknown_channel_is_bad_usage(run):
     result = run("send", "--channel", "pigeon")
     assert result.exit_code == 2
@@ -323,8 +342,10 @@ def test_the_rate_limit_spaces_the_messages(run, tmp_path, isolated):
     seed(db_path(run), 6)
     assert send(run).exit_code == 0
     times = [json.loads(line)["at"] for line in journal.read_text().splitlines()]
-    gaps = [b - a for a, b in zip(times, times[1:])]
-    assert min(gaps) >= 0.045  # 20 a second: one every 50 ms
+    # 20 a second: a slot every 50 ms. A late wake-up shortens the next gap
+    # (the slots stay on the clock), but never the run as a whole.
+    assert times[-1] - times[0] >= 5 * 0.05 * 0.98
+    assert min(b - a for a, b in zip(times, times[1:])) >= 0.025
 
 
 def test_dry_run_lists_what_would_go_and_changes_nothing(run):
