@@ -484,6 +484,11 @@ SCHEMA = Table(
                             string, "Folder read messages are moved to."
                         ),
                         "timeout": Key(positive, "IMAP network timeout, seconds."),
+                        "ca_file": Key(
+                            string,
+                            "CA certificates to trust for the IMAP server (PEM).",
+                            is_path=True,
+                        ),
                     },
                     "The mailbox `cobra receipts fetch` reads replies and bounces from.",
                 ),

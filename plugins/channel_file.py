@@ -92,13 +92,20 @@ class FileSession:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(partial, path)
+        return self._provider_id(message.key, path)
+
+    def _provider_id(self, key: str, path: Path) -> str:
+        # For e-mail, the Message-ID: a customer's reply quotes it, which
+        # leads the reply back to this message (as with the smtp backend).
+        if path.suffix == ".eml":
+            return message_id(key, self.domain)
         return str(path)
 
     def lookup(self, key: str) -> str | None:
         for suffix in (".eml", ".json"):
             path = self._path(key, suffix)
             if path.exists():
-                return str(path)
+                return self._provider_id(key, path)
         return None
 
     def close(self) -> None:
