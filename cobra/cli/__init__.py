@@ -42,6 +42,11 @@ BUILTIN_COMMANDS = {
         "send_command",
         "Deliver the planned messages through the channel backends.",
     ),
+    "log": (
+        "cobra.cli.cmd_log",
+        "log_command",
+        "Record what a contact led to: promise, dispute, plan, no answer.",
+    ),
     "receipts": (
         "cobra.cli.cmd_receipts",
         "receipts_group",
