@@ -449,6 +449,25 @@ SCHEMA = Table(
             },
             "How `cobra send` retries, waits and times out.",
         ),
+        "follow_up": Table(
+            {
+                "outcomes": Key(
+                    strings, "Outcomes `cobra log` accepts besides the built-in ones."
+                ),
+                "promise_grace_days": Key(
+                    integer(minimum=0),
+                    "Days after a promised date before an unpaid promise is broken.",
+                ),
+                "instalment_reminder_days": Key(
+                    integer(minimum=0),
+                    "Days before each payment-plan instalment a reminder goes out.",
+                ),
+                "instalment_reminder_channel": Key(
+                    string, "The channel instalment reminders use."
+                ),
+            },
+            "Promises, payment plans and the outcomes collectors log.",
+        ),
         "receipts": Table(
             {
                 "public_url": Key(

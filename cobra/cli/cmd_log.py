@@ -1,0 +1,367 @@
+"""``cobra log``: record what a contact led to, one or a file of them."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+
+from cobra.cli.app import App, pass_app
+from cobra.cli.options import AMOUNT, DATE
+from cobra.errors import CobraInputError
+
+# How many bad rows of a file are shown; the rest are counted.
+SHOWN = 20
+FILE_COLUMNS = (
+    "account",
+    "outcome",
+    "at",
+    "channel",
+    "collector",
+    "note",
+    "reason",
+    "amount",
+    "currency",
+    "on",
+    "follow_up",
+    "invoices",
+    "plan",
+    "instalments",
+    "contact",
+    "id",
+)
+
+
+class InstalmentParam(click.ParamType):
+    """DATE=AMOUNT, such as 2027-01-15=250.00."""
+
+    name = "DATE=AMOUNT"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            return _instalment(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _instalment(text: str) -> tuple[date, str]:
+    day, sep, amount = text.partition("=")
+    try:
+        due = date.fromisoformat(day.strip())
+    except ValueError:
+        due = None
+    if not sep or due is None or not amount.strip():
+        raise ValueError(f"{text!r} is not DATE=AMOUNT, such as 2027-01-15=250.00")
+    return due, amount.strip()
+
+
+def _instant(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.utcoffset() is None:
+        raise ValueError("has no UTC offset; write it like 2026-12-03T15:20:00-03:00")
+    return moment
+
+
+@click.command("log")
+@click.argument("account", required=False)
+@click.option(
+    "--outcome", help="What the contact led to: promise, no_answer, dispute..."
+)
+@click.option("--note", help="What was said, in the collector's words.")
+@click.option("--channel", help="How the contact was made: call, email, sms, visit...")
+@click.option("--collector", help="Who made the contact.")
+@click.option("--reason", help="Your finding of why the customer does not pay.")
+@click.option("--amount", type=AMOUNT, help="Amount promised (or the plan's total).")
+@click.option(
+    "--currency", help="Currency of --amount, when the customer owes in several."
+)
+@click.option("--on", "on", type=DATE, help="The date the customer promised to pay.")
+@click.option("--follow-up", "follow_up", type=DATE, help="Raise a task on this date.")
+@click.option("--invoice", "invoices", multiple=True, help="An invoice it is about.")
+@click.option(
+    "--plan", help="plan_agreed: the `cobra offer` option chosen (settle_now, 6)."
+)
+@click.option(
+    "--instalment",
+    "instalments",
+    type=InstalmentParam(),
+    multiple=True,
+    help="plan_agreed: one payment of an explicit plan, as DATE=AMOUNT.",
+)
+@click.option("--contact", help="wrong_contact: the address or number found wrong.")
+@click.option(
+    "--at", "at", help="When the contact happened (default: now), with offset."
+)
+@click.option(
+    "--from",
+    "from_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read many interactions from a CSV or JSON Lines file.",
+)
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="With --from: log the valid rows, write the bad ones to --rejects.",
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where --skip-invalid writes the bad rows (default: FILE.rejects.csv).",
+)
+@click.option("--dry-run", is_flag=True, help="Check everything; write nothing.")
+@pass_app
+def log_command(
+    app: App,
+    account,
+    outcome,
+    note,
+    channel,
+    collector,
+    reason,
+    amount,
+    currency,
+    on,
+    follow_up,
+    invoices,
+    plan,
+    instalments,
+    contact,
+    at,
+    from_file,
+    skip_invalid,
+    rejects,
+    dry_run,
+):
+    """Record what a contact led to: a promise, a dispute, a plan, no answer.
+
+    A promise stores the amount and date and a task to check it; a dispute
+    marks the named invoices disputed (no automated messages on them) with a
+    task to resolve it; plan_agreed stores a payment plan from `cobra offer`
+    or explicit instalments; wrong_contact marks the address invalid;
+    --reason overrides the diagnosis. Anything wrong: exit 2, nothing written.
+
+    Example: cobra log C0000014 --outcome promise --amount 500 --on 2026-12-10
+    """
+    from cobra.followup import Entry
+
+    if from_file is not None:
+        if account or outcome:
+            raise CobraInputError("give either ACCOUNT --outcome ... or --from FILE")
+        _from_file(app, from_file, skip_invalid, rejects, dry_run)
+        return
+    if not account or not outcome:
+        raise CobraInputError("cobra log needs ACCOUNT and --outcome (or --from FILE)")
+    try:
+        moment = _instant(at) if at else None
+    except ValueError as exc:
+        raise click.BadParameter(f"{at!r} {exc}", param_hint="--at") from None
+    entry = Entry(
+        account=account,
+        outcome=outcome,
+        at=moment,
+        channel=channel,
+        collector=collector,
+        note=note,
+        reason=reason,
+        amount=str(amount) if amount is not None else None,
+        currency=currency,
+        on=on,
+        follow_up=follow_up,
+        invoices=tuple(invoices),
+        plan=plan,
+        instalments=tuple(instalments),
+        contact=contact,
+    )
+    _log_entries(app, [entry], dry_run=dry_run, single=True)
+
+
+def _log_entries(app: App, entries, *, dry_run: bool, single: bool):
+    """Check every entry, then write them all in one transaction."""
+    from cobra import followup
+
+    config, store = app.config(), app.store()
+    prepared = []
+    for entry in entries:
+        try:
+            prepared.append(followup.prepare(store, config, entry))
+        except followup.EntryError as exc:
+            if single:
+                raise CobraInputError(f"{exc.field}: {exc.message}") from None
+            raise
+    if dry_run:
+        click.echo(
+            f"Would log {len(prepared)} interactions; nothing written.", err=True
+        )
+        return []
+    store.conn.execute("BEGIN IMMEDIATE")
+    try:
+        done = [followup.record(store, config, p) for p in prepared]
+        store.conn.execute("COMMIT")
+    except BaseException:
+        store.conn.execute("ROLLBACK")
+        raise
+    if single:
+        [result] = done
+        entry = prepared[0].entry
+        parts = [f"Logged {entry.outcome} for {entry.account}"]
+        if result.promises:
+            parts.append(
+                f"{result.promises} promise{'s' if result.promises > 1 else ''}"
+            )
+        if result.disputed:
+            parts.append(f"{result.disputed} invoices disputed")
+        if result.invalidated:
+            parts.append(f"{prepared[0].invalidate} marked invalid")
+        if result.tasks:
+            parts.append(f"{result.tasks} task{'s' if result.tasks > 1 else ''} raised")
+        click.echo("; ".join(parts) + ".", err=True)
+    return done
+
+
+def _rows(path: Path):
+    """(line, dict) for each row of a CSV or JSON Lines file."""
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        with path.open(encoding="utf-8-sig") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield number, ValueError(f"not JSON: {exc.msg}")
+                    continue
+                yield (
+                    number,
+                    value
+                    if isinstance(value, dict)
+                    else ValueError("each line must be a JSON object"),
+                )
+        return
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        for row in reader:
+            yield reader.line_num, row
+
+
+def _entry(path: Path, line: int, row: dict):
+    """An Entry from one file row; raises EntryError naming the field."""
+    from cobra.followup import Entry, EntryError
+
+    def text(name: str) -> str | None:
+        value = row.get(name)
+        return str(value).strip() if value not in (None, "") else None
+
+    def day(name: str) -> date | None:
+        value = text(name)
+        if value is None:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise EntryError(name, f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+    unknown = sorted(set(row) - set(FILE_COLUMNS) - {None})
+    if unknown:
+        raise EntryError(
+            unknown[0], f"unknown column; columns are {', '.join(FILE_COLUMNS)}"
+        )
+    for name in ("account", "outcome", "at"):
+        if not text(name):
+            raise EntryError(name, "missing")
+    try:
+        moment = _instant(text("at"))
+    except ValueError as exc:
+        raise EntryError("at", f"{text('at')!r} {exc}") from None
+    instalments = []
+    for part in (text("instalments") or "").replace(",", ";").split(";"):
+        if part.strip():
+            try:
+                instalments.append(_instalment(part))
+            except ValueError as exc:
+                raise EntryError("instalments", str(exc)) from None
+    return Entry(
+        account=text("account"),
+        outcome=text("outcome"),
+        at=moment,
+        channel=text("channel"),
+        collector=text("collector"),
+        note=text("note"),
+        reason=text("reason"),
+        amount=text("amount"),
+        currency=text("currency"),
+        on=day("on"),
+        follow_up=day("follow_up"),
+        invoices=tuple((text("invoices") or "").replace(";", " ").split()),
+        plan=text("plan"),
+        instalments=tuple(instalments),
+        contact=text("contact"),
+        source=f"{path}:{line}",
+        source_id=text("id"),
+    )
+
+
+def _from_file(app: App, path: Path, skip_invalid: bool, rejects, dry_run: bool):
+    from cobra import followup
+    from cobra.cli.cmd_import import RejectsFile
+    from cobra.records import Rejected, Where
+
+    if not path.is_file():
+        raise CobraInputError(f"{path}: no such file")
+    config, store = app.config(), app.store()
+    good, bad = [], []
+    try:
+        rows = list(_rows(path))
+    except UnicodeDecodeError as exc:
+        raise CobraInputError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    if not rows:
+        raise CobraInputError(f"{path}: no interactions in the file")
+    for line, row in rows:
+        where = Where(str(path), line)
+        if isinstance(row, Exception):
+            bad.append(Rejected(where, "", str(row)))
+            continue
+        try:
+            good.append(followup.prepare(store, config, _entry(path, line, row)))
+        except followup.EntryError as exc:
+            bad.append(Rejected(where, exc.field, exc.message))
+    for rejected in bad[:SHOWN]:
+        click.echo(f"  {rejected}", err=True)
+    if len(bad) > SHOWN:
+        click.echo(f"  ... and {len(bad) - SHOWN} more", err=True)
+    if bad and not skip_invalid:
+        raise CobraInputError(
+            f"{path}: {len(bad)} of {len(rows)} rows are invalid; nothing was logged "
+            "(fix them, or --skip-invalid logs the others)"
+        )
+    if dry_run:
+        click.echo(
+            f"Would log {len(good)} interactions from {path}; "
+            f"{len(bad)} rejected; nothing written.",
+            err=True,
+        )
+        return
+    store.conn.execute("BEGIN IMMEDIATE")
+    try:
+        done = [followup.record(store, config, p) for p in good]
+        store.conn.execute("COMMIT")
+    except BaseException:
+        store.conn.execute("ROLLBACK")
+        raise
+    if bad:
+        sink = RejectsFile(rejects or Path(f"{path}.rejects.csv"))
+        for rejected in bad:
+            sink.write(rejected)
+        sink.close()
+    logged = sum(1 for d in done if not d.already)
+    click.echo(
+        f"Logged {logged} interactions from {path}"
+        + (f"; {len(done) - logged} were logged before" if len(done) > logged else "")
+        + (f"; {len(bad)} rejected (written to {sink.path})" if bad else "")
+        + f"; {sum(d.tasks for d in done)} tasks raised.",
+        err=True,
+    )

@@ -1,0 +1,157 @@
+"""Checking promises to pay against the payments that came in.
+
+A promise is kept when the customer's payments in its currency, made on or
+after the day it was made and by its date plus a grace period
+(``follow_up.promise_grace_days``), add up to its amount. Once that deadline
+has passed, a promise partly paid is *partly kept* (the rest is still owed)
+and one not paid at all is *broken*. Payment-plan instalments are promises
+like any other, so a missed instalment is a broken promise, and its plan is
+broken with it.
+
+Payments are spent on promises in order of their dates: a payment goes to
+the earliest promise that was already made, is not yet covered, and whose
+deadline it meets. The allocation is worked out afresh at each check from
+all of a customer's promises, and only open promises change: a resolved one
+stays as it was decided.
+
+A broken or partly kept promise raises a task for a person, and the
+customer's latest promise being broken moves it to the strategy its config
+names for that (``on_broken_promise``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+from cobra.store import followup as queries
+
+DEFAULT_GRACE_DAYS = 2
+
+
+@dataclass
+class Checked:
+    """What one check found."""
+
+    kept: int = 0
+    partly_kept: int = 0
+    broken: int = 0
+    still_open: int = 0
+    plans_broken: int = 0
+    plans_completed: int = 0
+    tasks: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"promises: {self.kept} kept, {self.partly_kept} partly kept, "
+            f"{self.broken} broken, {self.still_open} still open"
+        )
+
+
+def _allocate(
+    promises, payments, grace: timedelta
+) -> dict[int, tuple[int, str | None]]:
+    """promise id -> (amount covered, day it was covered in full or None)."""
+    remaining = {p["id"]: p["amount"] for p in promises}
+    covered = {p["id"]: 0 for p in promises}
+    full_on: dict[int, str | None] = {p["id"]: None for p in promises}
+    for paid_on, amount in payments:
+        for promise in promises:
+            if amount <= 0:
+                break
+            deadline = (date.fromisoformat(promise["due_on"]) + grace).isoformat()
+            if not (promise["made_on"] <= paid_on <= deadline):
+                continue
+            share = min(amount, remaining[promise["id"]])
+            if share <= 0:
+                continue
+            remaining[promise["id"]] -= share
+            covered[promise["id"]] += share
+            amount -= share
+            if remaining[promise["id"]] == 0:
+                full_on[promise["id"]] = paid_on
+    return {pid: (covered[pid], full_on[pid]) for pid in covered}
+
+
+def check(store, today: date, grace_days: int = DEFAULT_GRACE_DAYS) -> Checked:
+    """Settle every open promise that payments or the calendar decide."""
+    from cobra.money import Money
+
+    conn = store.conn
+    grace = timedelta(days=grace_days)
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    found = Checked()
+    groups = defaultdict(list)
+    for row in queries.promises_to_check(conn):
+        groups[(row["customer_id"], row["currency"])].append(row)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for (customer_id, currency), promises in groups.items():
+            since = min(p["made_on"] for p in promises)
+            payments = queries.payments_since(conn, customer_id, currency, since)
+            allocation = _allocate(promises, payments, grace)
+            for promise in promises:
+                if promise["status"] != "open":
+                    continue
+                paid, full_on = allocation[promise["id"]]
+                deadline = date.fromisoformat(promise["due_on"]) + grace
+                owed = Money(promise["amount"] - paid, currency)
+                if full_on is not None:
+                    status, resolved = "kept", full_on
+                    found.kept += 1
+                elif today > deadline:
+                    status = "partly_kept" if paid else "broken"
+                    resolved = deadline.isoformat()
+                    if paid:
+                        found.partly_kept += 1
+                    else:
+                        found.broken += 1
+                else:
+                    queries.resolve_promise(
+                        conn, promise["id"], status="open", paid=paid, resolved_on=None
+                    )
+                    found.still_open += 1
+                    continue
+                queries.resolve_promise(
+                    conn, promise["id"], status=status, paid=paid, resolved_on=resolved
+                )
+                queries.close_tasks(
+                    conn,
+                    promise["id"],
+                    kind="promise_check",
+                    at=now,
+                    note=f"settled by the promise check: {status}",
+                )
+                if status != "kept":
+                    promised = Money(promise["amount"], currency)
+                    what = (
+                        f"{promise['name']} ({promise['account']}) did not keep the "
+                        f"promise to pay {promised} by {promise['due_on']}"
+                        if status == "broken"
+                        else f"{promise['name']} ({promise['account']}) paid only part "
+                        f"of {promised} promised by {promise['due_on']}: {owed} still owed"
+                    )
+                    if promise["plan_id"]:
+                        what += (
+                            f" (instalment {promise['instalment']} of a payment plan)"
+                        )
+                    queries.add_task(
+                        conn,
+                        customer_id=customer_id,
+                        kind="broken_promise",
+                        due_on=today.isoformat(),
+                        title=what,
+                        at=now,
+                        source_key=f"promise:{promise['id']}:{status}",
+                        promise_id=promise["id"],
+                    )
+                    found.tasks.append(what)
+        found.plans_broken, found.plans_completed = queries.settle_plans(
+            conn, at_day=today.isoformat()
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return found

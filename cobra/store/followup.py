@@ -1,0 +1,283 @@
+"""The SQL behind ``cobra log`` and the promise check: interactions, findings,
+promises, payment plans, disputes and the tasks they raise."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+
+def customer(conn: sqlite3.Connection, account: str) -> sqlite3.Row | None:
+    return conn.execute(
+        "SELECT id, account, name, country, language FROM customers WHERE account = ?",
+        (account,),
+    ).fetchone()
+
+
+def accounts(conn: sqlite3.Connection) -> list[str]:
+    return [row[0] for row in conn.execute("SELECT account FROM customers")]
+
+
+def invoices(conn, customer_id: int, numbers: Iterable[str]) -> dict[str, sqlite3.Row]:
+    """The named invoices that exist, by number, with their owner."""
+    numbers = list(numbers)
+    if not numbers:
+        return {}
+    marks = ", ".join("?" * len(numbers))
+    return {
+        row["number"]: row
+        for row in conn.execute(
+            f"SELECT id, number, customer_id, status, balance, currency, disputed_since"
+            f" FROM invoices WHERE number IN ({marks})",
+            numbers,
+        )
+    }
+
+
+def open_balance(conn, customer_id: int, day: str) -> dict[str, tuple[int, int]]:
+    """currency -> (open balance, of which overdue on *day*) for the customer."""
+    return {
+        row[0]: (row[1], row[2])
+        for row in conn.execute(
+            "SELECT currency, SUM(balance), SUM(CASE WHEN due_date < ? THEN balance END)"
+            " FROM invoices WHERE customer_id = ? AND status = 'open' AND balance > 0"
+            " GROUP BY currency",
+            (day, customer_id),
+        )
+    }
+
+
+def first_valid_contact(conn, customer_id: int, kind: str) -> str | None:
+    row = conn.execute(
+        "SELECT value FROM contacts WHERE customer_id = ? AND kind = ?"
+        " AND invalid_since IS NULL ORDER BY id LIMIT 1",
+        (customer_id, kind),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def contact_exists(conn, customer_id: int, value: str) -> bool:
+    return (
+        conn.execute(
+            "SELECT 1 FROM contacts WHERE customer_id = ? AND value = ? COLLATE NOCASE",
+            (customer_id, value),
+        ).fetchone()
+        is not None
+    )
+
+
+def logged(conn, source_key: str) -> bool:
+    return (
+        conn.execute(
+            "SELECT 1 FROM interactions WHERE source_key = ?", (source_key,)
+        ).fetchone()
+        is not None
+    )
+
+
+# -- writing (inside the caller's transaction) ----------------------------------
+
+
+def add_interaction(conn, row: dict) -> int:
+    columns = ", ".join(row)
+    marks = ", ".join(f":{name}" for name in row)
+    return conn.execute(
+        f"INSERT INTO interactions ({columns}) VALUES ({marks})", row
+    ).lastrowid
+
+
+def link_invoices(conn, interaction_id: int, invoice_ids: Iterable[int]) -> None:
+    conn.executemany(
+        "INSERT OR IGNORE INTO interaction_invoices (interaction_id, invoice_id)"
+        " VALUES (?, ?)",
+        [(interaction_id, invoice_id) for invoice_id in invoice_ids],
+    )
+
+
+def add_finding(
+    conn, customer_id: int, reason: str, *, at: str, collector, note
+) -> None:
+    """A collector's finding, which supersedes the customer's earlier ones."""
+    conn.execute(
+        "UPDATE findings SET superseded_at = ? WHERE customer_id = ?"
+        " AND superseded_at IS NULL",
+        (at, customer_id),
+    )
+    conn.execute(
+        "INSERT INTO findings (customer_id, reason, noted_at, collector, note)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (customer_id, reason, at, collector, note),
+    )
+
+
+def add_promise(
+    conn,
+    customer_id: int,
+    *,
+    made_on: str,
+    due_on: str,
+    currency: str,
+    amount: int,
+    interaction_id: int | None,
+    note: str | None,
+    plan_id: int | None = None,
+    instalment: int | None = None,
+) -> int:
+    return conn.execute(
+        "INSERT INTO promises (customer_id, made_on, due_on, currency, amount, note,"
+        " interaction_id, plan_id, instalment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            customer_id,
+            made_on,
+            due_on,
+            currency,
+            amount,
+            note,
+            interaction_id,
+            plan_id,
+            instalment,
+        ),
+    ).lastrowid
+
+
+def add_plan(
+    conn,
+    customer_id: int,
+    *,
+    agreed_on: str,
+    currency: str,
+    total: int,
+    option: str | None,
+    interaction_id: int,
+) -> int:
+    return conn.execute(
+        "INSERT INTO payment_plans (customer_id, agreed_on, currency, total, option,"
+        " interaction_id) VALUES (?, ?, ?, ?, ?, ?)",
+        (customer_id, agreed_on, currency, total, option, interaction_id),
+    ).lastrowid
+
+
+def dispute(conn, invoice_ids: Iterable[int], since: str) -> int:
+    ids = list(invoice_ids)
+    marks = ", ".join("?" * len(ids))
+    return conn.execute(
+        f"UPDATE invoices SET disputed_since = ? WHERE id IN ({marks})"
+        " AND disputed_since IS NULL",
+        [since, *ids],
+    ).rowcount
+
+
+def invalidate(conn, customer_id: int, value: str, *, at: str, reason: str) -> int:
+    return conn.execute(
+        "UPDATE contacts SET invalid_since = ?, invalid_reason = ?"
+        " WHERE customer_id = ? AND value = ? COLLATE NOCASE AND invalid_since IS NULL",
+        (at, reason, customer_id, value),
+    ).rowcount
+
+
+def add_task(
+    conn,
+    *,
+    customer_id: int,
+    kind: str,
+    due_on: str,
+    title: str,
+    at: str,
+    assignee: str | None = None,
+    brief: str | None = None,
+    source_key: str | None = None,
+    promise_id: int | None = None,
+    interaction_id: int | None = None,
+) -> int | None:
+    """A task, once per *source_key*; None when it already existed."""
+    cursor = conn.execute(
+        "INSERT OR IGNORE INTO tasks (customer_id, kind, due_on, title, brief, assignee,"
+        " source_key, created_at, promise_id, interaction_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            customer_id,
+            kind,
+            due_on,
+            title,
+            brief,
+            assignee,
+            source_key,
+            at,
+            promise_id,
+            interaction_id,
+        ),
+    )
+    return cursor.lastrowid if cursor.rowcount else None
+
+
+# -- promises against payments -----------------------------------------------------
+
+
+def promises_to_check(conn) -> list[sqlite3.Row]:
+    """Every promise of each customer with an open one, oldest due first.
+
+    Resolved promises come too: their share of the payments is spent.
+    """
+    return conn.execute(
+        "SELECT p.*, c.account, c.name FROM promises p"
+        " JOIN customers c ON c.id = p.customer_id"
+        " WHERE p.customer_id IN (SELECT customer_id FROM promises WHERE status = 'open')"
+        " ORDER BY p.customer_id, p.currency, p.due_on, p.id"
+    ).fetchall()
+
+
+def payments_since(conn, customer_id: int, currency: str, since: str) -> list[tuple]:
+    return conn.execute(
+        "SELECT paid_on, amount FROM payments WHERE customer_id = ? AND currency = ?"
+        " AND paid_on >= ? ORDER BY paid_on, id",
+        (customer_id, currency, since),
+    ).fetchall()
+
+
+def resolve_promise(
+    conn, promise_id: int, *, status: str, paid: int, resolved_on: str | None
+) -> None:
+    conn.execute(
+        "UPDATE promises SET status = ?, paid = ?, resolved_on = ? WHERE id = ?",
+        (status, paid, resolved_on, promise_id),
+    )
+
+
+def close_tasks(conn, promise_id: int, *, kind: str, at: str, note: str) -> None:
+    conn.execute(
+        "UPDATE tasks SET state = 'done', done_at = ?, note = ?"
+        " WHERE promise_id = ? AND kind = ? AND state = 'open'",
+        (at, note, promise_id, kind),
+    )
+
+
+def settle_plans(conn, *, at_day: str) -> tuple[int, int]:
+    """Plans with a broken instalment are broken; with all kept, completed."""
+    broken = conn.execute(
+        "UPDATE payment_plans SET status = 'broken', resolved_on = ?"
+        " WHERE status = 'active' AND id IN (SELECT plan_id FROM promises"
+        "   WHERE plan_id IS NOT NULL AND status IN ('broken', 'partly_kept'))",
+        (at_day,),
+    ).rowcount
+    completed = conn.execute(
+        "UPDATE payment_plans SET status = 'completed', resolved_on = ?"
+        " WHERE status = 'active' AND NOT EXISTS (SELECT 1 FROM promises"
+        "   WHERE plan_id = payment_plans.id AND status <> 'kept')",
+        (at_day,),
+    ).rowcount
+    return broken, completed
+
+
+def next_instalments(conn) -> dict[int, sqlite3.Row]:
+    """Each active plan's next open instalment, by customer."""
+    found: dict[int, sqlite3.Row] = {}
+    for row in conn.execute(
+        "SELECT p.customer_id, p.id, p.due_on, p.currency, p.amount, p.paid,"
+        " p.instalment, pl.id AS plan_id,"
+        " (SELECT COUNT(*) FROM promises q WHERE q.plan_id = pl.id) AS instalments"
+        " FROM payment_plans pl JOIN promises p ON p.plan_id = pl.id"
+        " WHERE pl.status = 'active' AND p.status = 'open'"
+        " ORDER BY p.customer_id, p.due_on, p.id"
+    ):
+        found.setdefault(row["customer_id"], row)
+    return found
