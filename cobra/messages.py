@@ -137,6 +137,9 @@ class MessageContext:
     # currency, first_due (date), and optionally every ("month", "week").
     plan_options: list[dict] = field(default_factory=list)
     billing_details: list[str] = field(default_factory=list)  # what was billed
+    # The payment-plan instalment a reminder is about: number, count, due
+    # (date), currency, amount (minor units still owed on it).
+    instalment: dict | None = None
     extra: dict = field(default_factory=dict)  # more variables, by name
 
 
@@ -818,6 +821,13 @@ def sample_context(
             for count in (3, 6)
         ]
         context.billing_details = list(text["billing"])
+        context.instalment = {
+            "number": 2,
+            "count": 3,
+            "due": date(2025, 4, 30),
+            "currency": home,
+            "amount": (1_659_567 if clp else 172_456) // 3 + 1,
+        }
     return context
 
 

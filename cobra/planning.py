@@ -34,6 +34,10 @@ HISTORY_CHANNELS = {"phone": "call", "e-mail": "email"}
 # message, which disputes and promises not yet due hold back.
 PERSONAL = ("call", "visit") + INTERNAL
 DEFAULT_SEND_TIME = time(10, 0)
+# Reminders of a payment plan's instalments, which replace the strategy's
+# cadence while the plan runs.
+PLAN_STRATEGY = "payment-plan"
+PLAN_TEMPLATE = "instalment-reminder"
 
 
 @dataclass
@@ -61,6 +65,7 @@ class Contact:
     body: str | None = None
     hold_reason: str | None = None
     opt_out: bool = False  # the country's rules require an opt-out line
+    instalment: dict | None = None  # the payment-plan instalment reminded of
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -195,6 +200,14 @@ class Planner:
         self.customers = plans.customer_details(conn)
         self.addresses = plans.valid_contacts(conn)
         self.opt_outs = plans.opt_outs(conn)
+        from cobra.store import followup
+
+        # While a payment plan runs, its instalments set the cadence.
+        self.instalments = followup.next_instalments(conn)
+        self.reminder_days = int(config.get("follow_up.instalment_reminder_days", 3))
+        self.reminder_channel = str(
+            config.get("follow_up.instalment_reminder_channel") or "email"
+        )
 
     def plan(
         self,
@@ -262,6 +275,9 @@ class Planner:
         evidence, diagnosis = entry.evidence, entry.diagnosis
         if not evidence.oldest_open_due:
             return None
+        instalment = self.instalments.get(evidence.customer_id)
+        if instalment is not None:
+            return self._instalment_reminder(day, entry, instalment, done)
         strategy = self._strategy_for(evidence, diagnosis.reason)
         if strategy is None:
             return None
@@ -301,6 +317,51 @@ class Planner:
             ],
         )
 
+    def _instalment_reminder(
+        self, day: date, entry, instalment, done
+    ) -> Contact | None:
+        """A reminder of the plan's next instalment, on its days; else nothing.
+
+        The usual cadence counts from the original due dates, which the plan
+        replaced: while it runs, only its instalments prompt a contact.
+        """
+        evidence = entry.evidence
+        due = date.fromisoformat(instalment["due_on"])
+        if (due - day).days not in (self.reminder_days, 0):
+            return None
+        step = 0 if day < due else 1  # before the date, then on it
+        key = (evidence.customer_id, PLAN_STRATEGY, instalment["due_on"])
+        if done.get(key, -1) >= step:
+            return None
+        customer = self.customers[evidence.customer_id]
+        number, count = instalment["instalment"], instalment["instalments"]
+        return Contact(
+            customer_id=evidence.customer_id,
+            account=evidence.account,
+            name=evidence.name,
+            planned_for=day,
+            strategy=PLAN_STRATEGY,
+            step=step,
+            cycle=instalment["due_on"],
+            variant=0,
+            channel=self.reminder_channel,
+            template=PLAN_TEMPLATE,
+            tone="friendly",
+            method="suggestion",
+            tactic="consistency",
+            objective="Keep the payment plan on track",
+            reason=entry.diagnosis.reason,
+            language=customer["language"] or self.company_language,
+            instalment={
+                "number": number,
+                "count": count,
+                "due": due,
+                "currency": instalment["currency"],
+                "amount": instalment["amount"] - instalment["paid"],
+            },
+            notes=[f"payment plan: instalment {number} of {count} due {due}"],
+        )
+
     def _hold_or_schedule(self, contact: Contact, evidence, history) -> None:
         customer = self.customers[contact.customer_id]
         strategy = strategies_module.by_name(self.strategies, contact.strategy)
@@ -315,6 +376,7 @@ class Planner:
         automated = contact.channel not in PERSONAL
         if (
             automated
+            and contact.instalment is None  # the promise is what it reminds of
             and evidence.promise_state == "open"
             and evidence.open_promise_due
             and (evidence.open_promise_due >= contact.planned_for.isoformat())
@@ -398,6 +460,8 @@ class Planner:
                 if contact.template in self.templates_with_plans
                 else []
             ),
+            pay_by=contact.instalment["due"] if contact.instalment else None,
+            instalment=contact.instalment,
         )
         rendered = messages.render(contact.template, language, context, self.config)
         contact.subject, contact.body = rendered.subject, rendered.body

@@ -91,6 +91,15 @@ def plan_command(app: App, day: date | None, days: int | None, account, dry_run,
     store = app.store()
     if account:
         find_customer(store, account)  # an unknown account is exit 2 with suggestions
+    if not dry_run and not days:
+        # Promises first: a promise broken since yesterday changes the plan.
+        from cobra import promises
+
+        checked = promises.check(
+            store, day, int(config.get("follow_up.promise_grace_days", 2))
+        )
+        if checked.kept or checked.partly_kept or checked.broken:
+            click.echo(checked.summary(), err=True)
     planner = planning.Planner(store, config)
 
     if days:
