@@ -181,9 +181,13 @@ def prepare(store, config, entry: Entry, *, now: datetime | None = None) -> Prep
     at = entry.at or now
     if at.utcoffset() is None:
         raise EntryError("at", f"{at.isoformat()} has no UTC offset")
+    if at - now > timedelta(hours=1):
+        raise EntryError("at", f"{at.isoformat()} is in the future")
     from zoneinfo import ZoneInfo
 
-    day = now.astimezone(ZoneInfo(str(config.get("company.timezone") or "UTC"))).date()
+    # The day of the contact: a promise cannot be dated before it, and a
+    # contact logged late is judged as of when it happened.
+    day = at.astimezone(ZoneInfo(str(config.get("company.timezone") or "UTC"))).date()
     prepared = Prepared(entry, customer, at, day, source_key(entry, at))
     if entry.reason and entry.reason not in REASONS:
         raise EntryError(

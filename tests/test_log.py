@@ -1,0 +1,322 @@
+"""`cobra log` and the promise check: one customer's whole story, then each
+bad input (exit 2, nothing recorded)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date, timedelta
+
+import pytest
+from histories import History, database, good_payer, load, struggling
+
+D1 = date(2026, 6, 10)
+
+
+def day(offset: int) -> str:
+    return (D1 + timedelta(days=offset)).isoformat()
+
+
+def at(offset: int, hour: int = 15) -> str:
+    return f"{day(offset)}T{hour:02d}:00:00+00:00"
+
+
+def plan(run, offset: int) -> list[dict]:
+    result = run("plan", "--for", day(offset), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def log(run, *args: str, today: int):
+    """`cobra log` of a contact made on D1 + *today*, which dates its checks."""
+    return run("log", *args, "--at", at(today))
+
+
+def counts(run) -> dict[str, int]:
+    conn = database(run)
+    tables = ("interactions", "promises", "tasks", "findings", "payment_plans")
+    return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
+
+
+def tasks(run) -> list[sqlite3.Row]:
+    return database(run).execute("SELECT * FROM tasks ORDER BY id").fetchall()
+
+
+def pay(run, tmp_path, on: str, amount: str, reference: str) -> None:
+    path = tmp_path / f"{reference}.jsonl"
+    path.write_text(json.dumps({
+        "type": "payment", "customer_id": "BRICK", "date": on, "payment_id": reference,
+        "currency": "USD", "amount": amount,
+    }) + "\n")
+    result = run("import", str(path))
+    assert result.exit_code == 0, result.stderr
+
+
+def test_a_customer_from_reminder_to_payment_plan(run, tmp_path):
+    brick = struggling()  # three bills unpaid, partial payments before
+    brick.records[0]["phone"] = "+12125550188"
+    load(run, tmp_path, brick)
+
+    # Day 0: the plan contacts the customer, the send delivers it.
+    first = plan(run, 0)
+    assert [c["state"] for c in first] == ["planned"]
+    sent = run("send", "--for", day(0), "--at", at(0))
+    assert sent.exit_code == 0, sent.stderr
+
+    # The collector calls: no answer, then a promise of 400.00 in five days.
+    assert log(run, "BRICK", "--outcome", "no_answer", "--channel", "call",
+               "--collector", "ana", today=1).exit_code == 0
+    promised = log(run, "BRICK", "--outcome", "promise", "--channel", "call",
+                   "--amount", "400", "--on", day(6), "--collector", "ana",
+                   "--note", "Pays Monday, once the client pays them", today=2)
+    assert promised.exit_code == 0, promised.stderr
+    assert "1 promise; 1 task raised" in promised.stderr
+    [check] = tasks(run)
+    assert (check["kind"], check["due_on"]) == ("promise_check", day(8))
+    assert check["title"] == (
+        "Check that Brickwork Builders LLC (BRICK) paid 400.00 USD promised by "
+        f"{day(6)}"
+    )
+    # While the promise runs, no automated reminder goes out.
+    assert all(c["state"] == "held" for c in plan(run, 4) if c["channel"] != "call")
+
+    # 150.00 arrives on day 5; after the grace period the promise is partly kept.
+    pay(run, tmp_path, day(5), "150.00", "BRICK-P-1")
+    after = run("plan", "--for", day(9))
+    assert "promises: 0 kept, 1 partly kept, 0 broken" in after.stderr
+    promise = database(run).execute("SELECT * FROM promises").fetchone()
+    assert (promise["status"], promise["paid"], promise["resolved_on"]) == (
+        "partly_kept", 15000, day(8))
+    raised = [t for t in tasks(run) if t["kind"] == "broken_promise"]
+    assert [t["title"] for t in raised] == [
+        "Brickwork Builders LLC (BRICK) paid only part of 400.00 USD promised by "
+        f"{day(6)}: 250.00 USD still owed"
+    ]
+    assert database(run).execute(
+        "SELECT state FROM tasks WHERE kind = 'promise_check'").fetchone()[0] == "done"
+
+    # A second promise, for the rest, is broken outright.
+    assert log(run, "BRICK", "--outcome", "promise", "--amount", "250", "--on",
+               day(12), "--channel", "call", today=10).exit_code == 0
+    broken = plan(run, 15)
+    statuses = [r[0] for r in database(run).execute(
+        "SELECT status FROM promises ORDER BY id")]
+    assert statuses == ["partly_kept", "broken"]
+    assert len([t for t in tasks(run) if t["kind"] == "broken_promise"]) == 2
+    # The broken promise moves the customer to its strategy: escalation.
+    assert {c["strategy"] for c in broken} == {"broken-promise"}
+    assert {c["template"] for c in broken} == {"final-notice"}
+
+    # The customer agrees to a plan from `cobra offer`: three monthly payments.
+    offer = run("offer", "BRICK", "--as-of", day(16), "--format", "json")
+    options = {o["option"]: o for o in json.loads(offer.stdout)}
+    assert "plan_3" in options, offer.stdout
+    agreed = log(run, "BRICK", "--outcome", "plan_agreed", "--plan", "3",
+                 "--collector", "ana", today=16)
+    assert agreed.exit_code == 0, agreed.stderr
+    schedule = options["plan_3"]
+    stored = database(run).execute(
+        "SELECT instalment, due_on, amount FROM promises WHERE plan_id IS NOT NULL"
+        " ORDER BY instalment").fetchall()
+    expected = ([(schedule["down_payment_due"], schedule["down_payment"])]
+                if schedule["down_payment_due"] else [])
+    expected += [(i["due"], i["amount"]) for i in schedule["instalments"]]
+    assert [(r["due_on"], f"{r['amount'] / 100:.2f}") for r in stored] == expected
+
+    # Reminders follow the instalments: three days before the first one.
+    first_due = date.fromisoformat(stored[0]["due_on"])
+    reminder_day = (first_due - timedelta(days=3) - D1).days
+    assert plan(run, reminder_day - 1) == []  # no cadence on the old due dates
+    [reminder] = plan(run, reminder_day)
+    assert (reminder["strategy"], reminder["template"]) == (
+        "payment-plan", "instalment-reminder")
+    assert reminder["subject"].startswith("Payment plan: instalment 1 of ")
+    assert reminder["state"] == "planned"
+
+
+# -- recording each outcome --------------------------------------------------------
+
+
+def test_a_collectors_reason_overrides_the_diagnosis(run, tmp_path):
+    load(run, tmp_path, good_payer())
+    before = json.loads(run("prioritize", "--format", "json", "--as-of",
+                            "2026-06-10").stdout)
+    assert before[0]["reason"] == "forgot"
+    result = run("log", "ACME", "--outcome", "other", "--reason", "cannot_pay",
+                 "--note", "Lost their main client", "--collector", "ana")
+    assert result.exit_code == 0, result.stderr
+    after = json.loads(run("prioritize", "--format", "json", "--as-of",
+                           "2026-12-10").stdout)
+    assert after[0]["reason"] == "cannot_pay"
+    assert counts(run)["findings"] == 1
+
+
+def test_a_dispute_marks_the_invoices_and_raises_a_task(run, tmp_path):
+    load(run, tmp_path, good_payer())
+    [number] = [r["invoice_id"] for r in good_payer().records
+                if r["type"] == "invoice"][-1:]
+    result = run("log", "ACME", "--outcome", "dispute", "--invoice", number,
+                 "--note", "Says the May bill double-counts support hours")
+    assert result.exit_code == 0, result.stderr
+    assert "1 invoices disputed; 1 task raised" in result.stderr
+    conn = database(run)
+    assert conn.execute("SELECT disputed_since FROM invoices WHERE number = ?",
+                        (number,)).fetchone()[0]
+    [task] = tasks(run)
+    assert task["kind"] == "dispute" and number in task["title"]
+    assert conn.execute("SELECT COUNT(*) FROM interaction_invoices").fetchone()[0] == 1
+
+
+def test_a_wrong_contact_is_marked_invalid(run, tmp_path):
+    load(run, tmp_path, good_payer())
+    result = run("log", "ACME", "--outcome", "wrong_contact", "--channel", "email")
+    assert result.exit_code == 0, result.stderr
+    assert "ap@acme.example marked invalid" in result.stderr
+    invalid = database(run).execute(
+        "SELECT invalid_since, invalid_reason FROM contacts").fetchone()
+    assert invalid[0] and invalid[1] == "wrong contact, logged by a collector"
+
+
+def test_a_follow_up_date_raises_a_task_for_the_collector(run, tmp_path):
+    load(run, tmp_path, good_payer())
+    later = (date.today() + timedelta(days=3)).isoformat()
+    result = run("log", "ACME", "--outcome", "callback", "--follow-up", later,
+                 "--collector", "luis", "--note", "Call back after 4pm")
+    assert result.exit_code == 0, result.stderr
+    [task] = tasks(run)
+    assert (task["kind"], task["due_on"], task["assignee"], task["brief"]) == (
+        "follow_up", later, "luis", "Call back after 4pm")
+
+
+def test_the_config_can_add_outcomes(run, tmp_path, isolated):
+    load(run, tmp_path, good_payer())
+    (isolated / "cobra.toml").write_text('[follow_up]\noutcomes = ["sent_to_legal"]\n')
+    assert run("log", "ACME", "--outcome", "sent_to_legal").exit_code == 0
+
+
+# -- bad input: exit 2, nothing recorded -------------------------------------------
+
+
+def future(days: int = 5) -> str:
+    return (date.today() + timedelta(days=days)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ACMEE", "--outcome", "no_answer"],
+         "account: no customer with account 'ACMEE'; did you mean ACME?"),
+        (["ACME", "--outcome", "dispute", "--invoice", "NOPE-1"],
+         "invoice: no invoice 'NOPE-1'"),
+        (["ACME", "--outcome", "payed"], "outcome: 'payed' is not an outcome; use one of"),
+        (["ACME", "--outcome", "promise", "--on", "FUTURE"],
+         "amount: a promise needs the amount: --amount X"),
+        (["ACME", "--outcome", "promise", "--amount", "100"],
+         "on: a promise needs the date promised: --on DATE"),
+        (["ACME", "--outcome", "promise", "--amount", "100", "--on", "2020-01-01"],
+         "on: the promised date 2020-01-01 is in the past"),
+        (["ACME", "--outcome", "promise", "--amount", "100", "--on", "FUTURE",
+          "--currency", "EUR"],
+         "currency: ACME owes nothing in EUR (it owes in USD)"),
+        (["ACME", "--outcome", "promise", "--amount", "100.001", "--on", "FUTURE"],
+         "amount: '100.001' is not an amount in USD"),
+        (["ACME", "--outcome", "plan_agreed", "--instalment", "FUTURE=500",
+          "--instalment", "FUTURE2=500"],
+         "instalment: the instalments add up to 1000.00 USD, not 1200.00 USD (what is "
+         "owed)"),
+        (["ACME", "--outcome", "plan_agreed", "--plan", "7"],
+         "plan: '7' is not one of the options `cobra offer ACME` makes today"),
+        (["ACME", "--outcome", "dispute"], "invoice: a dispute names the invoices"),
+        (["ACME", "--outcome", "other", "--reason", "lazy"],
+         "reason: 'lazy' is not a reason"),
+    ],
+)
+def test_bad_input_is_refused_and_nothing_is_recorded(run, tmp_path, args, message):
+    load(run, tmp_path, good_payer())
+    args = [a.replace("FUTURE2", future(40)).replace("FUTURE", future()) for a in args]
+    result = run("log", *args)
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr
+    assert counts(run) == dict.fromkeys(counts(run), 0)
+    assert database(run).execute(
+        "SELECT COUNT(*) FROM invoices WHERE disputed_since IS NOT NULL").fetchone()[0] == 0
+
+
+def test_an_invoice_of_another_customer_is_refused(run, tmp_path):
+    other = History("OTHER", "Other Co.")
+    number = other.invoice(date(2026, 1, 1), "10.00")
+    load(run, tmp_path, good_payer(), other)
+    result = run("log", "ACME", "--outcome", "dispute", "--invoice", number)
+    assert result.exit_code == 2
+    assert f"invoice: invoice {number} is not ACME's" in result.stderr
+    assert counts(run)["interactions"] == 0
+
+
+# -- a file of interactions (dialers, call centres) --------------------------------
+
+
+def dialer_file(tmp_path, rows: list[dict], name: str = "calls.csv"):
+    import csv
+
+    path = tmp_path / name
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=sorted({k for r in rows for k in r}))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_a_file_with_a_bad_row_logs_nothing_and_names_each_bad_row(run, tmp_path):
+    load(run, tmp_path, good_payer())
+    path = dialer_file(tmp_path, [
+        {"account": "ACME", "outcome": "no_answer", "at": "2026-12-01T10:00:00-05:00"},
+        {"account": "ACME", "outcome": "promise", "at": "2026-12-01T11:00:00-05:00",
+         "amount": "100", "on": "2020-01-01"},
+        {"account": "NOBODY", "outcome": "no_answer", "at": "2026-12-01T12:00:00-05:00"},
+        {"account": "ACME", "outcome": "left_message", "at": "yesterday"},
+    ])
+    result = run("log", "--from", str(path))
+    assert result.exit_code == 2
+    assert f"{path}:3: on: the promised date 2020-01-01 is in the past" in result.stderr
+    assert f"{path}:4: account: no customer with account 'NOBODY'" in result.stderr
+    assert f"{path}:5: at: 'yesterday'" in result.stderr
+    assert "3 of 4 rows are invalid; nothing was logged" in result.stderr
+    assert counts(run)["interactions"] == 0
+
+    skipped = run("log", "--from", str(path), "--skip-invalid")
+    assert skipped.exit_code == 0, skipped.stderr
+    assert "Logged 1 interactions" in skipped.stderr
+    rejects = (tmp_path / "calls.csv.rejects.csv").read_text()
+    assert rejects.startswith("source,line,field,problem")
+    assert rejects.count("\n") == 4
+
+    again = run("log", "--from", str(path), "--skip-invalid")
+    assert "Logged 0 interactions" in again.stderr and "1 were logged before" in again.stderr
+    assert counts(run)["interactions"] == 1
+
+
+def test_a_json_lines_file_and_a_dry_run(run, tmp_path):
+    load(run, tmp_path, good_payer())
+    path = tmp_path / "calls.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [
+        {"account": "ACME", "outcome": "promise", "at": "2026-12-01T10:00:00-05:00",
+         "amount": "600", "on": future(), "id": "dialer-1"},
+        {"account": "ACME", "outcome": "callback", "at": "2026-12-01T11:00:00-05:00",
+         "follow_up": future(2), "collector": "luis", "id": "dialer-2"},
+    ]) + "\n")
+    dry = run("log", "--from", str(path), "--dry-run")
+    assert dry.exit_code == 0 and "Would log 2 interactions" in dry.stderr
+    assert counts(run)["interactions"] == 0
+    done = run("log", "--from", str(path))
+    assert done.exit_code == 0, done.stderr
+    assert counts(run) == {"interactions": 2, "promises": 1, "tasks": 2,
+                                "findings": 0, "payment_plans": 0}
+    assert "Logged 0" in run("log", "--from", str(path)).stderr
+
+
+def test_an_empty_or_missing_file_is_bad_input(run, tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("account,outcome,at\n")
+    assert run("log", "--from", str(empty)).exit_code == 2
+    missing = run("log", "--from", str(tmp_path / "nope.csv"))
+    assert missing.exit_code == 2 and "no such file" in missing.stderr
