@@ -29,6 +29,10 @@ _PARTS = {
                 FROM inbound WHERE customer_id = ?""",
     "task": """SELECT due_on AS date, kind, title, state, assignee
                FROM tasks WHERE customer_id = ?""",
+    "payment_plan": """SELECT agreed_on AS date, currency, total, option, status,
+                              (SELECT COUNT(*) FROM promises p WHERE p.plan_id = payment_plans.id)
+                                  AS instalments
+                       FROM payment_plans WHERE customer_id = ?""",
     "finding": """SELECT substr(noted_at, 1, 10) AS date, reason, collector, note,
                          superseded_at
                   FROM findings WHERE customer_id = ?""",
@@ -74,6 +78,12 @@ def _text(kind: str, row: sqlite3.Row) -> str:
         why = row["hold_reason"] or row["error"]
         return f"{row['channel']}{about}{to}: {row['state']}" + (
             f" ({why})" if why else ""
+        )
+    if kind == "payment_plan":
+        chosen = f", option {row['option']}" if row["option"] else ""
+        return (
+            f"{_money(row['currency'], row['total'])} in {row['instalments']} "
+            f"payments{chosen} ({row['status']})"
         )
     if kind == "reply":
         stop = " (opted out)" if row["opt_out"] else ""
