@@ -21,6 +21,7 @@ sender or certificate is a setup problem that no retry would fix.
 from __future__ import annotations
 
 import base64
+import email.policy
 import html
 import ipaddress
 import logging
@@ -33,7 +34,8 @@ from datetime import datetime, timezone
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.policy import EmailPolicy
+from email.utils import format_datetime, formataddr
 
 import cobra
 from cobra.channels import (
@@ -50,7 +52,6 @@ from cobra.config_schema import (
     Key,
     choice,
     integer,
-    number,
     pattern,
     secret_key,
     string,
@@ -100,12 +101,6 @@ CONFIG_KEYS = {
         "PEM file of the CA that signed the server's certificate, for a private "
         "CA; replaces the system trust store. Relative to the config file.",
         is_path=True,
-    ),
-    "timeout": Key(number, "Seconds to wait for the server at each step."),
-    # Read by `cobra send` itself, declared here so `cobra config check` knows them.
-    "rate_limit": Key(number, "Most messages per second; no limit by default."),
-    "concurrency": Key(
-        integer(minimum=1), "Connections sending at once; at most (and by default) 4."
     ),
 }
 
@@ -207,7 +202,8 @@ class Options:
             unsubscribe=settings.get("unsubscribe") or None,
             domain=settings.get("message_id_domain") or sender.rpartition("@")[2],
             ca_file=ca_file,
-            timeout=float(settings.get("timeout") or settings.timeout),
+            # The channel's `timeout`, or [send] timeout_seconds: cobra's own.
+            timeout=float(settings.timeout),
         )
 
     def tls_context(self) -> ssl.SSLContext:
@@ -324,10 +320,44 @@ def _international(*addresses: str | None) -> bool:
     return any(a and not a.isascii() for a in addresses)
 
 
+class _WirePolicy(EmailPolicy):
+    """The default policy, writing a short address header (To...) itself.
+
+    The email package folds a display name with accents ("Ferretería Ñuñoa
+    Ltda.") by re-parsing its encoded words over and over: about 2 ms for one
+    header, as long as building and writing the rest of the message. When
+    the name fits one encoded word and the header one line, which is nearly
+    always, :func:`email.utils.formataddr` writes the same thing at once;
+    longer ones are left to the email package, which folds them correctly.
+    """
+
+    def fold_binary(self, name: str, value) -> bytes:
+        addresses = getattr(value, "addresses", None)
+        if (
+            not self.utf8
+            and addresses
+            and len(addresses) == 1
+            and not any(group.display_name for group in value.groups)
+        ):
+            address = addresses[0]
+            pair = (address.display_name, address.addr_spec)
+            line = f"{name}: {formataddr(pair, charset='utf-8')}"
+            if len(line) <= 78 and line.isascii():  # RFC 5322's line, one word
+                return f"{line}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+_WIRE = _WirePolicy(linesep="\r\n")
+_WIRE_UTF8 = email.policy.default.clone(linesep="\r\n", utf8=True)
+
+
 def flatten(mail: EmailMessage, international: bool) -> bytes:
-    """The message as SMTP carries it: CRLF line ends, dots doubled."""
-    policy = mail.policy.clone(linesep="\r\n", utf8=international)
-    data = mail.as_bytes(policy=policy)
+    """The message as SMTP carries it: CRLF line ends, dots doubled.
+
+    *international*: an address is not ASCII, so the headers go as UTF-8
+    (SMTPUTF8) instead of encoded words.
+    """
+    data = mail.as_bytes(policy=_WIRE_UTF8 if international else _WIRE)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     # RFC 5321 4.5.2: a line starting with a dot gets another one.
