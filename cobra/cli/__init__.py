@@ -47,6 +47,16 @@ BUILTIN_COMMANDS = {
         "log_command",
         "Record what a contact led to: promise, dispute, plan, no answer.",
     ),
+    "agenda": (
+        "cobra.cli.cmd_agenda",
+        "agenda_group",
+        "What is due: calls, promises to check, messages for a person.",
+    ),
+    "history": (
+        "cobra.cli.cmd_history",
+        "history_command",
+        "The contact log between two dates, for export.",
+    ),
     "receipts": (
         "cobra.cli.cmd_receipts",
         "receipts_group",
