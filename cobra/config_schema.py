@@ -80,8 +80,12 @@ def bands(value: object) -> str | None:
     for code, limits in value.items():
         if currency(code) and code != "default":
             return f"{code}: {currency(code)}"
-        if (not isinstance(limits, list) or len(limits) != 2 or any(number(v) for v in limits)
-                or not 0 <= limits[0] < limits[1]):
+        if (
+            not isinstance(limits, list)
+            or len(limits) != 2
+            or any(number(v) for v in limits)
+            or not 0 <= limits[0] < limits[1]
+        ):
             return f"{code}: expected [medium_from, large_from], two increasing amounts"
     return None
 
@@ -214,6 +218,33 @@ def positive(value: object) -> str | None:
     return problem
 
 
+_SOURCE_KEYS = ("source", "importer", "sync", "options")
+
+
+def source_tables(value: object) -> str | None:
+    """``[[sources]]``: each a table with a source and optional settings."""
+    if not isinstance(value, list):
+        return f"expected [[sources]] tables, got {_type_name(value)}"
+    for number, item in enumerate(value, start=1):
+        where = f"source {number}"
+        if not isinstance(item, dict):
+            return f"{where}: expected a table, got {_type_name(item)}"
+        unknown = sorted(set(item) - set(_SOURCE_KEYS))
+        if unknown:
+            return (
+                f"{where}: unknown key {unknown[0]!r} (keys: {', '.join(_SOURCE_KEYS)})"
+            )
+        if not isinstance(item.get("source"), str) or not item["source"].strip():
+            return f"{where}: `source` (a file, folder or URL) is missing"
+        if "importer" in item and not isinstance(item["importer"], str):
+            return f"{where}: importer: expected a string"
+        if "sync" in item and not isinstance(item["sync"], bool):
+            return f"{where}: sync: expected true or false"
+        if "options" in item and not isinstance(item["options"], dict):
+            return f"{where}: options: expected a table"
+    return None
+
+
 def secret_key(doc: str) -> Key:
     return Key(env_var_name, doc, secret=True)
 
@@ -222,7 +253,9 @@ def secret_key(doc: str) -> Key:
 # reads them. The rest of the table belongs to the backend.
 CHANNEL_KEYS: dict[str, Key] = {
     "backend": Key(string, "The channel backend plugin to use."),
-    "kind": Key(string, "The kind of message (email, sms...) for a channel of your own."),
+    "kind": Key(
+        string, "The kind of message (email, sms...) for a channel of your own."
+    ),
     "concurrency": Key(
         integer(minimum=1), "Most messages sent at once (capped by the backend's own)."
     ),
@@ -351,12 +384,16 @@ SCHEMA = Table(
         "plan": Table(
             {
                 "strategies_dir": Key(
-                    string, "Folder of your own strategies (they replace shipped ones).",
+                    string,
+                    "Folder of your own strategies (they replace shipped ones).",
                     is_path=True,
                 ),
-                "seed": Key(integer(), "Seed for assigning step variants to customers."),
+                "seed": Key(
+                    integer(), "Seed for assigning step variants to customers."
+                ),
                 "amount_bands": Key(
-                    bands, "Per currency, where the medium and large bands start."),
+                    bands, "Per currency, where the medium and large bands start."
+                ),
             },
             "Planning contacts.",
         ),
@@ -423,6 +460,10 @@ SCHEMA = Table(
             },
             "Message templates; see docs/templates.md.",
         ),
+        "sources": Key(
+            source_tables,
+            "What `cobra run` imports each day: [[sources]] tables.",
+        ),
         "send": Table(
             {
                 "max_attempts": Key(
@@ -476,7 +517,9 @@ SCHEMA = Table(
                     "empty: ask for no delivery reports.",
                 ),
                 "host": Key(string, "Interface `cobra receipts serve` listens on."),
-                "port": Key(integer(minimum=1), "Port `cobra receipts serve` listens on."),
+                "port": Key(
+                    integer(minimum=1), "Port `cobra receipts serve` listens on."
+                ),
             },
             "Delivery reports and replies pushed by providers.",
         ),
@@ -489,7 +532,9 @@ SCHEMA = Table(
                 ),
                 "email": Table(
                     {
-                        "host": Key(string, "IMAP server of the mailbox replies reach."),
+                        "host": Key(
+                            string, "IMAP server of the mailbox replies reach."
+                        ),
                         "port": Key(integer(minimum=1), "IMAP port (993 with TLS)."),
                         "security": Key(
                             choice("tls", "starttls", "none"), "How to secure IMAP."

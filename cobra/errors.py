@@ -12,6 +12,8 @@ message and an exit code, so each kind of mistake always exits the same way:
 EXIT_OK = 0
 EXIT_WORK_FAILED = 1
 EXIT_BAD_INPUT = 2
+# sysexits' EX_TEMPFAIL: try again later (another `cobra run` is running).
+EXIT_TEMPORARY = 75
 
 
 class CobraError(Exception):
@@ -42,3 +44,9 @@ class MissingSecret(CobraInputError):
 
 class StoreError(CobraInputError):
     """The database file cannot be opened or belongs to a newer cobra."""
+
+
+class AlreadyRunning(CobraError):
+    """Another process holds the lock of the work asked for: try again later."""
+
+    exit_code = EXIT_TEMPORARY

@@ -37,6 +37,11 @@ BUILTIN_COMMANDS = {
         "plan_command",
         "Decide the contacts due on a day, and what was held back.",
     ),
+    "run": (
+        "cobra.cli.cmd_run",
+        "run_command",
+        "Do the day: import, check promises, plan, send (for cron).",
+    ),
     "send": (
         "cobra.cli.cmd_send",
         "send_command",

@@ -115,13 +115,7 @@ def plan_command(app: App, day: date | None, days: int | None, account, dry_run,
         stored = None
         if not dry_run:
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            store.conn.execute("BEGIN IMMEDIATE")
-            try:
-                stored = plans.insert(store.conn, (c.row(now) for c in contacts))
-                store.conn.execute("COMMIT")
-            except BaseException:
-                store.conn.execute("ROLLBACK")
-                raise
+            stored = plans.insert(store.conn, (c.row(now) for c in contacts))
 
     planned = [c for c in contacts if not c.held]
     held = [c for c in contacts if c.held]

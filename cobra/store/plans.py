@@ -111,12 +111,27 @@ def open_invoices(conn: sqlite3.Connection, customer_id: int) -> list[sqlite3.Ro
 
 
 def insert(conn: sqlite3.Connection, rows: Iterable[dict]) -> int:
-    """Store planned (or held) contacts; those already planned are skipped."""
+    """Store planned (or held) contacts in one transaction; those already
+    planned are skipped. Returns how many were new."""
     placeholders = ", ".join(f":{name}" for name in _COLUMNS)
-    before = conn.total_changes
-    conn.executemany(
-        f"INSERT OR IGNORE INTO outbox ({', '.join(_COLUMNS)})"
-        f" VALUES ({placeholders})",
-        rows,
-    )
-    return conn.total_changes - before
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        before = conn.total_changes
+        conn.executemany(
+            f"INSERT OR IGNORE INTO outbox ({', '.join(_COLUMNS)})"
+            f" VALUES ({placeholders})",
+            rows,
+        )
+        added = conn.total_changes - before
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return added
+
+
+def tasks_due(conn: sqlite3.Connection, day: str) -> int:
+    """Open tasks due on or before *day*."""
+    return conn.execute(
+        "SELECT COUNT(*) FROM tasks WHERE state = 'open' AND due_on <= ?", (day,)
+    ).fetchone()[0]

@@ -1,0 +1,114 @@
+"""``cobra run``: the whole day in order, for cron and systemd timers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime
+
+import click
+
+from cobra.cli.app import App, pass_app
+from cobra.cli.cmd_send import InstantParam
+from cobra.cli.options import DATE, today
+
+
+@click.command("run")
+@click.option(
+    "--for",
+    "day",
+    type=DATE,
+    default="today",
+    help="The day to run (default: today in the company's time zone).",
+)
+@click.option(
+    "--at",
+    "at",
+    type=InstantParam(),
+    help="Send as if it were this moment (replaying a day).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Import, check and plan without writing; send nothing.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="text: a summary on stderr; json: the summary as JSON on stdout.",
+)
+@pass_app
+def run_command(
+    app: App, day: date | None, at: datetime | None, dry_run: bool, fmt: str
+):
+    """Do the day: import the sources, check promises, plan, send.
+
+    Safe to schedule: a second `cobra run` while one is running exits at
+    once with code 75; a run killed halfway and started again finishes the
+    day without repeating anything; running twice on the same day sends
+    nothing new. Quiet on success with -q. Exit codes: 0 done, 1 something
+    failed (a source, a send), 2 bad config or usage, 75 already running.
+
+    Example: cobra -q run   (in a crontab: 0 9 * * 1-6 cobra -q run)
+    """
+    from cobra import routine, runlock
+
+    config = app.config()
+    day = day or today(str(config.get("company.timezone", "UTC")))
+    with runlock.exclusive(routine.lock_path(app.database_path())):
+        summary = routine.run(app.store(), config, day, dry_run=dry_run, at=at)
+    if fmt == "json":
+        click.echo(json.dumps(summary.as_dict()))
+    _report(summary, quiet=app.quiet > 0, dry_run=dry_run)
+    if not summary.ok:
+        sys.exit(1)
+
+
+def _report(summary, *, quiet: bool, dry_run: bool) -> None:
+    """The summary on stderr: always when something failed, else unless -q."""
+    for source in summary.sources:
+        if source.error:
+            click.echo(f"error: {source.source}: {source.error}", err=True)
+    if summary.stopped:
+        click.echo(f"error: {summary.stopped}", err=True)
+    sending = summary.sending
+    if sending is not None:
+        for name, problem in {**sending.unbound, **sending.setup_errors}.items():
+            click.echo(f"error: channel {name}: {problem}", err=True)
+        if sending.unknown:
+            click.echo(
+                f"warning: {sending.unknown} messages were interrupted while sending; "
+                "check them, then `cobra send --retry-unknown`",
+                err=True,
+            )
+    if quiet and summary.ok:
+        return
+    lines = [f"{'Dry run' if dry_run else 'Run'} for {summary.day}:"]
+    for source in summary.sources:
+        if source.counts:
+            counts = "; ".join(
+                f"{kind.replace('_', ' ')} "
+                + ", ".join(f"{n} {state}" for state, n in states.items() if n)
+                for kind, states in source.counts.items()
+                if any(states.values())
+            )
+            lines.append(
+                f"  imported {source.source} ({source.importer}): "
+                f"{counts or 'nothing new'}"
+            )
+    if summary.promises is not None:
+        lines.append(f"  {summary.promises.summary()}")
+    if not summary.stopped:
+        new = "" if dry_run else f" ({summary.planned_new} new)"
+        lines.append(
+            f"  planned {summary.planned}{new}, held back {summary.held_in_plan}"
+        )
+    if sending is not None:
+        lines.append(
+            f"  sent {sending.sent}, failed {sending.failed}, held {sending.held}, "
+            f"retried {sending.retried}, waiting {sending.waiting}"
+        )
+    lines.append(f"  tasks due: {summary.tasks_due} (cobra agenda)")
+    click.echo("\n".join(lines), err=True)

@@ -1,0 +1,166 @@
+"""The daily routine `cobra run` does, step by step, as a library.
+
+1. import each source listed in ``[[sources]]``;
+2. check promises against the payments just imported;
+3. diagnose and plan the day's contacts;
+4. send what is due.
+
+Every step is idempotent (imports are upserts, the plan is keyed, the outbox
+claims each message), so a run killed halfway and started again finishes
+the day without repeating anything, and a second run on the same day sends
+nothing new. A source that cannot be read stops the routine before planning:
+contacting customers on a ledger that missed today's payments would ask
+people who already paid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from cobra.errors import CobraError
+
+
+@dataclass
+class SourceResult:
+    source: str
+    importer: str
+    counts: dict = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class RunSummary:
+    """One line per step, for the report and for monitoring."""
+
+    day: date
+    sources: list[SourceResult] = field(default_factory=list)
+    promises: object = None  # cobra.promises.Checked
+    planned: int = 0
+    planned_new: int = 0
+    held_in_plan: int = 0
+    sending: object = None  # cobra.sending.Summary
+    tasks_due: int = 0
+    stopped: str | None = None  # why the routine stopped early
+
+    @property
+    def ok(self) -> bool:
+        failed_send = self.sending is not None and not self.sending.ok
+        return self.stopped is None and not failed_send
+
+    def as_dict(self) -> dict:
+        return {
+            "day": self.day.isoformat(),
+            "ok": self.ok,
+            "stopped": self.stopped,
+            "sources": [
+                {
+                    "source": s.source,
+                    "importer": s.importer,
+                    "counts": s.counts,
+                    "error": s.error,
+                }
+                for s in self.sources
+            ],
+            "promises": (
+                {
+                    "kept": self.promises.kept,
+                    "partly_kept": self.promises.partly_kept,
+                    "broken": self.promises.broken,
+                }
+                if self.promises
+                else None
+            ),
+            "planned": self.planned,
+            "planned_new": self.planned_new,
+            "held_in_plan": self.held_in_plan,
+            "send": self.sending.as_dict() if self.sending else None,
+            "tasks_due": self.tasks_due,
+        }
+
+
+def configured_sources(config) -> list[dict]:
+    """The ``[[sources]]`` tables, with paths resolved against the config."""
+    found = []
+    for table in config.get("sources") or []:
+        source = str(table["source"])
+        if "://" not in source:
+            source = str(config.resolve_path(source))
+        found.append(
+            {
+                "source": source,
+                "importer": table.get("importer"),
+                "sync": bool(table.get("sync", False)),
+                "options": dict(table.get("options") or {}),
+            }
+        )
+    return found
+
+
+def import_source(store, config, spec: dict, *, dry_run: bool = False):
+    """Import one configured source in its own transaction."""
+    from cobra import ledger
+    from cobra.importers import ImportContext, choose
+    from cobra.plugins import get_plugins
+
+    importers = {name: p.obj for name, p in get_plugins().importers().items()}
+    importer = choose(spec["source"], importers, spec["importer"])
+    context = ImportContext(
+        default_currency=str(config.get("company.currency", "USD")),
+        default_country=config.get("company.country"),
+        config=config,
+    )
+    records = importer.read(spec["source"], spec["options"], context)
+    options = ledger.LoadOptions(
+        sync=spec["sync"],
+        dry_run=dry_run,
+        sync_max_close_share=float(config.get("import.sync_max_close_share", 0.5)),
+    )
+    return importer.name, ledger.load(store, records, [spec["source"]], options)
+
+
+def run(
+    store, config, day: date, *, dry_run: bool = False, at: datetime | None = None
+) -> RunSummary:
+    """Do the day; see the module docstring."""
+    from cobra import planning, promises, sending
+    from cobra.store import plans
+
+    summary = RunSummary(day)
+    for spec in configured_sources(config):
+        result = SourceResult(spec["source"], spec["importer"] or "?")
+        summary.sources.append(result)
+        try:
+            result.importer, loaded = import_source(
+                store, config, spec, dry_run=dry_run
+            )
+        except CobraError as exc:
+            result.error = str(exc)
+            summary.stopped = (
+                f"source {spec['source']} could not be imported, so nothing was "
+                "planned or sent: contacting customers on a ledger that missed "
+                "today's payments would chase people who already paid"
+            )
+            return summary
+        result.counts = loaded.counts
+
+    if not dry_run:
+        summary.promises = promises.check(
+            store, day, int(config.get("follow_up.promise_grace_days", 2))
+        )
+
+    planner = planning.Planner(store, config)
+    contacts = planner.plan(day)
+    summary.planned = sum(1 for c in contacts if not c.held)
+    summary.held_in_plan = sum(1 for c in contacts if c.held)
+    if not dry_run:
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        summary.planned_new = plans.insert(store.conn, (c.row(now) for c in contacts))
+        summary.sending = sending.Sender(store, config, at=at).run(day=day)
+    summary.tasks_due = plans.tasks_due(store.conn, day.isoformat())
+    return summary
+
+
+def lock_path(database: Path) -> Path:
+    return database.with_name(database.name + ".run.lock")
