@@ -8,12 +8,17 @@ built-ins shipped in ``cobra_plugins`` use the same group.
 entry-point or distribution names, and an empty value loads none, so a broken
 plugin cannot lock a user out of the command that removes it. A plugin that
 fails to import or to register is reported by name and skipped.
+
+``COBRA_TRACE_HOOKS=1`` prints every hook call to stderr: the hook, the
+plugins that implement it, and how long each took.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
+import time
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
@@ -98,7 +103,10 @@ class Plugins:
                     return
                 found[name] = Provided(kind, name, obj, _plugin)
 
+            started = time.perf_counter()
             impl.function(register=register)
+            if _tracing():
+                _trace(f"{hook.name} -> {impl.plugin_name}", started)
         return found
 
     def importers(self) -> dict[str, Provided]:
@@ -106,6 +114,29 @@ class Plugins:
 
     def channels(self) -> dict[str, Provided]:
         return self.provided("channel")
+
+
+def _tracing() -> bool:
+    return os.environ.get("COBRA_TRACE_HOOKS", "") not in ("", "0")
+
+
+def _trace(what: str, started: float) -> None:
+    elapsed = (time.perf_counter() - started) * 1000
+    print(f"cobra hook: {what} ({elapsed:.2f} ms)", file=sys.stderr)
+
+
+def _monitor(manager: pluggy.PluginManager) -> None:
+    """Report each hook call made through pluggy, with its implementations."""
+    starts: list[float] = []
+
+    def before(hook_name, hook_impls, kwargs):
+        starts.append(time.perf_counter())
+
+    def after(outcome, hook_name, hook_impls, kwargs):
+        names = ", ".join(impl.plugin_name for impl in reversed(hook_impls)) or "none"
+        _trace(f"{hook_name}({', '.join(kwargs)}) -> [{names}]", starts.pop())
+
+    manager.add_hookcall_monitoring(before, after)
 
 
 def _selected() -> set[str] | None:
@@ -124,6 +155,8 @@ def load() -> Plugins:
     """Create the plugin manager and load every allowed entry point."""
     manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
     manager.add_hookspecs(hookspecs)
+    if _tracing():
+        _monitor(manager)
     plugins = Plugins(manager)
     wanted = _selected()
 
