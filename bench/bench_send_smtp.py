@@ -51,8 +51,9 @@ DESCRIPTION = (
     "cobra send of 10,000 e-mails through the smtp backend to an aiosmtpd "
     "process, against a bare smtplib loop over one connection"
 )
-# cobra's throughput at least 0.7x the baseline's: its time at most 1/0.7x.
-TARGETS = {"send_ratio": 1 / 0.7}
+# cobra's throughput at least 0.7x the baseline's, so its time at most 1/0.7x:
+# over one connection like the baseline (serial) and as configured (send).
+TARGETS = {"serial_ratio": 1 / 0.7, "send_ratio": 1 / 0.7}
 
 MESSAGES, QUICK_MESSAGES = 10_000, 1_000
 ROUNDS, QUICK_ROUNDS = 3, 1

@@ -464,9 +464,14 @@ class SmtpSession:
             code, reply = smtp.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._discard()
+            what = (
+                f"did not confirm message {message.key} within "
+                f"{self.options.timeout:g} s"
+                if _timed_out(exc)
+                else f"{_broken(exc)} after receiving message {message.key}"
+            )
             raise TransientError(
-                f"{where} {_broken(exc)} after receiving message {message.key}; "
-                "it may have been delivered"
+                f"{where} {what}; it may have been delivered"
             ) from None
         if code != 250:
             raise self._refused(smtp, code, reply, "the message", message.to)

@@ -517,6 +517,29 @@ def test_a_malformed_reply_to_a_message_is_transient():
         mail.close()
 
 
+def test_a_server_gone_after_the_whole_message_may_have_it():
+    script = (
+        b"220 relay ESMTP\r\n",
+        b"250 relay\r\n",  # EHLO
+        b"250 OK\r\n",  # MAIL FROM
+        b"250 OK\r\n",  # RCPT TO
+        b"354 go ahead\r\n",  # DATA
+        b"",  # reads the message, then hangs up without a reply
+    )
+    with services.scripted(*script) as port:
+        mail = session(host="127.0.0.1", port=port, security="none")
+        with pytest.raises(TransientError) as caught:
+            mail.send(outgoing(1))
+        mail.close()
+    # Not sent again here: the retry, if any, is cobra send's to decide, and
+    # carries the same Message-ID.
+    assert str(caught.value) == (
+        f"the SMTP server 127.0.0.1:{port} closed the connection (Connection "
+        f"unexpectedly closed) after receiving message {outgoing(1).key}; it may "
+        "have been delivered"
+    )
+
+
 @pytest.mark.parametrize(
     "reply", ["451 4.3.0 Try again later", "452 4.3.1 Insufficient system storage"]
 )

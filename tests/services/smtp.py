@@ -192,6 +192,8 @@ def scripted(*replies: bytes) -> Iterator[int]:
     """A server that sends ``replies[0]`` on connecting, then one reply a line.
 
     For replies no real server would send, such as a greeting without a code.
+    An empty reply reads a message up to its final dot and hangs up without
+    a word, as a server that crashes at the worst moment.
     """
     listener = socket.socket()
     listener.bind((HOST, 0))
@@ -207,13 +209,20 @@ def scripted(*replies: bytes) -> Iterator[int]:
                 continue
             conn.settimeout(5)
             with conn, conn.makefile("rb") as lines:
-                conn.sendall(replies[0])
-                for reply in replies[1:]:
-                    if not lines.readline():
-                        break
-                    conn.sendall(reply)
-                with contextlib.suppress(OSError):
-                    lines.readline()  # wait for the client to give up
+                talk(conn, lines)
+
+    def talk(conn, lines) -> None:
+        conn.sendall(replies[0])
+        for reply in replies[1:]:
+            if not lines.readline():
+                return
+            if not reply:
+                while lines.readline() not in (b".\r\n", b""):
+                    pass
+                return  # hang up
+            conn.sendall(reply)
+        with contextlib.suppress(OSError):
+            lines.readline()  # wait for the client to give up
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
