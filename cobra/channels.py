@@ -25,6 +25,10 @@ so switching provider is a config change. A backend is an object with:
 - ``connect(settings)``: opens a :class:`Session` (one SMTP connection, one
   HTTP session), which sends many messages and is closed at the end.
 
+Optionally, ``check(settings)`` tries the channel without sending anything
+(connects and logs in) for ``cobra doctor``: it returns a short description
+of what it checked, or raises a :class:`ChannelError` saying what is wrong.
+
 Optionally, for delivery reports and replies that the provider pushes to
 ``cobra receipts serve``: ``receipt(request, settings)`` returns a list of
 :class:`Receipt`, and ``inbound(request, settings)`` a list of

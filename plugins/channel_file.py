@@ -23,7 +23,7 @@ from email.utils import formataddr, formatdate
 from pathlib import Path
 
 import cobra
-from cobra.channels import KEY_HEADER, PermanentError, message_id
+from cobra.channels import KEY_HEADER, PermanentError, SetupError, message_id
 from cobra.config_schema import Key, string
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -126,6 +126,16 @@ class FileBackend:
     rate_limit = None
     can_lookup = True
     replay_safe = False
+
+    def check(self, settings) -> str:
+        """The folder exists (or can be made) and is writable."""
+        folder = settings.config.resolve_path(str(settings.get("folder") or "outbox"))
+        probe = folder
+        while not probe.exists():
+            probe = probe.parent
+        if not os.access(probe, os.W_OK):
+            raise SetupError(f"cannot write to {probe}; choose another folder")
+        return f"writes to {folder}"
 
     def connect(self, settings) -> FileSession:
         folder = settings.config.resolve_path(str(settings.get("folder") or "outbox"))

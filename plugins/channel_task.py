@@ -97,6 +97,10 @@ class TaskBackend:
     can_lookup = True
     replay_safe = False
 
+    def check(self, settings) -> str:
+        TaskSession(settings).close()
+        return "tasks go on the agenda (cobra agenda)"
+
     def connect(self, settings) -> TaskSession:
         return TaskSession(settings)
 

@@ -22,6 +22,11 @@ BUILTIN_COMMANDS = {
         "init_command",
         "Write a starter config and create the database.",
     ),
+    "doctor": (
+        "cobra.cli.cmd_doctor",
+        "doctor_command",
+        "Check config, database, channels, sources and mailbox; send nothing.",
+    ),
     "import": (
         "cobra.cli.cmd_import",
         "import_command",

@@ -77,16 +77,24 @@ def config_check(app: App):
     """
     config = config_module.load_unchecked(app.config_path)
     source = str(config.path) if config.path else config_module.EMBEDDED
-    problems = list(config.problems) + _channel_problems(config, source)
-    problems += _secret_problems(config, source)
-    problems += _template_problems(config)
-    problems += _plan_problems(config)
-    if not any(p.key.startswith("diagnosis") for p in problems):
-        # Names are only worth checking once the rules' shape is right.
-        problems += _diagnosis_problems(config)
+    problems = list(config.problems) + semantic_problems(config)
     if problems:
         raise ConfigError(config_module.format_problems(problems))
     click.echo(f"{source}: no problems", err=True)
+
+
+def semantic_problems(config) -> list[config_module.Problem]:
+    """What a file that fits the schema can still get wrong: backends,
+    secrets, templates, strategies and rules that name what does not exist."""
+    source = str(config.path) if config.path else config_module.EMBEDDED
+    problems = _channel_problems(config, source)
+    problems += _secret_problems(config, source)
+    problems += _template_problems(config)
+    problems += _plan_problems(config)
+    if not any(p.key.startswith("diagnosis") for p in problems + config.problems):
+        # Names are only worth checking once the rules' shape is right.
+        problems += _diagnosis_problems(config)
+    return problems
 
 
 def _channel_problems(config, source: str) -> list[config_module.Problem]:

@@ -297,6 +297,15 @@ class Store:
         """
         yield from self.conn.execute(sql, params)
 
+    def timezones(self) -> set[str]:
+        """The customers' own time zones, for `cobra doctor`."""
+        return {
+            row[0]
+            for row in self.conn.execute(
+                "SELECT DISTINCT timezone FROM customers WHERE timezone IS NOT NULL"
+            )
+        }
+
     def counts(self) -> dict[str, int]:
         """How many rows each main table holds, for `cobra db` and doctor."""
         tables = ["customers", "contacts", "invoices", "payments", "credit_notes"]
