@@ -145,6 +145,25 @@ class TwilioBackend:
         "timeout": Key(number, "Seconds to wait for Twilio before giving up."),
     }
 
+    def check(self, settings: ChannelSettings) -> str:
+        """Read the account resource: the credentials work, nothing is sent."""
+        session = TwilioSession(settings)
+        url = f"{session.api_url}/2010-04-01/Accounts/{session.account_sid}.json"
+        try:
+            answer = session.http.get(url, timeout=session.timeout)
+        except requests.RequestException as exc:
+            raise TransientError(f"Twilio is unreachable at {session.api_url}: {exc}")
+        finally:
+            session.close()
+        if answer.status_code in (401, 403):
+            raise SetupError(
+                f"Twilio refused account {session.account_sid} with the token in "
+                f"${session.token_env}: check auth_token_env"
+            )
+        if answer.status_code >= 400:
+            raise TransientError(f"Twilio answered {answer.status_code} for {url}")
+        return f"account {session.account_sid} accepted the credentials"
+
     def connect(self, settings: ChannelSettings) -> TwilioSession:
         return TwilioSession(settings)
 

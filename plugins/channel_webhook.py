@@ -98,6 +98,20 @@ class WebhookBackend:
         ),
     }
 
+    def check(self, settings: ChannelSettings) -> str:
+        """The receiver answers HTTP; the secret is only tested by a message."""
+        session = WebhookSession(settings)
+        try:
+            answer = session.http.head(session.url, timeout=session.timeout)
+        except requests.RequestException as exc:
+            raise TransientError(f"the receiver at {session.url} is unreachable: {exc}")
+        finally:
+            session.close()
+        return (
+            f"{session.url} answers (HTTP {answer.status_code}); the signature is "
+            "checked by the receiver when a message is sent"
+        )
+
     def connect(self, settings: ChannelSettings) -> WebhookSession:
         return WebhookSession(settings)
 
