@@ -124,6 +124,18 @@ class SmtpBackend:
         """A session for the channel; the connection opens on the first send."""
         return SmtpSession(Options.read(settings))
 
+    def check(self, settings: ChannelSettings) -> str:
+        """For ``cobra doctor``: connect, secure, log in and try the sender.
+
+        ``MAIL FROM`` followed by ``RSET`` sends nothing, but shows whether the
+        server takes `from` from this account.
+        """
+        session = SmtpSession(Options.read(settings))
+        try:
+            return session.check()
+        finally:
+            session.close()
+
 
 @dataclass(frozen=True)
 class Options:
@@ -405,6 +417,21 @@ class SmtpSession:
                 continue
             return mail["Message-ID"]
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def check(self) -> str:
+        o = self.options
+        smtp = self._connection()
+        code, reply = self._command(smtp, lambda: smtp.mail(o.sender))
+        if code != 250:
+            raise self._refused(smtp, code, reply, "the sender", o.sender)
+        smtp.rset()
+        secured = (
+            f"{o.security.upper()} ({smtp.sock.version()})"
+            if o.security != "none"
+            else "no TLS"
+        )
+        login = f"logged in as {o.username}" if o.username else "no login"
+        return f"{o.host}:{o.port}: {secured}, {login}, sender {o.sender} accepted"
 
     def lookup(self, key: str) -> str | None:
         raise NotImplementedError("SMTP cannot look a message up (can_lookup is False)")

@@ -650,6 +650,46 @@ def test_an_empty_body_is_refused_before_connecting():
         mail.send(outgoing(body="  \n "))
 
 
+def settings_for_check(server=None, **options) -> ChannelSettings:
+    table = {"from": "cobranza@andesur.example", **options}
+    if server is not None:
+        table.update(host=server.host, port=server.port)
+    write_config(table)
+    config = config_module.load_unchecked()
+    return ChannelSettings("email", "smtp", dict(config.get("channels.email")), config)
+
+
+def test_check_logs_in_and_tries_the_sender_without_sending(
+    smtp_server, smtp_certs, password
+):
+    server = smtp_server("starttls", users={USER: PASSWORD})
+    backend = channel_smtp.SmtpBackend()
+    detail = backend.check(settings_for_check(server, **login(smtp_certs)))
+    assert detail == (
+        f"127.0.0.1:{server.port}: STARTTLS (TLSv1.3), logged in as {USER}, "
+        "sender cobranza@andesur.example accepted"
+    )
+    assert server.received == [] and server.passwords.mechanisms == ["PLAIN"]
+
+
+def test_check_names_what_is_wrong(smtp_server, smtp_certs, monkeypatch):
+    server = smtp_server("starttls", users={USER: PASSWORD})
+    monkeypatch.setenv("SMTP_PASSWORD", "wrong")
+    backend = channel_smtp.SmtpBackend()
+    with pytest.raises(SetupError, match="refused the login"):
+        backend.check(settings_for_check(server, **login(smtp_certs)))
+    with pytest.raises(TransientError, match="refused the connection"):
+        backend.check(settings_for_check(host="127.0.0.1", port=services.free_port()))
+
+
+def test_cobra_doctor_checks_the_channel(run, smtp_server, smtp_certs, password):
+    server = smtp_server("starttls", users={USER: PASSWORD})
+    send_setup(server, smtp_certs)
+    result = run("doctor")
+    assert f"smtp: 127.0.0.1:{server.port}: STARTTLS" in result.output
+    assert server.received == []
+
+
 # --- the plugin as cobra sees it -------------------------------------------------
 
 
