@@ -490,6 +490,15 @@ SCHEMA = Table(
             },
             "How `cobra send` retries, waits and times out.",
         ),
+        "learn": Table(
+            {
+                "window_days": Key(
+                    integer(minimum=1),
+                    "A contact is a success when the customer pays within this many days.",
+                ),
+            },
+            "Learning which step variant works (steps with learn = true).",
+        ),
         "follow_up": Table(
             {
                 "outcomes": Key(

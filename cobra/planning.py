@@ -192,6 +192,8 @@ class Planner:
         self.render = render
         self.company_name = str(config.get("company.name", ""))
         self._policy = None
+        self._learner = None
+        self._learner_day = None
         self.seed = int(config.get("plan.seed", 1))
         self.bands = config.get("plan.amount_bands") or {}
         self.company_language = str(config.get("company.language", "en"))
@@ -289,9 +291,17 @@ class Planner:
         if done.get((evidence.customer_id, strategy.name, cycle), -1) >= index:
             return None  # this step, or a later one, was already planned
         base: Step = strategy.steps[index]
-        variant = variant_for(
-            self.seed, evidence.account, strategy.name, index, 1 + len(base.variants)
-        )
+        count = 1 + len(base.variants)
+        if base.fixed_variant is not None:
+            variant = base.fixed_variant  # an explicit choice always wins
+        elif base.learn and count > 1:
+            variant = self.learner(day).choose(
+                evidence.account, strategy.name, index, diagnosis.reason, count
+            )
+        else:
+            variant = variant_for(
+                self.seed, evidence.account, strategy.name, index, count
+            )
         step = base.variant(variant)
         customer = self.customers[evidence.customer_id]
         return Contact(
@@ -316,6 +326,18 @@ class Planner:
                 f"day {base.day} (now day {days})"
             ],
         )
+
+    def learner(self, day: date):
+        """Outcomes so far, read once per planned day (cobra.learning)."""
+        if self._learner is None or self._learner_day != day:
+            from cobra.learning import Learner
+
+            window = int(self.config.get("learn.window_days", 7))
+            outcomes = self.plans.variant_outcomes(
+                self.store.conn, day.isoformat(), window
+            )
+            self._learner, self._learner_day = Learner(outcomes, self.seed), day
+        return self._learner
 
     def _instalment_reminder(
         self, day: date, entry, instalment, done

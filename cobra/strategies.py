@@ -51,6 +51,8 @@ class Step:
     method: str
     tactic: str
     variants: tuple[dict, ...] = ()  # each overrides template, tactic or channel
+    learn: bool = False  # assign variants by Thompson sampling (cobra.learning)
+    fixed_variant: int | None = None  # `variant = N`: everyone gets N
 
     def variant(self, index: int) -> Step:
         """The step with variant *index* applied (0 is the step itself)."""
@@ -66,6 +68,8 @@ class Step:
             self.method,
             changes.get("tactic", self.tactic),
             self.variants,
+            self.learn,
+            self.fixed_variant,
         )
 
 
@@ -225,6 +229,8 @@ def _strategy(name, data, source, channels, templates) -> Strategy:
             "method",
             "tactic",
             "variants",
+            "learn",
+            "variant",
         }
         if unknown:
             raise _fail(source, f"{key}.{sorted(unknown)[0]}", "unknown key")
@@ -246,6 +252,20 @@ def _strategy(name, data, source, channels, templates) -> Strategy:
                 _choice(variant["channel"], channels, source, f"{vkey}.channel")
             if "tactic" in variant:
                 _choice(variant["tactic"], TACTICS, source, f"{vkey}.tactic")
+        learn = raw.get("learn", False)
+        if not isinstance(learn, bool):
+            raise _fail(source, f"{key}.learn", "expected true or false")
+        fixed = raw.get("variant")
+        if fixed is not None and (
+            isinstance(fixed, bool)
+            or not isinstance(fixed, int)
+            or not 0 <= fixed <= len(variants)
+        ):
+            raise _fail(
+                source,
+                f"{key}.variant",
+                f"expected 0 (the step itself) to {len(variants)} (its last variant)",
+            )
         for tkey, template in [(f"{key}.template", raw["template"])] + [
             (f"{key}.variants[{n}].template", v["template"])
             for n, v in enumerate(variants, start=1)
@@ -265,6 +285,8 @@ def _strategy(name, data, source, channels, templates) -> Strategy:
                 raw["method"],
                 raw["tactic"],
                 variants,
+                learn,
+                fixed,
             )
         )
     if not steps:
