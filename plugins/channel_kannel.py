@@ -68,9 +68,10 @@ DLR_STATES = {
 }
 
 # smsbox's answers that mean it took the message: "0: Accepted for delivery",
-# or "3: Queued for later delivery" (no SMS centre connected right now; the
-# bearerbox keeps it and sends it when one is).
-_ACCEPTED = re.compile(r"\s*[03]:\s")
+# "3: Queued for later delivery" (no SMS centre connected right now; the
+# bearerbox keeps it and sends it when one is), and "Sent." from a smsbox
+# with immediate-sendsms-reply, which answers before the bearerbox has it.
+_ACCEPTED = re.compile(r"\s*(?:[03]:\s|Sent\.)")
 # 4xx answers that name the receiver: "Missing receiver number, rejected",
 # "Empty receiver number not allowed, rejected", "Number(s) has/have been
 # denied by white- and/or black-lists." (also smsbox's answer to a number
@@ -106,7 +107,7 @@ class KannelSession:
         self.password = password
 
     def params(self, message) -> dict[str, str]:
-        """The sendsms query for *message* (the benchmark's baseline reuses it)."""
+        """The sendsms query for *message*."""
         params = dict(self.fixed)
         # smsbox reads a space in `to` as the start of another receiver: a
         # number written with separators would become several messages.
@@ -126,6 +127,7 @@ class KannelSession:
         return params
 
     def send(self, message) -> None:
+        """Hand *message* to smsbox; None: Kannel 1.4 gives no message id."""
         if not message.to:
             raise PermanentError("no phone number to send the SMS to")
         if not message.body.strip():
@@ -216,8 +218,8 @@ def _check(status: int, text: str, headers, url: str, password: str) -> None:
         # that port. Whether the message went is unknown; trying again later
         # is the only safe course, and the message says what to check.
         raise TransientError(
-            f"{answer}, which is not a sendsms answer; is url the smsbox "
-            "sendsms-url (…/cgi-bin/sendsms)?"
+            f"{answer}, which is not a sendsms answer; is url the smsbox's "
+            "http://HOST:SENDSMS-PORT/cgi-bin/sendsms?"
         )
     if status == 403 and said.lower().startswith("authorization failed"):
         raise SetupError(
@@ -356,8 +358,16 @@ class KannelBackend:
         )
         import requests
 
+        http = requests.Session()
+        # requests reads the environment (proxy variables, CA bundle) again
+        # for every request, which on a nearby gateway costs about as much as
+        # the request itself: read it once for this URL, then stop looking.
+        environment = http.merge_environment_settings(url, {}, None, None, None)
+        http.proxies.update(environment["proxies"] or {})
+        http.verify = environment["verify"]
+        http.trust_env = False
         return KannelSession(
-            requests.Session(),
+            http,
             url=url,
             fixed=fixed,
             timeout=float(settings.timeout),

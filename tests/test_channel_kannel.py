@@ -462,12 +462,38 @@ def test_answers_are_classified(monkeypatch, status, body, headers, error, check
         assert raised.value.retry_after == 7
 
 
-def test_queued_for_later_delivery_is_success(monkeypatch):
-    stand_in = StandIn(202, "3: Queued for later delivery")
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "3: Queued for later delivery",  # the real one: test_a_full_gateway...
+        "Sent.",  # smsbox with immediate-sendsms-reply = true
+    ],
+)
+def test_other_answers_that_mean_accepted(monkeypatch, answer):
+    stand_in = StandIn(202, answer)
     try:
         assert send(settings(stand_in.url, monkeypatch), message("Hola")) is None
     finally:
         stand_in.close()
+
+
+def test_proxy_variables_are_honoured(monkeypatch):
+    """The session reads the environment once; a proxy set there is used."""
+    proxy = StandIn(202, "0: Accepted for delivery")
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url.removesuffix("/cgi-bin/sendsms"))
+    [closed] = free_ports(1)  # nothing listens there: only the proxy answers
+    url = f"http://127.0.0.1:{closed}/cgi-bin/sendsms"
+    try:
+        send(settings(url, monkeypatch), message("Hola"))
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        with pytest.raises(TransientError, match="connection refused"):
+            send(settings(url, monkeypatch), message("Hola"))
+    finally:
+        proxy.close()
+    [through_proxy] = proxy.requests
+    assert through_proxy.startswith(url + "?")
 
 
 def test_a_hung_server_times_out_as_transient(monkeypatch):
