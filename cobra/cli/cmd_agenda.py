@@ -50,7 +50,7 @@ def agenda_group(ctx: click.Context, day: date | None, collector, fmt):
     Each row has a reference: T12 is a task (close it with `cobra agenda done
     T12`), P3 a promise whose date has come, M7 a message whose send was
     interrupted (check it, then `cobra send --retry-unknown`) or that is held
-    until someone fixes the customer's address or time zone. Rows are sorted
+    until someone finds the customer a valid address. Rows are sorted
     by due date, then kind. In the table a brief shows its first line; json,
     jsonl and csv carry it whole.
 
@@ -119,16 +119,11 @@ def _describe(item) -> tuple[str, str | None]:
             " sends it again."
         )
         return f"Check whether the {what}{to} arrived", brief
-    reason = item["detail"] or "held"
     fix = (
-        "Correct the customer's time zone in the ledger and import it again"
-        if "time zone" in reason
-        else "Find a valid address, add it in the ledger and import it again"
+        "Find a valid address, add it in the ledger and import it again; the"
+        " next `cobra plan` contacts the customer again."
     )
-    return (
-        f"Held {what}: {reason}",
-        f"{fix}; the next `cobra plan` contacts the customer again.",
-    )
+    return f"Held {what}: {item['detail']}", fix
 
 
 def _first_line(text: str | None) -> str | None:

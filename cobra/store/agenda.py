@@ -1,6 +1,6 @@
 """The SQL behind ``cobra agenda`` and ``cobra history``.
 
-The agenda gathers what a person must do from four tables: open tasks,
+The agenda gathers what a person must do from three tables: open tasks,
 open promises whose date has come, and messages no program can settle (an
 interrupted send whose outcome is unknown, a message held for want of data
 only a person can supply). The history reads the contact log back in time
@@ -14,11 +14,12 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-# Hold reasons that wait for a person: the customer's data is missing or
-# wrong, and no later plan will cure it by itself. The other reasons clear
-# without one (a contact rule's limit passes), or are the customer's own
-# choice (an opt-out), or have their own agenda item (a promise, a dispute).
-NEEDS_PERSON = ("no valid %", "%is not an IANA time zone%")
+# Hold reasons that wait for a person: no valid address for the channel
+# (none in the ledger, or it bounced), which no later plan cures by itself.
+# The other reasons clear without one (a contact rule's limit passes), or
+# are the customer's own choice (an opt-out), or have their own agenda item
+# (a promise, a dispute).
+NEEDS_PERSON = ("no valid %",)
 
 # The columns every part of the agenda returns, so the parts can be joined
 # by UNION ALL and sorted together.
@@ -38,16 +39,16 @@ WHERE t.state = 'open' AND t.due_on <= :day
   AND (:collector IS NULL OR t.assignee IS NULL OR t.assignee = :collector
        COLLATE NOCASE)"""
 
+# A promise that has its own task (a promise logged with `cobra log` gets
+# a promise_check task) is on the agenda through that task: listing it
+# twice would ask a collector to check it twice. Instalments of a payment
+# plan have none, and come on their dates.
 _PROMISES = """
 SELECT 'P', p.id, p.due_on, 'promise_check', c.account, c.name, NULL, p.note,
        NULL, p.currency, p.amount, NULL, NULL, NULL, NULL, p.made_on
 FROM promises p JOIN customers c ON c.id = p.customer_id
-WHERE p.status = 'open' AND p.due_on <= :day{linked}"""
-
-# A promise that has its own task (tasks.promise_id, where the schema has
-# it) is on the agenda through that task: listing it twice would ask a
-# collector to check the same promise twice.
-_PROMISE_LINKED = " AND NOT EXISTS (SELECT 1 FROM tasks l WHERE l.promise_id = p.id)"
+WHERE p.status = 'open' AND p.due_on <= :day
+  AND NOT EXISTS (SELECT 1 FROM tasks l WHERE l.promise_id = p.id)"""
 
 _UNKNOWN = """
 SELECT 'M', o.id, o.planned_for, 'message_unknown', c.account, c.name, NULL,
@@ -70,10 +71,6 @@ WHERE o.state = 'held' AND o.planned_for <= :day AND ({reasons})
               AND i.status = 'open' AND i.balance > 0)"""
 
 
-def _has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
-    return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})"))
-
-
 def due(
     conn: sqlite3.Connection, *, day: str, collector: str | None = None
 ) -> Iterator[sqlite3.Row]:
@@ -82,7 +79,6 @@ def due(
     With *collector*, tasks assigned to someone else are left out; tasks
     nobody was given, promises and messages stay (they are everyone's).
     """
-    linked = _PROMISE_LINKED if _has_column(conn, "tasks", "promise_id") else ""
     params: dict = {"day": day, "collector": collector}
     for number, pattern in enumerate(NEEDS_PERSON):
         params[f"reason{number}"] = pattern
@@ -94,12 +90,12 @@ def due(
         + " UNION ALL ".join(
             [
                 _TASKS,
-                _PROMISES.format(linked=linked),
+                _PROMISES,
                 _UNKNOWN,
                 _HELD.format(reasons=reasons),
             ]
         )
-        + ") ORDER BY due, kind, number"
+        + ") ORDER BY due, kind, prefix DESC, number"
     )
     yield from conn.execute(sql, params)
 
