@@ -499,6 +499,19 @@ SCHEMA = Table(
             },
             "Learning which step variant works (steps with learn = true).",
         ),
+        "report": Table(
+            {
+                "period_days": Key(
+                    integer(minimum=1),
+                    "Days a report covers when no period is given.",
+                ),
+                "allocation_days": Key(
+                    integer(minimum=1),
+                    "Days of planned contacts the variant allocation is read from.",
+                ),
+            },
+            "`cobra report`: default period and the variant allocation.",
+        ),
         "follow_up": Table(
             {
                 "outcomes": Key(

@@ -92,6 +92,11 @@ BUILTIN_COMMANDS = {
         "config_group",
         "Show, check and locate the configuration.",
     ),
+    "report": (
+        "cobra.cli.cmd_report",
+        "report_command",
+        "Aging, DSO, CEI, promises kept, activity, tactic effectiveness.",
+    ),
     "offer": (
         "cobra.cli.cmd_offer",
         "offer_command",

@@ -1,0 +1,150 @@
+"""The numbers a collections manager is judged by, one module per report.
+
+Each report module has ``DESCRIPTION``, ``FIELDS`` (what ``--by`` may name,
+in order), ``DEFAULT_BY`` and ``build(context, by) -> list[dict]``: rows with
+stable snake_case keys, amounts as decimal strings in the currency's major
+unit next to a ``currency`` column, ratios as numbers. Amounts in different
+currencies are never added together: a report that sums money has one row
+per currency, or lists one total per currency.
+
+docs/reports.md defines every figure with its formula.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from importlib import import_module
+from types import ModuleType
+from typing import ClassVar
+from zoneinfo import ZoneInfo
+
+from cobra.reports.period import Period
+
+# name -> module; `html` draws the others on one page.
+REPORTS = {
+    "aging": "cobra.reports.aging",
+    "dso": "cobra.reports.dso",
+    "cei": "cobra.reports.cei",
+    "promises": "cobra.reports.promises",
+    "activity": "cobra.reports.activity",
+    "tactics": "cobra.reports.tactics",
+    "html": "cobra.reports.html",
+}
+
+# What a missing segment, collector or channel is shown as.
+NONE = "(none)"
+
+
+def module(name: str) -> ModuleType:
+    return import_module(REPORTS[name])
+
+
+@dataclass
+class Context:
+    """What every report is computed from."""
+
+    store: object
+    config: object
+    as_of: date
+    period: Period
+    zone: ZoneInfo
+    within_days: int = 7
+    allocation_days: int = 14
+
+    @property
+    def conn(self):
+        return self.store.conn
+
+    def start_of(self, day: date) -> str:
+        """Midnight of *day* in the company's zone, as a UTC instant."""
+        start = datetime.combine(day, time(), self.zone)
+        return start.astimezone(timezone.utc).isoformat()
+
+    def local_day(self, stored: str) -> date:
+        """The company's calendar day of a stored instant (UTC if it has no
+        offset)."""
+        instant = datetime.fromisoformat(stored)
+        if instant.tzinfo is None:
+            instant = instant.replace(tzinfo=timezone.utc)
+        return instant.astimezone(self.zone).date()
+
+
+def money(minor: int, currency: str) -> str:
+    """Minor units as a decimal string in the currency's major unit."""
+    from cobra.money import Money
+
+    return f"{Money(minor, currency).to_decimal():f}"
+
+
+def money_list(totals: dict[str, int]) -> list[dict]:
+    """One {currency, amount} per currency with an amount, sorted by code."""
+    return [
+        {"currency": currency, "amount": money(amount, currency)}
+        for currency, amount in sorted(totals.items())
+        if amount
+    ]
+
+
+def ratio(numerator: int, denominator: int, places: int = 4) -> float | None:
+    """numerator / denominator rounded half up, or None when nothing to divide."""
+    if not denominator:
+        return None
+    return rounded(Fraction(numerator, denominator), places)
+
+
+def rounded(value: Fraction | Decimal | int, places: int) -> float:
+    """An exact value rounded half up to *places* decimals, for display."""
+    if isinstance(value, Fraction):
+        value = Decimal(value.numerator) / Decimal(value.denominator)
+    step = Decimal(1).scaleb(-places)
+    return float(Decimal(value).quantize(step, rounding=ROUND_HALF_UP))
+
+
+class Customers:
+    """Customer columns for ``--by customer|segment|country|collector``.
+
+    The collector of a customer is whoever logged its latest interaction
+    before the end of the as-of day; a customer nobody has logged has none.
+    """
+
+    COLUMNS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "customer": ("account", "name"),
+        "segment": ("segment",),
+        "country": ("country",),
+        "collector": ("collector",),
+    }
+
+    def __init__(self, context: Context, by: Iterable[str]):
+        from datetime import timedelta
+
+        from cobra.store import reports as queries
+
+        self.by = [field for field in by if field in self.COLUMNS]
+        self.rows = queries.customers(context.conn)
+        self.collectors = (
+            queries.last_collectors(
+                context.conn, context.start_of(context.as_of + timedelta(days=1))
+            )
+            if "collector" in self.by
+            else {}
+        )
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(column for field in self.by for column in self.COLUMNS[field])
+
+    def key(self, customer_id: int) -> tuple:
+        row = self.rows[customer_id]
+        values: list[str] = []
+        for field in self.by:
+            if field == "customer":
+                values += [row["account"], row["name"]]
+            elif field == "collector":
+                values.append(self.collectors.get(customer_id) or NONE)
+            else:
+                values.append(row[field] or NONE)
+        return tuple(values)

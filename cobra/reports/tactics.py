@@ -1,0 +1,289 @@
+"""Which tactics work: for each tactic, method, channel, template, step variant
+and reason, the share of contacts the customer paid after within N days.
+
+A contact is a message of the outbox that went out in the period and was
+not failed since (a bounce reached no one), calls and third-party steps
+included from the moment they were handed to a person as a task. Its day is
+its sending instant's date in the company's time zone.
+
+A contact succeeded when the customer paid (any amount, any currency)
+within N days of it, the day itself included, or made a promise in those
+days and kept it: the outcome ``cobra plan`` learns variants from, with the
+same N (``learn.window_days``, or ``--within``). Only contacts whose N days
+are over by the as-of date are evaluated; the others are counted as
+contacts, not yet as results.
+
+The amount recovered counts each payment once, for one contact: the
+customer's latest contact sent on or before the payment's date, if at most
+N days older. So two reminders a day apart do not both claim one payment.
+
+The success rate comes with its 95% Wilson score interval, which stays
+inside 0-1 and is honest about small numbers. Rows grouped by step variant
+also show the current allocation: each variant's share of the contacts the
+plan assigned to its step over the last ``report.allocation_days`` days.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from datetime import date, timedelta
+
+from cobra.reports import NONE, Context, money_list, ratio
+
+DESCRIPTION = (
+    "Per tactic, method, channel, template, variant and reason: contacts, "
+    "the share paid within N days (95% interval), amount recovered."
+)
+FIELDS = (
+    "tactic",
+    "method",
+    "channel",
+    "template",
+    "variant",
+    "reason",
+    "strategy",
+    "segment",
+)
+# Without --by, one listing of each of these in turn (dimension, value).
+DEFAULT_BY: tuple[str, ...] = ()
+EACH = ("tactic", "method", "channel", "template", "variant", "reason")
+# Fields the plan's allocation can be split by besides the variant itself;
+# tactic, method, channel and template come with the variant.
+ALLOCATION_SPLITS = ("reason", "segment")
+Z_95 = 1.96
+
+
+def wilson(successes: int, trials: int, z: float = Z_95) -> tuple[float, float] | None:
+    """The Wilson score interval of successes / trials; None without trials."""
+    if not trials:
+        return None
+    p = successes / trials
+    factor = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / factor
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / factor
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+class _Contact:
+    __slots__ = ("day", "recovered", "row", "succeeded")
+
+    def __init__(self, row, day: date):
+        self.row, self.day = row, day
+        self.succeeded = False
+        self.recovered: dict[str, int] = defaultdict(int)
+
+
+def _any_within(days: list[date], first: date, last: date) -> bool:
+    """Whether the sorted *days* hold one in [first, last]."""
+    index = bisect_left(days, first)
+    return index < len(days) and days[index] <= last
+
+
+def _contacts(context: Context) -> list[_Contact]:
+    """Every contact up to the as-of date, with its outcome."""
+    from cobra.store import reports as queries
+
+    until = context.start_of(context.as_of + timedelta(days=1))
+    sent = [
+        _Contact(row, context.local_day(row["sent_at"]))
+        for row in queries.messages_sent(context.conn, None, until, reached=True)
+    ]
+    if not sent:
+        return []
+    first = min(contact.day for contact in sent).isoformat()
+    as_of = context.as_of.isoformat()
+    payments = queries.payments(context.conn, first, as_of)
+    paid_on: dict[int, list[date]] = defaultdict(list)
+    for payment in payments:  # in date order
+        paid_on[payment["customer_id"]].append(date.fromisoformat(payment["paid_on"]))
+    kept_on: dict[int, list[date]] = defaultdict(list)
+    for promise in queries.kept_promises(context.conn, first, as_of):
+        kept_on[promise["customer_id"]].append(date.fromisoformat(promise["made_on"]))
+
+    within = timedelta(days=context.within_days)
+    by_customer: dict[int, list[_Contact]] = defaultdict(list)
+    for contact in sent:  # in sending order
+        customer_id = contact.row["customer_id"]
+        by_customer[customer_id].append(contact)
+        last = contact.day + within
+        contact.succeeded = _any_within(
+            paid_on.get(customer_id, []), contact.day, last
+        ) or _any_within(kept_on.get(customer_id, []), contact.day, last)
+
+    # Each payment's amount goes to the latest contact on or before its day.
+    days = {
+        customer_id: [contact.day for contact in contacts]
+        for customer_id, contacts in by_customer.items()
+    }
+    for payment in payments:
+        customer_id = payment["customer_id"]
+        day = date.fromisoformat(payment["paid_on"])
+        index = bisect_right(days.get(customer_id, []), day) - 1
+        if index >= 0:
+            contact = by_customer[customer_id][index]
+            if day - contact.day <= within:
+                contact.recovered[payment["currency"]] += payment["amount"]
+    return sent
+
+
+def _fields(by: tuple[str, ...]) -> tuple[str, ...]:
+    """The fields a row is keyed by: a variant's key already names its strategy."""
+    return tuple(f for f in by if not (f == "strategy" and "variant" in by))
+
+
+def _value(field: str, row, customer) -> object:
+    """One field's value for a contact; a variant is (strategy, step, variant)."""
+    if field == "variant":
+        return (row["strategy"], row["step"] + 1, row["variant"])
+    if field == "segment":
+        return customer["segment"] or NONE
+    return row[field] or NONE
+
+
+def _columns(fields: tuple[str, ...], key: tuple) -> dict:
+    columns: dict = {}
+    for field, value in zip(fields, key):
+        if field == "variant":
+            columns.update(zip(("strategy", "step", "variant"), value))
+        else:
+            columns[field] = value
+    return columns
+
+
+def _new_cell() -> dict:
+    return {
+        "contacts": 0,
+        "customers": set(),
+        "evaluated": 0,
+        "succeeded": 0,
+        "recovered": defaultdict(int),
+    }
+
+
+def _cells(context: Context, fields: tuple[str, ...], contacts: list[_Contact]) -> dict:
+    from cobra.store import reports as queries
+
+    customers = queries.customers(context.conn)
+    period = context.period
+    cells: dict = defaultdict(_new_cell)
+    for contact in contacts:
+        if not period.start <= contact.day <= period.end:
+            continue
+        row = contact.row
+        customer = customers[row["customer_id"]]
+        cell = cells[tuple(_value(field, row, customer) for field in fields)]
+        cell["contacts"] += 1
+        cell["customers"].add(row["customer_id"])
+        if (context.as_of - contact.day).days >= context.within_days:
+            cell["evaluated"] += 1
+            cell["succeeded"] += contact.succeeded
+            for currency, amount in contact.recovered.items():
+                cell["recovered"][currency] += amount
+    return cells
+
+
+def _allocation(context: Context, fields: tuple[str, ...]) -> dict:
+    """{row key: (planned, share of its step)} over the allocation window.
+
+    Only the variant and the fields the plan can be split by (reason,
+    segment) key it; a row keyed by more (a channel) gets its variant's.
+    """
+    from cobra.store import reports as queries
+
+    first = context.as_of - timedelta(days=context.allocation_days - 1)
+    planned: dict = defaultdict(int)
+    for row in queries.planned_variants(
+        context.conn, first.isoformat(), context.as_of.isoformat()
+    ):
+        key = tuple(
+            _value(field, row, row)
+            if field in ("variant", *ALLOCATION_SPLITS)
+            else None
+            for field in fields
+        )
+        planned[key] += row["planned"]
+    at = fields.index("variant")
+    per_step: dict = defaultdict(int)
+    for key, count in planned.items():
+        per_step[_step_of(key, at)] += count
+    return {
+        key: (count, ratio(count, per_step[_step_of(key, at)]))
+        for key, count in planned.items()
+    }
+
+
+def _step_of(key: tuple, at: int) -> tuple:
+    """The key with the variant number left out: its step and its splits."""
+    strategy, step, _ = key[at]
+    return (*key[:at], (strategy, step), *key[at + 1 :])
+
+
+def _grouped(
+    context: Context, fields: tuple[str, ...], contacts: list[_Contact]
+) -> list[tuple[tuple, dict]]:
+    """[(key, figures)] for one grouping; with the variant, its allocation."""
+    cells = _cells(context, fields, contacts)
+    allocation: dict = {}
+    if "variant" in fields:
+        allocation = _allocation(context, fields)
+        if set(fields) <= {"variant", *ALLOCATION_SPLITS}:
+            # Variants the plan assigned lately that sent nothing in the
+            # period still show, with their share.
+            for key in allocation:
+                cells.setdefault(key, _new_cell())
+    rows = []
+    for key, cell in sorted(cells.items()):
+        figures = _figures(cell)
+        if "variant" in fields:
+            allocation_key = tuple(
+                value if field in ("variant", *ALLOCATION_SPLITS) else None
+                for field, value in zip(fields, key)
+            )
+            planned, share = allocation.get(allocation_key, (0, None))
+            figures["planned"] = planned
+            figures["allocation"] = share
+        rows.append((key, figures))
+    return rows
+
+
+def _figures(cell: dict) -> dict:
+    evaluated, succeeded = cell["evaluated"], cell["succeeded"]
+    interval = wilson(succeeded, evaluated)
+    low, high = interval if interval else (None, None)
+    return {
+        "contacts": cell["contacts"],
+        "customers": len(cell["customers"]),
+        "evaluated": evaluated,
+        "succeeded": succeeded,
+        "success_rate": ratio(succeeded, evaluated),
+        "rate_low": None if low is None else round(low, 4),
+        "rate_high": None if high is None else round(high, 4),
+        "recovered": money_list(cell["recovered"]),
+    }
+
+
+def label(field: str, value: object) -> str:
+    """A dimension's value as one text, for the listing of each dimension."""
+    if field == "variant":
+        strategy, step, variant = value
+        return f"{strategy} step {step} variant {variant}"
+    return str(value)
+
+
+def build(context: Context, by: tuple[str, ...]) -> list[dict]:
+    contacts = _contacts(context)
+    if by:
+        fields = _fields(by)
+        return [
+            {**_columns(fields, key), **figures}
+            for key, figures in _grouped(context, fields, contacts)
+        ]
+    rows = []
+    for field in EACH:
+        for (value,), figures in _grouped(context, (field,), contacts):
+            figures.setdefault("planned", None)
+            figures.setdefault("allocation", None)
+            rows.append({"dimension": field, "value": label(field, value), **figures})
+    return rows
