@@ -106,6 +106,16 @@ class Contact:
         }
 
 
+def zone_or_none(name: str | None) -> ZoneInfo | None:
+    """The IANA time zone *name*, or None when there is no such zone."""
+    from zoneinfo import ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name) if name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
 def past_contacts(rows, zone: ZoneInfo) -> list:
     """Contacts made or planned (rows with at, channel, conversation) as the
     contact rules count them; channels the rules do not know are left out."""
@@ -412,7 +422,13 @@ class Planner:
         ):
             contact.hold_reason = "every overdue invoice is disputed"
             return
-        zone = ZoneInfo(customer["timezone"] or self.company_timezone)
+        zone = zone_or_none(customer["timezone"] or self.company_timezone)
+        if zone is None:
+            contact.hold_reason = (
+                f"{customer['timezone']!r} is not an IANA time zone, so the "
+                "customer's local time is unknown"
+            )
+            return
         wanted = datetime.combine(contact.planned_for, DEFAULT_SEND_TIME, tzinfo=zone)
         contact.send_at = wanted
         if self.guard is not None:

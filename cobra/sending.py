@@ -326,7 +326,7 @@ class Sender:
 
     def _rules_decision(self, row, now: datetime):
         """The contact rules for sending *row* now, or None when none apply."""
-        from cobra.planning import past_contacts
+        from cobra.planning import past_contacts, zone_or_none
 
         rule_channel = RULES_CHANNEL.get(self.bindings[row["channel"]].kind)
         if rule_channel is None:
@@ -335,7 +335,8 @@ class Sender:
         made = outbox.contacts_made(
             self.store.conn, row["customer_id"], since, besides=row["id"]
         )
-        zone = ZoneInfo(row["timezone"]) if row["timezone"] else self.zone
+        # An unknown zone: the guard holds the message and says why.
+        zone = zone_or_none(row["timezone"]) or self.zone
         return self.guard.check(
             row["country"],
             row["timezone"],
@@ -743,7 +744,9 @@ def preview(
         binding = sender.bindings[row["channel"]]
         wanted = ADDRESS_OF.get(binding.kind)
         decision = sender._rules_decision(row, now)
-        zone = ZoneInfo(row["timezone"]) if row["timezone"] else timezone.utc
+        from cobra.planning import zone_or_none
+
+        zone = zone_or_none(row["timezone"]) or sender.zone
         found.append(
             {
                 "account": row["account"],

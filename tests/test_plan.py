@@ -474,3 +474,13 @@ amount_bands = ["large"]
     assert result.exit_code == 0, result.stderr
     chosen = {c["account"]: c["strategy"] for c in json.loads(result.stdout)}
     assert chosen == {"BIGCO": "large-forgot", "SMALLCO": "friendly-reminder"}
+
+
+def test_a_customer_whose_time_zone_is_unknown_is_held_with_the_reason(run, tmp_path):
+    load(run, tmp_path, good_payer(phone="+12125550100"))
+    conn = database(run)
+    conn.execute("UPDATE customers SET timezone = 'Mars/Olympus_Mons'")
+    conn.commit()
+    [contact] = plan(run)
+    assert contact["state"] == "held"
+    assert "'Mars/Olympus_Mons' is not an IANA time zone" in contact["held_because"]

@@ -621,3 +621,13 @@ def test_an_sms_stop_opts_out_and_holds_the_next_message(run):
             == "opted out of sms"
         )
         assert conn.execute("SELECT COUNT(*) FROM inbound").fetchone()[0] == 2
+
+
+def test_a_customer_with_an_unknown_time_zone_is_held_not_a_crash(run):
+    seed(db_path(run), 1, timezone="Mars/Olympus_Mons")
+    result = send(run)
+    assert result.exit_code == 0, result.stderr
+    with sqlite3.connect(db_path(run)) as conn:
+        state, reason = conn.execute("SELECT state, hold_reason FROM outbox").fetchone()
+    assert state == "held"
+    assert "'Mars/Olympus_Mons' is not an IANA time zone" in reason
