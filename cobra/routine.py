@@ -125,7 +125,7 @@ def run(
 ) -> RunSummary:
     """Do the day; see the module docstring."""
     from cobra import planning, promises, sending
-    from cobra.store import plans
+    from cobra.store import agenda, plans
 
     summary = RunSummary(day)
     for spec in configured_sources(config):
@@ -158,7 +158,7 @@ def run(
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         summary.planned_new = plans.insert(store.conn, (c.row(now) for c in contacts))
         summary.sending = sending.Sender(store, config, at=at).run(day=day)
-    summary.tasks_due = plans.tasks_due(store.conn, day.isoformat())
+    summary.tasks_due = sum(1 for _ in agenda.due(store.conn, day=day.isoformat()))
     return summary
 
 

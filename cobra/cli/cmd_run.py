@@ -110,5 +110,5 @@ def _report(summary, *, quiet: bool, dry_run: bool) -> None:
             f"  sent {sending.sent}, failed {sending.failed}, held {sending.held}, "
             f"retried {sending.retried}, waiting {sending.waiting}"
         )
-    lines.append(f"  tasks due: {summary.tasks_due} (cobra agenda)")
+    lines.append(f"  on the agenda: {summary.tasks_due} (cobra agenda)")
     click.echo("\n".join(lines), err=True)

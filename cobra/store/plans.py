@@ -130,13 +130,6 @@ def insert(conn: sqlite3.Connection, rows: Iterable[dict]) -> int:
     return added
 
 
-def tasks_due(conn: sqlite3.Connection, day: str) -> int:
-    """Open tasks due on or before *day*."""
-    return conn.execute(
-        "SELECT COUNT(*) FROM tasks WHERE state = 'open' AND due_on <= ?", (day,)
-    ).fetchone()[0]
-
-
 def variant_outcomes(
     conn: sqlite3.Connection, day: str, window_days: int
 ) -> dict[tuple, tuple[int, int]]:
