@@ -307,6 +307,22 @@ def test_a_lost_answer_is_never_retried_blindly(run, tmp_path, isolated):
     assert journal_keys(journal) == [key, key]
 
 
+def test_a_person_confirms_an_unknown_message_arrived(run, tmp_path, isolated):
+    journal = use_provider(tmp_path, isolated, fail_first=1, error="unknown")
+    seed(db_path(run), 1)
+    send(run)
+    assert states(run) == Counter(unknown=1)
+    bad = run("send", "--confirm-sent", "M7")
+    assert bad.exit_code == 2 and "message M7 does not exist" in bad.stderr
+    confirmed = run("send", "--confirm-sent", "M1")
+    assert confirmed.exit_code == 0, confirmed.stderr
+    assert states(run) == Counter(sent=1)
+    again = run("send", "--confirm-sent", "m1")
+    assert again.exit_code == 2 and "message M1 is sent" in again.stderr
+    assert "Send: sent 0" in send(run, "--retry-unknown").stderr
+    assert len(journal_keys(journal)) == 1  # never sent a second time
+
+
 def test_an_unknown_channel_is_bad_usage(run):
     result = run("send", "--channel", "pigeon")
     assert result.exit_code == 2

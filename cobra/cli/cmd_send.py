@@ -12,6 +12,32 @@ from cobra.cli.options import DATE, format_option
 from cobra.output import emit
 
 
+def _confirm(store, references: tuple[str, ...]) -> None:
+    """Mark messages a person found delivered as sent; all or none."""
+    from datetime import timezone
+
+    from cobra.errors import CobraInputError
+    from cobra.store import outbox
+
+    ids = []
+    for reference in references:
+        number = reference.upper().removeprefix("M")
+        if not number.isdigit():
+            raise CobraInputError(f"{reference!r} is not a message id such as M12")
+        ids.append(int(number))
+    states = outbox.states_of(store.conn, ids)
+    for number in ids:
+        if states.get(number) != "unknown":
+            what = f"is {states[number]}" if number in states else "does not exist"
+            raise CobraInputError(
+                f"message M{number} {what}; only messages left unknown can be confirmed"
+            )
+    at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    for number in ids:
+        outbox.confirm_unknown(store.conn, number, at=at)
+    click.echo(f"Marked {len(ids)} messages sent.", err=True)
+
+
 class InstantParam(click.ParamType):
     """An aware instant in ISO 8601, such as 2026-12-05T19:55:00-03:00."""
 
@@ -59,6 +85,14 @@ class InstantParam(click.ParamType):
     is_flag=True,
     help="Resend messages an interrupted send left unknown (check them first).",
 )
+@click.option(
+    "--confirm-sent",
+    "confirmed",
+    multiple=True,
+    metavar="MESSAGE",
+    help="A message left unknown did arrive (checked by a person): mark it sent. "
+    "MESSAGE is its agenda id, such as M12.",
+)
 @format_option
 @pass_app
 def send_command(
@@ -69,6 +103,7 @@ def send_command(
     limit: int | None,
     dry_run: bool,
     retry_unknown: bool,
+    confirmed: tuple[str, ...],
     fmt: str,
 ):
     """Deliver the planned messages that are due, through the bound backends.
@@ -85,6 +120,9 @@ def send_command(
 
     config = app.config()
     store = app.store()
+    if confirmed:
+        _confirm(store, confirmed)
+        return
     if dry_run:
         rows = sending.preview(
             store, config, at=at, day=day, channel=channel, limit=limit

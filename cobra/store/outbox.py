@@ -237,6 +237,26 @@ def release_unknown(conn, *, at: str, channels: Iterable[str] | None = None) -> 
     return len(ids)
 
 
+def states_of(conn, ids: list[int]) -> dict[int, str]:
+    marks = ", ".join("?" * len(ids))
+    return dict(
+        conn.execute(f"SELECT id, state FROM outbox WHERE id IN ({marks})", ids)
+    )
+
+
+def confirm_unknown(conn, outbox_id: int, *, at: str) -> bool:
+    """A person found an ``unknown`` message did arrive: it is ``sent``."""
+    with _write(conn):
+        changed = conn.execute(
+            "UPDATE outbox SET state = 'sent', sent_at = COALESCE(sent_at, ?),"
+            " error = NULL WHERE id = ? AND state = 'unknown'",
+            (at, outbox_id),
+        ).rowcount
+        if changed:
+            _event(conn, outbox_id, at, "sent", "confirmed by a person")
+    return bool(changed)
+
+
 # -- what the sender checks again at send time ---------------------------------
 
 
