@@ -169,6 +169,17 @@ def test_gsm_7_alphabet(text, gsm):
     assert is_gsm7(text) is gsm
 
 
+def test_without_kannel_and_without_root_the_tests_skip_with_the_reason(
+    tmp_path, monkeypatch
+):
+    from services import kannel as service
+
+    monkeypatch.setattr(service, "BEARERBOX", tmp_path / "bearerbox")
+    monkeypatch.setattr(service.os, "geteuid", lambda: 1000)
+    with pytest.raises(Unavailable, match="apt-get install kannel kannel-extras"):
+        installed()
+
+
 # -- sending through the real gateway --------------------------------------------------
 
 

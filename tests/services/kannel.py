@@ -87,8 +87,9 @@ def installed() -> None:
         if not _missing():
             return
         done = _run(install, env)
-        if done.returncode != 0 and "Unable to locate package" in done.stderr:
-            # A fresh machine whose package lists were never downloaded.
+        if done.returncode != 0:
+            # A fresh machine whose package lists were never downloaded, or
+            # are too old to name the current version.
             _run(["apt-get", "update", "-q"], env)
             done = _run(install, env)
     if done.returncode != 0 or _missing():
