@@ -77,6 +77,7 @@ __all__ = [
     "ImporterContract",
     "StreamedSource",
     "deliver",
+    "message_maker",
     "queue_message",
     "read_records",
     "toml_table",
@@ -386,6 +387,30 @@ def deliver(backend, settings: ChannelSettings, message: OutgoingMessage):
         session.close()
 
 
+def message_maker(channel: str, kind: str, to: str | None) -> Callable:
+    """``make(n=1, key=None, **changes)``: the *n*-th test message to *to*."""
+
+    def make(n: int = 1, *, key: str | None = None, **changes) -> OutgoingMessage:
+        account = f"C{n:04d}"
+        values = {
+            "id": n,
+            "key": key or f"{account}|contract#1|2027-03-01|{channel}",
+            "channel": channel,
+            "kind": kind,
+            "to": to,
+            "account": account,
+            "customer_name": "Ferretería Ñuñoa S.A.",
+            "language": "es",
+            "subject": f"Factura F-{n} vencida",
+            "body": f"Estimados: la factura F-{n} venció ayer. Saludos.",
+            "planned_for": date(2027, 3, 1),
+            **changes,
+        }
+        return OutgoingMessage(**values)
+
+    return make
+
+
 class ChannelContract:
     """What cobra relies on from a channel backend, as tests to inherit.
 
@@ -405,8 +430,14 @@ class ChannelContract:
       ``settings.timeout``). A failure fixture left out skips its test.
 
     Optional: ``recipient``, the address messages go to (by default one
-    fitting the backend's first kind), and ``make_message``.
+    fitting the backend's first kind), and ``make_message``. A backend with
+    ``check(settings)`` (for ``cobra doctor``) has it tried too; set
+    ``check_finds_setup_failures = False`` when the failure of
+    ``setup_failure`` cannot be seen without sending (a webhook receiver's
+    secret).
     """
+
+    check_finds_setup_failures = True
 
     @pytest.fixture
     def backend(self):
@@ -449,27 +480,7 @@ class ChannelContract:
 
     @pytest.fixture
     def make_message(self, backend, channel_settings, recipient) -> Callable:
-        channel = channel_settings.channel
-
-        def make(n: int = 1, *, key: str | None = None, **changes) -> OutgoingMessage:
-            account = f"C{n:04d}"
-            values = {
-                "id": n,
-                "key": key or f"{account}|contract#1|2027-03-01|{channel}",
-                "channel": channel,
-                "kind": backend.kinds[0],
-                "to": recipient,
-                "account": account,
-                "customer_name": "Ferretería Ñuñoa S.A.",
-                "language": "es",
-                "subject": f"Factura F-{n} vencida",
-                "body": f"Estimados: la factura F-{n} venció ayer. Saludos.",
-                "planned_for": date(2027, 3, 1),
-                **changes,
-            }
-            return OutgoingMessage(**values)
-
-        return make
+        return message_maker(channel_settings.channel, backend.kinds[0], recipient)
 
     # -- what it declares
 
@@ -494,7 +505,7 @@ class ChannelContract:
         for flag in ("can_lookup", "replay_safe"):
             assert isinstance(getattr(backend, flag, False), bool), f"{flag}: a bool"
         assert callable(getattr(backend, "connect", None)), "connect(settings) missing"
-        for optional in ("receipt", "inbound"):
+        for optional in ("check", "receipt", "inbound"):
             if hasattr(backend, optional):
                 assert callable(getattr(backend, optional)), f"{optional} not callable"
 
@@ -573,7 +584,11 @@ class ChannelContract:
         message = make_message()
         first = deliver(backend, channel_settings, message)
         again = deliver(backend, channel_settings, message)
-        assert delivered() == [message.key]
+        copies = delivered()
+        assert copies == [message.key], (
+            f"the provider holds {copies.count(message.key)} copies of a message "
+            f"sent twice (and {len(copies) - copies.count(message.key)} others)"
+        )
         if first is not None and again is not None:
             assert first == again, "the provider's id changed for the same message"
 
@@ -597,6 +612,29 @@ class ChannelContract:
         session.send(make_message())
         session.close()
         session.close()
+
+    # -- cobra doctor
+
+    def test_check_tries_it_without_sending(self, backend, channel_settings, delivered):
+        """``check(settings)``, for ``cobra doctor``: logs in, sends nothing."""
+        if not callable(getattr(backend, "check", None)):
+            pytest.skip("no check(settings): cobra doctor cannot try the channel")
+        said = backend.check(channel_settings)
+        _one_line(said, "what check() returns")
+        assert delivered() == [], "check() must not send anything"
+
+    def test_check_finds_a_setup_failure(self, backend, setup_failure, delivered):
+        if not callable(getattr(backend, "check", None)):
+            pytest.skip("no check(settings): cobra doctor cannot try the channel")
+        if not self.check_finds_setup_failures:
+            pytest.skip("check_finds_setup_failures is false for this backend")
+        with pytest.raises(ChannelError) as caught:
+            backend.check(setup_failure)
+        assert isinstance(caught.value, SetupError), (
+            f"expected SetupError, got {type(caught.value).__name__}: {caught.value}"
+        )
+        assert str(caught.value).strip(), "the error must say how to fix the setup"
+        assert delivered() == []
 
     # -- errors: each classed, said, and nothing lost
 
@@ -745,7 +783,12 @@ def _expand(records: Iterable) -> Iterator:
 
     for record in records:
         if isinstance(record, LayoutRows):
-            for line, *cells in record.rows:
+            lines = getattr(record, "lines", None)
+            if lines is None:  # rows of (line, cell, cell, ...)
+                pairs = ((row[1:], row[0]) for row in record.rows)
+            else:
+                pairs = zip(record.rows, lines, strict=True)
+            for cells, line in pairs:
                 checked = check_row(
                     tuple(cells), Where(record.source, line), record.settings
                 )
@@ -804,6 +847,10 @@ class ImporterContract:
     batches, or a source that is not a file, defines its own (or skips
     the test by overriding it with ``pytest.skip``).
     """
+
+    # Seconds the first record may take once the head of a streamed source
+    # is written.
+    first_record_within = 5.0
 
     @pytest.fixture
     def importer(self):
@@ -924,7 +971,7 @@ class ImporterContract:
         pipe = tmp_path / "pipe" / name
         os.mkfifo(pipe)
         release = threading.Event()
-        wait = 5.0
+        wait = self.first_record_within
 
         def feed():
             try:
@@ -938,12 +985,17 @@ class ImporterContract:
 
         feeder = threading.Thread(target=feed, daemon=True)
         feeder.start()
-        records = importer.read(str(pipe), dict(import_options), import_context)
         first: dict = {}
 
         def take_first():
+            # read() itself runs here too: one that reads everything before
+            # returning must not block the test.
             try:
-                first["record"] = next(iter(records))
+                records = iter(
+                    importer.read(str(pipe), dict(import_options), import_context)
+                )
+                first["records"] = records
+                first["record"] = next(records)
             except BaseException as exc:  # noqa: BLE001 - reported below
                 first["error"] = exc
 
@@ -954,7 +1006,7 @@ class ImporterContract:
         release.set()
         taker.join(wait * 2)
         assert not taker.is_alive(), "read() still waits after the source ended"
-        if feeder.is_alive() and not taker.is_alive() and "error" in first:
+        if feeder.is_alive() and "error" in first:
             # The importer never opened the pipe: let the feeder go.
             os.close(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK))
         if "error" in first:
@@ -963,8 +1015,7 @@ class ImporterContract:
             f"no record within {wait:g} s of the first {len(head)} bytes: read() "
             "waits for the whole source before yielding"
         )
-        rest = list(records)
-        streamed = list(_expand([first["record"], *rest]))
+        streamed = list(_expand([first["record"], *first["records"]]))
         whole = tmp_path / "file" / name
         whole.write_bytes(head + tail)
         expected = self._read(importer, str(whole), import_options, import_context)
