@@ -1,0 +1,199 @@
+"""`cobra run` from cron's point of view, against a real SMTP server and a
+real Kannel gateway: a subprocess with a minimal environment and no
+terminal, run twice at once, killed halfway and run again, and run twice on
+the same day. What arrived is counted at the servers themselves."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from histories import History
+from services import smtp as smtp_services
+from services.kannel import PASSWORD as KANNEL_PASSWORD
+from services.kannel import USERNAME as KANNEL_USER
+from services.kannel import kannel, kannel_listener  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+smtp_certs = smtp_services.smtp_certs
+smtp_server = smtp_services.smtp_server
+
+DAY = date(2026, 6, 10)
+AT = "2026-06-10T15:00:00+00:00"  # 11:00 in New York: within the contact hours
+USER, PASSWORD = "cobranza@example.com", "cron-s3cret"
+COBRA = Path(sys.executable).parent / "cobra"
+
+
+class SlowRecorder(smtp_services.Recorder):
+    """Takes a while over each message, so a run can be caught mid-send."""
+
+    delay = 0.15
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def customers(prefix: str, count: int, *, phone: bool) -> list[History]:
+    """Good payers whose latest bill is two days late: the plan reminds them
+    by SMS, or by e-mail when they have no phone."""
+    found = []
+    for n in range(count):
+        history = History(f"{prefix}{n:03d}", f"{prefix.title()} {n} Inc.",
+                          phone=f"+1212555{(hash(prefix) % 9)}{n:03d}" if phone else None)
+        history.monthly(date(2024, 5, 1), 24, "300.00")
+        history.invoice(DAY - timedelta(days=32), "300.00")
+        found.append(history)
+    return found
+
+
+def setup(tmp_path: Path, server, ca_file: Path, gateway, histories) -> dict:
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text("".join(json.dumps(r) + "\n" for h in histories for r in h.records))
+    folder = tmp_path / "cobra"
+    folder.mkdir()
+    config = folder / "cobra.toml"
+    config.write_text(f"""
+[store]
+path = "cobra.sqlite"
+
+[[sources]]
+source = "{ledger}"
+
+[channels.email]
+backend = "smtp"
+host = "127.0.0.1"
+port = {server.port}
+security = "starttls"
+ca_file = "{ca_file}"
+username = "{USER}"
+password_env = "SMTP_PASSWORD"
+from = "{USER}"
+
+[channels.sms]
+backend = "kannel"
+url = "{gateway.sendsms_url}"
+username = "{KANNEL_USER}"
+password_env = "KANNEL_PASSWORD"
+""")
+    # What cron gives a job: almost nothing, and no terminal.
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "LANG": "C",
+        "COBRA_CONFIG": str(config),
+        "SMTP_PASSWORD": PASSWORD,
+        "KANNEL_PASSWORD": KANNEL_PASSWORD,
+    }
+
+
+def start_run(env: dict, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(COBRA), "-q", "run", "--for", DAY.isoformat(), "--at", AT, *extra],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, cwd=env["HOME"],
+    )
+
+
+def finish(process: subprocess.Popen) -> tuple[int, str]:
+    _, err = process.communicate(timeout=120)
+    return process.returncode, err
+
+
+def emails(server) -> Counter:
+    return Counter(rcpt for message in server.received for rcpt in message.rcpt_tos)
+
+
+def texts(gateway, numbers: set[str]) -> Counter:
+    return Counter(to for _, to, _ in gateway.fake_centre_got() if to in numbers)
+
+
+def outbox_states(env: dict) -> Counter:
+    db = Path(env["COBRA_CONFIG"]).parent / "cobra.sqlite"
+    with sqlite3.connect(db) as conn:
+        return Counter(r[0] for r in conn.execute(
+            "SELECT state FROM outbox WHERE channel IN ('email', 'sms')"))
+
+
+@pytest.fixture
+def world(tmp_path, smtp_server, smtp_certs, kannel):
+    """A slow SMTP server, the Kannel gateway, 12 e-mail and 6 SMS customers."""
+    server = smtp_server("starttls", users={USER: PASSWORD}, recorder=SlowRecorder())
+    prefix = f"K{os.getpid() % 1000:03d}{int(time.time() * 1000) % 1000:03d}-"
+    by_mail = customers("MAIL" + prefix, 12, phone=False)
+    by_sms = customers("TEXT" + prefix, 6, phone=True)
+    numbers = {h.records[0]["phone"] for h in by_sms}
+    env = setup(tmp_path, server, smtp_certs.ca_file, kannel, by_mail + by_sms)
+    return server, kannel, env, numbers
+
+
+def test_two_runs_at_once_one_waits_out_and_everyone_gets_one_message(world):
+    server, gateway, env, numbers = world
+    first = start_run(env)
+    lock = Path(env["COBRA_CONFIG"]).parent / "cobra.sqlite.run.lock"
+    deadline = time.monotonic() + 30
+    while not (lock.exists() and lock.read_text().startswith("pid")):
+        assert first.poll() is None, first.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    second = start_run(env)
+    code, err = finish(second)
+    assert code == 75, err
+    assert "another cobra run is working on this database" in err
+    code, err = finish(first)
+    assert code == 0, err
+    assert err == ""  # -q: quiet on success
+
+    assert sorted(emails(server).values()) == [1] * 12
+    deadline = time.monotonic() + 10
+    while sum(texts(gateway, numbers).values()) < 6 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sorted(texts(gateway, numbers).values()) == [1] * 6
+    assert outbox_states(env) == Counter(sent=18)
+
+    # Twice on the same day: nothing new goes out.
+    code, err = finish(start_run(env))
+    assert (code, err) == (0, "")
+    time.sleep(0.5)
+    assert sum(emails(server).values()) == 12
+    assert sum(texts(gateway, numbers).values()) == 6
+
+
+def test_a_run_killed_halfway_and_run_again_sends_nothing_twice(world):
+    server, gateway, env, numbers = world
+    first = start_run(env)
+    deadline = time.monotonic() + 60
+    while len(server.received) < 4:
+        assert first.poll() is None, first.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    first.send_signal(signal.SIGKILL)
+    first.communicate()
+
+    code, err = finish(start_run(env))
+    assert code == 0, err  # interrupted messages are reported, not failures
+    got = emails(server)
+    assert max(got.values()) == 1, "an e-mail went out twice"
+    states = outbox_states(env)
+    # Each message went exactly once, or is left for a person to check: the
+    # ones the killed run had handed to the server (at most one per worker).
+    assert set(states) <= {"sent", "unknown"}
+    assert states["sent"] + states["unknown"] == 18
+    assert states["unknown"] <= 4
+    # Every e-mail marked sent reached the server (the rest of the 18 are SMS).
+    assert sum(got.values()) >= states["sent"] - 6
+    deadline = time.monotonic() + 10
+    while sum(texts(gateway, numbers).values()) < 6 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert max(texts(gateway, numbers).values()) == 1
