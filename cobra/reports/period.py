@@ -74,7 +74,11 @@ def resolve(
 ) -> tuple[date, Period]:
     """The as-of date and the period the options name; raises CobraInputError.
 
-    Without options: the *default_days* days up to today.
+    Without options: the *default_days* days up to today. The as-of date is
+    the period's last day, or today if that is later than today; a period
+    running past the as-of date is cut there (``--period 2026 --as-of
+    2026-07-31``: the year to date), unless ``--to`` and ``--as-of`` both
+    say so, which is a contradiction.
     """
     if period and (start or end):
         raise CobraInputError("--period cannot be combined with --from or --to")
@@ -95,14 +99,16 @@ def resolve(
     else:
         last = end or as_of or today
         chosen = Period(start or last - timedelta(days=default_days - 1), last)
-        if chosen.start > chosen.end:
-            raise CobraInputError(
-                f"--from {chosen.start} is after the period's end {chosen.end}"
-            )
-    as_of = as_of or chosen.end
-    if chosen.end > as_of:
+    if end and as_of and end > as_of:
         raise CobraInputError(
-            f"the period ends on {chosen.end}, after --as-of {as_of}: a report "
-            "cannot read days it does not know yet; move --as-of or the period"
+            f"--to {end} is after --as-of {as_of}: a report cannot read days it "
+            "does not know yet; move one of them"
+        )
+    as_of = as_of or min(chosen.end, today)
+    chosen = Period(chosen.start, min(chosen.end, as_of))
+    if chosen.start > chosen.end:
+        raise CobraInputError(
+            f"the period starts on {chosen.start}, after its end {chosen.end}"
+            + (" (the as-of date)" if chosen.end == as_of else "")
         )
     return as_of, chosen

@@ -132,7 +132,7 @@ def line_chart(
         _text(left - 6, top + inner_h, "0", "end"),
     ]
     for index, label in enumerate(labels):
-        if len(labels) <= 12 or index % 2 == 0:
+        if len(labels) <= 8 or index % 2 == 0:
             x, _ = xy(index, 0)
             parts.append(_text(x, top + inner_h + 16, label))
     for number, line in enumerate(series):

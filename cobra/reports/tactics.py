@@ -184,12 +184,31 @@ def _cells(context: Context, fields: tuple[str, ...], contacts: list[_Contact]) 
     return cells
 
 
-def _allocation(context: Context, fields: tuple[str, ...]) -> dict:
-    """{row key: (planned, share of its step)} over the allocation window.
+class _Allocation:
+    """Contacts planned per variant over the allocation window, and shares.
 
     Only the variant and the fields the plan can be split by (reason,
     segment) key it; a row keyed by more (a channel) gets its variant's.
     """
+
+    def __init__(self, planned: dict, at: int):
+        self.planned, self.at = planned, at
+        self.per_step: dict = defaultdict(int)
+        for key, count in planned.items():
+            self.per_step[_step_of(key, at)] += count
+
+    def __iter__(self):
+        return iter(self.planned)
+
+    def get(self, key: tuple) -> tuple[int, float | None]:
+        """(planned, share of its step): 0.0 for a variant the plan passed
+        over, None when the step had no contact planned at all."""
+        planned = self.planned.get(key, 0)
+        return planned, ratio(planned, self.per_step.get(_step_of(key, self.at), 0))
+
+
+def _allocation(context: Context, fields: tuple[str, ...]) -> _Allocation:
+    """The allocation of the last ``allocation_days`` days, keyed as rows."""
     from cobra.store import reports as queries
 
     first = context.as_of - timedelta(days=context.allocation_days - 1)
@@ -204,14 +223,7 @@ def _allocation(context: Context, fields: tuple[str, ...]) -> dict:
             for field in fields
         )
         planned[key] += row["planned"]
-    at = fields.index("variant")
-    per_step: dict = defaultdict(int)
-    for key, count in planned.items():
-        per_step[_step_of(key, at)] += count
-    return {
-        key: (count, ratio(count, per_step[_step_of(key, at)]))
-        for key, count in planned.items()
-    }
+    return _Allocation(planned, fields.index("variant"))
 
 
 def _step_of(key: tuple, at: int) -> tuple:
@@ -225,7 +237,7 @@ def _grouped(
 ) -> list[tuple[tuple, dict]]:
     """[(key, figures)] for one grouping; with the variant, its allocation."""
     cells = _cells(context, fields, contacts)
-    allocation: dict = {}
+    allocation = None
     if "variant" in fields:
         allocation = _allocation(context, fields)
         if set(fields) <= {"variant", *ALLOCATION_SPLITS}:
@@ -236,12 +248,12 @@ def _grouped(
     rows = []
     for key, cell in sorted(cells.items()):
         figures = _figures(cell)
-        if "variant" in fields:
+        if allocation is not None:
             allocation_key = tuple(
                 value if field in ("variant", *ALLOCATION_SPLITS) else None
                 for field, value in zip(fields, key)
             )
-            planned, share = allocation.get(allocation_key, (0, None))
+            planned, share = allocation.get(allocation_key)
             figures["planned"] = planned
             figures["allocation"] = share
         rows.append((key, figures))
