@@ -85,7 +85,7 @@ def check_database(path: Path) -> list[Finding]:
                 "run cobra as the file's owner",
             )
         )
-    else:
+    elif not found:
         found.append(Finding("database", OK, f"{path}: schema version {version}"))
     return found
 
@@ -156,6 +156,10 @@ def check_sources(config) -> list[Finding]:
             continue
         if "://" in spec["source"]:
             found.append(Finding(area, NOTE, f"{importer.name}: read at import time"))
+        elif not os.path.exists(spec["source"]):
+            found.append(
+                Finding(area, PROBLEM, "no such file or folder", "fix [[sources]]")
+            )
         elif not os.access(spec["source"], os.R_OK):
             found.append(
                 Finding(area, PROBLEM, "cannot be read", "check its permissions")

@@ -329,6 +329,34 @@ class KannelBackend:
     can_lookup = False
     replay_safe = False
 
+    def check(self, settings) -> str:
+        """Log in to smsbox without a receiver: nothing can be sent.
+
+        smsbox checks the credentials first: wrong ones get 403, right ones
+        a 4xx for the missing receiver and text.
+        """
+        import requests
+
+        session = self.connect(settings)
+        query = {k: v for k, v in session.fixed.items() if k in ("username", "password")}
+        try:
+            answer = session.http.get(session.url, params=query, timeout=session.timeout)
+        except requests.RequestException as exc:
+            raise TransientError(
+                f"smsbox is unreachable at {session.url}: {type(exc).__name__}"
+            ) from None
+        finally:
+            session.close()
+        text = answer.text.strip()
+        if answer.status_code == 403 or "Authorization failed" in text:
+            raise SetupError(
+                f"smsbox refused user {query.get('username')!r}: check username and "
+                "password_env against its sendsms-user group"
+            )
+        if answer.status_code >= 500:
+            raise TransientError(f"smsbox answered {answer.status_code}: {text[:100]}")
+        return f"smsbox at {session.url} accepted user {query.get('username')!r}"
+
     def connect(self, settings) -> KannelSession:
         url = str(settings.get("url") or "")
         where = f"channels.{settings.channel}"
