@@ -39,6 +39,8 @@ def test_the_wheel_holds_plugins_config_and_migrations(tmp_path):
     ):
         assert expected in names, expected
     assert not any(name.startswith(("plugins/", "config/", "tests/")) for name in names)
+    # The example plugin is a package of its own, never part of cobra's wheel.
+    assert not any("chat_example" in n or "chat-example" in n for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = wheel.read(entry_points).decode()
     for name in ("csv", "jsonl", "ubl", "tryton"):
