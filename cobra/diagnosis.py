@@ -30,6 +30,7 @@ _OPERATORS = {
     "<": operator.lt,
     ">": operator.gt,
 }
+_SQL_OPERATORS = {"==": "=", "!=": "<>", "<=": "<=", ">=": ">=", "<": "<", ">": ">"}
 _CONDITION = re.compile(
     r"\s*([a-z_][a-z0-9_]*)\s*(==|!=|<=|>=|<|>)\s*([-+]?\d+(?:\.\d+)?|[a-z_][a-z0-9_]*)\s*"
 )
@@ -201,6 +202,30 @@ class Diagnoser:
             ) from None
         self.unknown_confidence = float(section.get("unknown_confidence", 0.3))
         self.hook = hook
+
+    def sql_case(self, fact_sql: dict[str, str]) -> tuple[str, dict] | None:
+        """The rules as one SQL expression: the number of the first that holds.
+
+        0 when none does. Each condition compares the fact's expression in
+        *fact_sql* (columns of ``f``) with its value, bound as a parameter so
+        the number is the very one Python compares. None when a rule uses a
+        fact that has no SQL form (one a plugin adds).
+        """
+        bound: dict[str, float] = {}
+        arms = []
+        for index, rule in enumerate(self.rules, start=1):
+            conditions = []
+            for number, condition in enumerate(rule.conditions):
+                if condition.fact not in fact_sql:
+                    return None
+                name = f"rule_{index}_{number}"
+                bound[name] = condition.value
+                operator_sql = _SQL_OPERATORS[condition.op]
+                conditions.append(f"f.{condition.fact} {operator_sql} :{name}")
+            arms.append(f"WHEN {' AND '.join(conditions)} THEN {index}")
+        if not arms:
+            return "0", bound
+        return f"CASE {' '.join(arms)} ELSE 0 END", bound
 
     def diagnose(self, evidence: Evidence) -> Diagnosis:
         if self.hook is not None:

@@ -9,6 +9,7 @@ through the ``register_evidence`` hook.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -141,53 +142,139 @@ def gather(
 
     *overdue_only* leaves out customers with nothing overdue yet, sparing
     the work for the worklist, which does not show them.
+
+    The figures come from the per-customer statistics (migration 0007)
+    where they hold on *as_of*, and are computed by the same queries for
+    the other customers; :func:`from_ledger` is the plain computation they
+    must agree with (tests/test_prioritize.py compares the two).
     """
     from cobra.store import evidence as queries
 
     conn = store.conn
     params = queries.params(as_of)
-    customers = queries.customers(conn, customer_id)
-    billing = queries.usual_billing(conn, params, customer_id)
-    overdue = queries.overdue_by_currency(conn, params, customer_id)
     small = {
         name: queries.grouped(conn, name, params, customer_id)
-        for name in ("payments", "contacts", "promises", "interactions", "findings")
+        for name in ("promises", "interactions", "findings")
     }
+    yield from _from_stats(
+        queries.fresh_stats(conn, params, customer_id, overdue_only), as_of, small
+    )
 
-    for row in queries.invoice_facts(conn, params, customer_id):
-        if overdue_only and not row["overdue_invoices"]:
-            continue
+
+def _from_stats(rows, as_of: date, small: dict) -> Iterator[Evidence]:
+    promises_of = small["promises"].get
+    interactions_of = small["interactions"].get
+    findings_of = small["findings"].get
+    for row in rows:
         cid = row["customer_id"]
-        customer = customers[cid]
-        payments = small["payments"].get(cid)
-        contacts = small["contacts"].get(cid)
-        promises = small["promises"].get(cid)
-        last_contact = small["interactions"].get(cid)
-        finding = small["findings"].get(cid)
+        promises = promises_of(cid)
+        finding = findings_of(cid)
+        overdue = _overdue(row["overdue"])
+        latest_amount, count = row["latest_amount"], row["billed_invoices"]
+        usual = (
+            (row["billed"] - latest_amount) / (count - 1)
+            if count and count > 1
+            else None
+        )
         facts = _facts(
             row,
             as_of,
-            payments,
-            contacts,
+            row["payments"],
+            row["contacts"],
+            row["bounced_contacts"],
             promises,
-            last_contact,
+            interactions_of(cid),
+            overdue,
+            (row["latest_currency"], latest_amount, usual, (count or 1) - 1),
+        )
+        yield _evidence(
+            row, cid, facts, overdue, finding, promises, row["oldest_open_due"]
+        )
+
+
+def _overdue(text: str | None) -> dict[str, int]:
+    """The statistics' JSON object of overdue amounts, as a dict."""
+    return json.loads(text) if text else {}
+
+
+def from_ledger(
+    store, as_of: date, customer_ids: list[int], overdue_only: bool = False
+) -> Iterator[Evidence]:
+    """Evidence of these customers computed from the ledger alone.
+
+    The reference :func:`gather` is checked against: every figure grouped
+    from the invoices, payments and contacts as of *as_of*, nothing read
+    from the statistics.
+    """
+    from cobra.store import evidence as queries
+
+    conn = store.conn
+    params = queries.params(as_of)
+    small = {
+        name: queries.grouped(conn, name, params, customer_ids)
+        for name in ("promises", "interactions", "findings")
+    }
+    return _from_ledger(conn, params, as_of, customer_ids, overdue_only, small)
+
+
+def _from_ledger(
+    conn, params: dict, as_of: date, only, overdue_only: bool, small: dict
+) -> Iterator[Evidence]:
+    """Evidence computed from the invoices themselves (the reference)."""
+    from cobra.store import evidence as queries
+
+    customers = queries.customers(conn, only)
+    billing = queries.usual_billing(conn, params, only)
+    overdue = queries.overdue_by_currency(conn, params, only)
+    payments_of = queries.grouped(conn, "payments", params, only)
+    contacts_of = queries.grouped(conn, "contacts", params, only)
+
+    for row in queries.invoice_facts(conn, params, only):
+        if overdue_only and not row["overdue_invoices"]:
+            continue
+        cid = row["customer_id"]
+        payments = payments_of.get(cid)
+        contacts = contacts_of.get(cid)
+        promises = small["promises"].get(cid)
+        facts = _facts(
+            row,
+            as_of,
+            payments["payments"] if payments else 0,
+            contacts["contacts"] if contacts else 0,
+            (contacts["bounced_contacts"] or 0) if contacts else 0,
+            promises,
+            small["interactions"].get(cid),
             overdue.get(cid, {}),
             billing.get(cid, (None, 0, None, 0)),
         )
-        yield Evidence(
-            customer_id=cid,
-            account=customer["account"],
-            name=customer["name"],
-            segment=customer["segment"],
-            facts=facts,
-            overdue=overdue.get(cid, {}),
-            finding=dict(finding) if finding else None,
-            oldest_open_due=row["oldest_open_due"],
-            promise_state=(promises["latest_promise_status"] or "none")
-            if promises
-            else "none",
-            open_promise_due=promises["open_promise_due"] if promises else None,
+        yield _evidence(
+            customers[cid],
+            cid,
+            facts,
+            overdue.get(cid, {}),
+            small["findings"].get(cid),
+            promises,
+            row["oldest_open_due"],
         )
+
+
+def _evidence(
+    customer, cid: int, facts: dict, overdue: dict, finding, promises, oldest
+) -> Evidence:
+    return Evidence(
+        customer_id=cid,
+        account=customer["account"],
+        name=customer["name"],
+        segment=customer["segment"],
+        facts=facts,
+        overdue=overdue,
+        finding=dict(finding) if finding else None,
+        oldest_open_due=oldest,
+        promise_state=(promises["latest_promise_status"] or "none")
+        if promises
+        else "none",
+        open_promise_due=promises["open_promise_due"] if promises else None,
+    )
 
 
 def _days(later: date, earlier: str | None) -> int:
@@ -197,8 +284,9 @@ def _days(later: date, earlier: str | None) -> int:
 def _facts(
     row,
     as_of: date,
-    payments,
-    contacts,
+    payments: int,
+    contacts: int,
+    bounced: int,
     promises,
     last_contact,
     overdue: dict[str, int],
@@ -228,12 +316,12 @@ def _facts(
         "late_trend_days": (
             recent - earlier if recent is not None and earlier is not None else 0.0
         ),
-        "payments": payments["payments"] if payments else 0,
+        "payments": payments,
         "disputed_open": row["disputed_open"] or 0,
         "disputed_overdue": row["disputed_overdue"] or 0,
         "undisputed_overdue": row["overdue_invoices"] - (row["disputed_overdue"] or 0),
-        "contacts": contacts["contacts"] if contacts else 0,
-        "bounced_contacts": (contacts["bounced_contacts"] or 0) if contacts else 0,
+        "contacts": contacts,
+        "bounced_contacts": bounced or 0,
         "account_age_days": _days(as_of, row["first_issue"]),
         "invoices": row["invoices"],
         "latest_vs_usual": (latest_amount / usual) if usual else 1.0,

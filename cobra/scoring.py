@@ -46,20 +46,48 @@ class Score:
     segment_weight: float
 
 
+def settings(config) -> tuple[dict, dict, dict]:
+    """Weights per component, factors per aging bucket, weights per segment."""
+    section = config.get("prioritize") or {}
+    weights = {
+        name: float(section.get("weights", {}).get(name, 0)) for name in COMPONENTS
+    }
+    buckets = {
+        name: float(section.get("age_buckets", {}).get(name, 0)) for name in BUCKETS
+    }
+    segments = {k: float(v) for k, v in (section.get("segments") or {}).items()}
+    return weights, buckets, segments
+
+
+def sql_settings(config) -> tuple[dict, str]:
+    """The same settings for the worklist query (cobra.store.evidence.worklist).
+
+    The parameters its score uses, and the segment weight as an SQL
+    expression over ``f.segment`` with its own parameters.
+    """
+    weights, buckets, segments = settings(config)
+    bound = {f"w_{name}": weight for name, weight in weights.items()}
+    bound.update({f"age_{i}": buckets[name] for i, name in enumerate(BUCKETS, 1)})
+    arms = []
+    for index, (segment, weight) in enumerate(segments.items()):
+        bound[f"segment_{index}"] = segment
+        bound[f"segment_weight_{index}"] = weight
+        arms.append(f"WHEN :segment_{index} THEN :segment_weight_{index}")
+    # A customer without a segment looks up "" (Scorer.score), and a
+    # segment named "" could be configured.
+    expression = (
+        f"(CASE COALESCE(f.segment, '') {' '.join(arms)} ELSE 1.0 END)"
+        if arms
+        else "1.0"
+    )
+    return bound, expression
+
+
 class Scorer:
     """Scores a whole portfolio: amounts are ranked against each other."""
 
     def __init__(self, config, portfolio: list[Evidence]):
-        section = config.get("prioritize") or {}
-        self.weights = {
-            name: float(section.get("weights", {}).get(name, 0)) for name in COMPONENTS
-        }
-        self.buckets = {
-            name: float(section.get("age_buckets", {}).get(name, 0)) for name in BUCKETS
-        }
-        self.segments = {
-            k: float(v) for k, v in (section.get("segments") or {}).items()
-        }
+        self.weights, self.buckets, self.segments = settings(config)
         # Per currency, every customer's overdue amount, sorted, for ranks.
         amounts: dict[str, list[int]] = {}
         for evidence in portfolio:
@@ -89,8 +117,14 @@ class Scorer:
         }
         weighted = {name: raw[name] * self.weights[name] for name in COMPONENTS}
         segment_weight = self.segments.get(evidence.segment or "", 1.0)
+        # Added in this order, one by one (not sum(), which compensates
+        # rounding on newer Pythons): the worklist query adds them the same
+        # way, and the totals must agree to the last bit.
+        total = 0.0
+        for name in COMPONENTS:
+            total += weighted[name]
         return Score(
-            round(sum(weighted.values()) * segment_weight, 2),
+            round(total * segment_weight, 2),
             {k: round(v, 2) for k, v in weighted.items()},
             segment_weight,
         )

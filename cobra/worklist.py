@@ -11,7 +11,7 @@ from datetime import date
 
 from cobra.diagnosis import Diagnoser, Diagnosis
 from cobra.evidence import FACTS, Evidence, gather
-from cobra.scoring import Scorer, Score
+from cobra.scoring import Score, Scorer
 
 
 @dataclass
@@ -107,3 +107,98 @@ def build(store, config, as_of: date, overdue_only: bool = False) -> list[Entry]
             rank += 1
             entry.rank = rank
     return entries
+
+
+@dataclass
+class Ranked:
+    """One row of the worklist as the query gives it: no evidence attached."""
+
+    rank: int
+    customer_id: int
+    account: str
+    name: str
+    segment: str | None
+    overdue: dict[str, int]
+    days_overdue: int
+    reason: str
+    confidence: float
+    score: float
+    action: str
+
+
+def ranked(store, config, as_of: date) -> list[Ranked] | None:
+    """The worklist (customers with something overdue) from one query.
+
+    The same customers, order, diagnoses and scores as :func:`build`, for
+    ``cobra prioritize`` without ``--explain``: facts, rules and score are
+    computed in SQL over the statistics of migration 0007, and nothing is
+    built per customer but its row. None when that cannot give the same
+    answer, and the caller uses :func:`build`: a plugin adds facts or
+    diagnoses, or a rule uses a fact SQL does not know.
+    """
+    import json
+
+    from cobra.scoring import sql_settings
+    from cobra.store import evidence as queries
+
+    extra, diagnose_hook = _plugin_evidence()
+    if extra or diagnose_hook.get_hookimpls():
+        return None
+    diagnoser = Diagnoser(config, facts=FACTS)
+    case = diagnoser.sql_case(queries.FACT_SQL)
+    if case is None:
+        return None
+    conn = store.conn
+    params = queries.params(as_of)
+    diagnosis_sql, bound = case
+    score_bound, segment_weight = sql_settings(config)
+    findings = queries.grouped(conn, "findings", params)
+    actions = config.get("prioritize.actions") or {}
+    outcomes = [("unknown", diagnoser.unknown_confidence)] + [
+        (rule.reason, rule.confidence) for rule in diagnoser.rules
+    ]
+    outcomes = [
+        (reason, round(confidence, 2), str(actions.get(reason, "")))
+        for reason, confidence in outcomes
+    ]
+    rows = []
+    for (
+        cid,
+        account,
+        name,
+        segment,
+        currency,
+        amount,
+        overdue,
+        days,
+        rule,
+        score,
+    ) in queries.worklist(
+        conn, params, diagnosis_sql, {**bound, **score_bound}, segment_weight
+    ):
+        reason, confidence, action = outcomes[rule]
+        if cid in findings:  # a collector's finding overrides the rules
+            reason, confidence = findings[cid]["reason"], 1.0
+            action = str(actions.get(reason, ""))
+        rows.append(
+            Ranked(
+                0,
+                cid,
+                account,
+                name,
+                segment,
+                {currency: amount} if currency else json.loads(overdue or "{}"),
+                days,
+                reason,
+                confidence,
+                round(score, 2),
+                action,
+            )
+        )
+    rows.sort(key=lambda row: (-row.score, row.account))
+    rank = 0
+    for row in rows:  # as in build(): only those with an amount overdue
+        if any(row.overdue.values()):
+            rank += 1
+            row.rank = rank
+    return rows

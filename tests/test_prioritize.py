@@ -365,3 +365,207 @@ def test_customers_min_balance_that_is_not_an_amount_is_refused(run, tmp_path):
     assert result.exit_code == 2
     assert "'abc' is not an amount; write it like 1500 or 1500.50" in result.stderr
     assert result.stdout == ""
+
+
+# -- The statistics: the same answers, read from one row per customer --------------------
+#
+# `cobra import` keeps a row of statistics per customer (migration 0007), and the
+# worklist reads them where they hold on the day asked; elsewhere it computes from
+# the ledger, as it always did. Each test below compares the two.
+
+
+def _reference_gather(store, as_of, customer_id=None, overdue_only=False):
+    """evidence.gather() as it was before the statistics: the ledger alone."""
+    from cobra import evidence
+
+    ids = ([customer_id] if customer_id is not None else
+           [row[0] for row in store.conn.execute("SELECT id FROM customers")])
+    return evidence.from_ledger(store, as_of, ids, overdue_only)
+
+
+def both(run, monkeypatch, *args: str) -> tuple[str, str]:
+    """A command's output through the statistics, and computed from the ledger."""
+    from cobra import worklist
+
+    fast = run(*args)
+    assert fast.exit_code == 0, fast.stderr
+    with monkeypatch.context() as patch:
+        patch.setattr(worklist, "gather", _reference_gather)
+        patch.setattr(worklist, "ranked", lambda *args: None)
+        reference = run(*args)
+    assert reference.exit_code == 0, reference.stderr
+    return fast.stdout, reference.stdout
+
+
+def open_store(run):
+    from cobra.store import Store
+
+    return Store.open(Path(run("db", "path").stdout.strip()))
+
+
+def generated(run, tmp_path: Path, customers: int = 300, seed: int = 5) -> None:
+    """Histories of every payment personality, from the benchmarks' generator."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    try:
+        from generate import main as generate_main
+    finally:
+        sys.path.pop(0)
+    out = tmp_path / "generated"
+    generate_main(["--customers", str(customers), "--seed", str(seed), "--out", str(out),
+                   "--format", "jsonl"])
+    result = run("import", str(out / "records.jsonl"))
+    assert result.exit_code == 0, result.stderr
+
+
+# The generator's history ends on 2026-06-30: that day and a few after it are read
+# from the statistics (fewer customers each day, as invoices fall due), days long
+# after or before it from the ledger.
+DAYS = ("2026-06-30", "2026-07-01", "2026-07-20", "2026-08-31", "2027-02-01",
+        "2026-05-15", "2025-09-30")
+
+
+def test_the_evidence_from_the_statistics_is_the_evidence_from_the_ledger(run, tmp_path):
+    from cobra import evidence
+    from cobra.store import evidence as queries
+
+    generated(run, tmp_path)
+    store = open_store(run)
+    everyone = [row[0] for row in store.conn.execute("SELECT id FROM customers")]
+    held = {}
+    for day in map(date.fromisoformat, DAYS):
+        fast = list(evidence.gather(store, day))
+        reference = list(evidence.from_ledger(store, day, everyone))
+        assert len(fast) > 100
+        assert sorted(fast, key=lambda e: e.customer_id) == reference, day
+        for mine, theirs in zip(sorted(fast, key=lambda e: e.customer_id), reference):
+            assert [type(v) for v in mine.facts.values()] == [
+                type(v) for v in theirs.facts.values()]
+        held[day.isoformat()] = len(everyone) - len(
+            queries.stale_customers(store.conn, queries.params(day)))
+    store.close()
+    # The comparison is worth something only where the statistics were used.
+    assert held["2026-06-30"] == len(everyone)
+    assert 0 < held["2026-08-31"] < held["2026-07-01"] <= held["2026-06-30"]
+    assert held["2026-05-15"] == held["2025-09-30"] == 0
+
+
+@pytest.mark.parametrize("day", DAYS)
+def test_the_worklist_from_the_statistics_is_the_one_from_the_ledger(
+        run, tmp_path, monkeypatch, day):
+    generated(run, tmp_path, customers=150, seed=9)
+    for args in (("--format", "jsonl"), ("--explain", "--format", "json"),
+                 ("--format", "table"), ("--reason", "unknown", "--top", "5")):
+        fast, reference = both(run, monkeypatch, "prioritize", "--as-of", day, *args)
+        assert fast == reference, args
+        assert fast.count("\n") > 5
+    fast, reference = both(run, monkeypatch, "customers", "--as-of", day, "--format",
+                           "json")
+    assert fast == reference
+
+
+@pytest.mark.parametrize("day", ["2026-06-30", "2026-07-20", "2025-09-30"])
+def test_the_worklist_query_ranks_as_the_evidence_does(run, tmp_path, day):
+    from cobra import config, worklist
+
+    generated(run, tmp_path, customers=80)
+    store = open_store(run)
+    settings = config.load()
+    as_of = date.fromisoformat(day)
+    ranked = worklist.ranked(store, settings, as_of)
+    built = worklist.build(store, settings, as_of, overdue_only=True)
+    assert len(ranked) > 10
+    assert [(r.account, r.rank, r.reason, r.confidence, r.score, r.overdue,
+             r.days_overdue, r.action) for r in ranked] == [
+        (e.evidence.account, e.rank, e.diagnosis.reason,
+         round(e.diagnosis.confidence, 2), e.score.total, e.evidence.overdue,
+         int(e.evidence["oldest_days_overdue"]), e.action)
+        for e in built]
+    store.close()
+
+
+def test_the_import_computes_statistics_for_every_customer(run, tmp_path):
+    portfolio(run, tmp_path)
+    conn = database(run)
+    rows = conn.execute("SELECT c.account, s.anchor FROM customers c "
+                        "LEFT JOIN customer_stats s ON s.customer_id = c.id").fetchall()
+    latest = conn.execute("SELECT MAX(MAX(issue_date), MAX(closed_on)) FROM invoices"
+                          ).fetchone()[0]
+    assert sorted(tuple(row) for row in rows) == [
+        (account, latest) for account in ("ACME", "BRICK", "EURO", "NOVA", "PUNCT")]
+
+
+@pytest.mark.parametrize(("change", "sql"), [
+    ("a dispute", "UPDATE invoices SET disputed_since = '2026-05-20' WHERE id = "
+                  "(SELECT MAX(id) FROM invoices WHERE customer_id = :customer)"),
+    ("a bounced address", "UPDATE contacts SET invalid_since = '2026-05-02T10:00:00+00:00'"
+                          " WHERE customer_id = :customer"),
+    ("a payment", "INSERT INTO payments (customer_id, reference, paid_on, currency, amount,"
+                  " created_at) VALUES (:customer, 'P-NEW', '2026-06-01', 'USD', 5000, "
+                  "'2026-06-01T00:00:00+00:00')"),
+    ("a new bill", "INSERT INTO invoices (customer_id, number, issue_date, due_date, currency,"
+                   " amount, balance, created_at, updated_at) VALUES (:customer, 'NEW-1',"
+                   " '2026-06-01', '2026-06-02', 'USD', 990000, 990000, 'x', 'x')"),
+    ("a write-off", "UPDATE invoices SET status = 'written_off', balance = 0 WHERE id = "
+                    "(SELECT MAX(id) FROM invoices WHERE customer_id = :customer)"),
+    ("a contact removed", "DELETE FROM contacts WHERE customer_id = :customer"),
+])
+def test_what_changes_outside_an_import_is_never_read_from_stale_statistics(
+        run, tmp_path, monkeypatch, change, sql):
+    portfolio(run, tmp_path)
+    conn = database(run)
+    before = {tuple(row) for row in conn.execute("SELECT * FROM customer_stats")}
+    with conn:
+        customer = conn.execute("SELECT id FROM customers WHERE account = 'ACME'"
+                                ).fetchone()[0]
+        conn.execute(sql, {"customer": customer})
+    # That customer's row is gone, the others are as they were...
+    after = {tuple(row) for row in conn.execute("SELECT * FROM customer_stats")}
+    assert {row[0] for row in before - after} == {customer}
+    assert after < before
+    # ...and every command says what the ledger says.
+    for args in (("prioritize", "--as-of", AS_OF, "--format", "jsonl"),
+                 ("prioritize", "--as-of", AS_OF, "--explain", "--format", "json"),
+                 ("show", "ACME", "--as-of", AS_OF, "--format", "json")):
+        fast, reference = both(run, monkeypatch, *args)
+        assert fast == reference, change
+    # The next import, even of nothing new, computes the row again.
+    result = run("import", str(tmp_path / "ledger.jsonl"))
+    assert result.exit_code == 0, result.stderr
+    assert conn.execute("SELECT COUNT(*) FROM customer_stats WHERE customer_id = ?",
+                        (customer,)).fetchone()[0] == 1
+    conn.close()
+
+
+def test_promises_interactions_and_findings_are_read_live(run, tmp_path, monkeypatch):
+    portfolio(run, tmp_path)
+    conn = database(run)
+    with conn:
+        brick = conn.execute("SELECT id FROM customers WHERE account = 'BRICK'").fetchone()[0]
+        acme = conn.execute("SELECT id FROM customers WHERE account = 'ACME'").fetchone()[0]
+        conn.execute("INSERT INTO promises (customer_id, made_on, due_on, currency, amount,"
+                     " status, resolved_on) VALUES (?, '2026-04-02', '2026-04-15', 'USD',"
+                     " 80000, 'broken', '2026-04-16')", (brick,))
+        conn.execute("INSERT INTO interactions (customer_id, at, channel, outcome, collector)"
+                     " VALUES (?, '2026-05-30T14:00:00+00:00', 'phone', 'no_answer', 'ana')",
+                     (brick,))
+        conn.execute("INSERT INTO findings (customer_id, reason, noted_at, collector)"
+                     " VALUES (?, 'cannot_pay', '2026-05-01T09:00:00+00:00', 'ana')", (acme,))
+    stats = conn.execute("SELECT COUNT(*) FROM customer_stats").fetchone()[0]
+    conn.close()
+    assert stats == 5  # none of that touches the statistics
+    fast, reference = both(run, monkeypatch, "prioritize", "--as-of", AS_OF,
+                           "--format", "jsonl")
+    assert fast == reference
+    rows = {row["account"]: row for row in map(json.loads, fast.splitlines())}
+    assert (rows["ACME"]["reason"], rows["ACME"]["confidence"]) == ("cannot_pay", 1.0)
+
+
+def test_amounts_in_major_units_read_as_money_writes_them():
+    from cobra.cli.cmd_prioritize import major_units
+    from cobra.money import Money
+
+    for currency in ("USD", "CLP", "JOD", "EUR", "COP", "UYW"):
+        for amount in (0, 1, 5, 10, 99, 100, 101, 12345, 10**15 + 7, -1, -250, -100000):
+            assert major_units(amount, currency) == f"{Money(amount, currency).to_decimal():f}"

@@ -14,23 +14,45 @@ from cobra.output import emit
 
 def overdue_text(overdue: dict[str, int]) -> str:
     """Overdue amounts per currency, never added across currencies."""
-    from cobra.money import Money
-
     return "; ".join(
-        f"{Money(amount, currency).to_decimal():f} {currency}"
+        f"{major_units(amount, currency)} {currency}"
         for currency, amount in sorted(overdue.items())
         if amount
     )
 
 
 def overdue_list(overdue: dict[str, int]) -> list[dict]:
-    from cobra.money import Money
-
+    if len(overdue) == 1:  # the usual case, without sorting
+        ((currency, amount),) = overdue.items()
+        if not amount:
+            return []
+        return [{"currency": currency, "amount": major_units(amount, currency)}]
     return [
-        {"currency": currency, "amount": f"{Money(amount, currency).to_decimal():f}"}
+        {"currency": currency, "amount": major_units(amount, currency)}
         for currency, amount in sorted(overdue.items())
         if amount
     ]
+
+
+_EXPONENTS: dict[str, int] = {}
+
+
+def major_units(amount: int, currency: str) -> str:
+    """``f"{Money(amount, currency).to_decimal():f}"``, at a worklist's pace.
+
+    The same text (tests/test_prioritize.py compares), without building a
+    Money and a Decimal per row: the digits with the currency's decimals.
+    """
+    exponent = _EXPONENTS.get(currency)
+    if exponent is None:
+        from cobra.money import Money
+
+        exponent = _EXPONENTS[currency] = Money(0, currency).exponent
+    if not exponent:
+        return str(amount)
+    digits = str(abs(amount)).rjust(exponent + 1, "0")
+    sign = "-" if amount < 0 else ""
+    return f"{sign}{digits[:-exponent]}.{digits[-exponent:]}"
 
 
 def _facts_epilog() -> str:
@@ -73,7 +95,16 @@ def prioritize_command(
 
     config = app.config()
     as_of = as_of or today(str(config.get("company.timezone", "UTC")))
-    entries = worklist.build(app.store(), config, as_of, overdue_only=True)
+    store = app.store()
+    fast = None if explain else worklist.ranked(store, config, as_of)
+    if fast is not None:
+        emit(
+            _ranked_rows(fast, fmt, top, reason, segment),
+            fmt,
+            empty_message="Nothing overdue: no one to chase.",
+        )
+        return
+    entries = worklist.build(store, config, as_of, overdue_only=True)
 
     def rows():
         shown = 0
@@ -114,3 +145,30 @@ def prioritize_command(
                 return
 
     emit(rows(), fmt, empty_message="Nothing overdue: no one to chase.")
+
+
+def _ranked_rows(entries, fmt: str, top, reason, segment):
+    """The rows of worklist.ranked() entries, as the rows above give them."""
+    shown = 0
+    listed = overdue_list if fmt != "table" else overdue_text
+    for entry in entries:
+        if not entry.rank:
+            continue  # open but not yet due: nothing to chase
+        if reason and entry.reason != reason:
+            continue
+        if segment and entry.segment != segment:
+            continue
+        yield {
+            "rank": entry.rank,
+            "account": entry.account,
+            "name": entry.name,
+            "overdue": listed(entry.overdue),
+            "days_overdue": entry.days_overdue,
+            "reason": entry.reason,
+            "confidence": entry.confidence,
+            "score": entry.score,
+            "next_action": entry.action,
+        }
+        shown += 1
+        if top and shown >= top:
+            return
