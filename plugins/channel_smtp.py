@@ -42,6 +42,7 @@ from cobra.channels import (
     KEY_HEADER,
     ChannelError,
     ChannelSettings,
+    OutcomeUnknown,
     OutgoingMessage,
     PermanentError,
     SetupError,
@@ -485,7 +486,7 @@ class SmtpSession:
             raise self._refused(smtp, code, reply, "the message", message.to)
 
         # From here on the server may have the message: a broken connection
-        # is transient, but no longer safe to redo here.
+        # leaves the outcome unknown, which cobra never retries blindly.
         try:
             smtp.send(data + b".\r\n")
             code, reply = smtp.getreply()
@@ -497,9 +498,7 @@ class SmtpSession:
                 if _timed_out(exc)
                 else f"{_broken(exc)} after receiving message {message.key}"
             )
-            raise TransientError(
-                f"{where} {what}; it may have been delivered"
-            ) from None
+            raise OutcomeUnknown(f"{where} {what}; it may have been delivered") from None
         if code != 250:
             raise self._refused(smtp, code, reply, "the message", message.to)
 
