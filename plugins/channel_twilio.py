@@ -55,6 +55,7 @@ import cobra
 from cobra.channels import (
     ChannelSettings,
     Inbound,
+    OutcomeUnknown,
     OutgoingMessage,
     PermanentError,
     Receipt,
@@ -289,9 +290,16 @@ class TwilioSession:
                 f"TLS with {self.api_url} failed: {exc}; check the certificate "
                 "(a private authority goes in REQUESTS_CA_BUNDLE)"
             ) from None
-        except requests.Timeout:
+        except requests.ConnectTimeout:
             raise TransientError(
-                f"Twilio at {self.api_url} did not answer within {self.timeout:g} s"
+                f"cannot reach Twilio at {self.api_url} within {self.timeout:g} s"
+            ) from None
+        except requests.Timeout:
+            # The request went out: Twilio may have created the message, and
+            # its API has no idempotency key to ask with.
+            raise OutcomeUnknown(
+                f"Twilio at {self.api_url} did not answer within {self.timeout:g} s;"
+                " the message may have been created"
             ) from None
         except requests.RequestException as exc:
             raise TransientError(
