@@ -102,8 +102,8 @@ def _write_atomically(path: Path, text: str) -> None:
 @click.option(
     "--within",
     type=click.IntRange(min=0),
-    help="tactics: days after a contact a payment counts "
-    "(default: report.paid_within_days).",
+    metavar="DAYS",
+    help="tactics: days after a contact a payment counts (default: learn.window_days).",
 )
 @click.option(
     "--top",
@@ -148,8 +148,8 @@ def report_command(
 
     The period defaults to the report.period_days days up to --as-of (or
     today); the data is read as of the period's last day unless --as-of says
-    otherwise, so a report of a past period gives the same figures whenever
-    it is run. Amounts are per currency, never added across currencies.
+    otherwise, from the dates the records carry, so a report of a past
+    period gives the same figures whenever it is run. Amounts are per currency, never added across currencies.
     docs/reports.md defines every figure.
 
     Example: cobra report dso --period 2026-Q3 --by month
@@ -194,9 +194,7 @@ def report_command(
         period=chosen,
         zone=ZoneInfo(zone_name),
         within_days=(
-            within
-            if within is not None
-            else int(config.get("report.paid_within_days", 7))
+            within if within is not None else int(config.get("learn.window_days", 7))
         ),
         allocation_days=int(config.get("report.allocation_days", 14)),
     )

@@ -137,7 +137,11 @@ class Customers:
     def columns(self) -> tuple[str, ...]:
         return tuple(column for field in self.by for column in self.COLUMNS[field])
 
-    def key(self, customer_id: int) -> tuple:
+    def key(self, customer_id: int | None) -> tuple:
+        """The group of a customer; () when grouping by nothing (customer_id
+        may then be None: rows summed over customers)."""
+        if not self.by:
+            return ()
         row = self.rows[customer_id]
         values: list[str] = []
         for field in self.by:

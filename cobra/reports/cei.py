@@ -43,7 +43,10 @@ def figures(context: Context, customers: Customers, period: Period) -> dict:
     ending, current = _open(context, customers, period.end)
     sales: dict = {}
     for sale in queries.sales(
-        context.conn, period.end.isoformat(), period.start.isoformat()
+        context.conn,
+        period.end.isoformat(),
+        period.start.isoformat(),
+        per_customer=bool(customers.by),
     ):
         key = (customers.key(sale["customer_id"]), sale["currency"])
         sales[key] = sales.get(key, 0) + sale["amount"]

@@ -42,7 +42,10 @@ def daily_sales(context: Context, customers: Customers, until: date) -> dict:
     from cobra.store import reports as queries
 
     found: dict = defaultdict(lambda: defaultdict(int))
-    for sale in queries.sales(context.conn, until.isoformat()):
+    rows = queries.sales(
+        context.conn, until.isoformat(), per_customer=bool(customers.by)
+    )
+    for sale in rows:
         key = (customers.key(sale["customer_id"]), sale["currency"])
         found[key][date.fromisoformat(sale["issue_date"])] += sale["amount"]
     return found

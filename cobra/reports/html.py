@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import timedelta
 from html import escape
 
-from cobra.reports import Context, Customers, aging, dso, promises, tactics
+from cobra.reports import Context, Customers, aging, dso, money, promises, tactics
 from cobra.reports.period import Period
 from cobra.reports.svg import (
     Bar,
@@ -275,7 +275,6 @@ def _allocation(context: Context) -> str:
 
 def _worklist(context: Context, top: int) -> str:
     from cobra import worklist
-    from cobra.cli.cmd_prioritize import overdue_text
 
     entries = [
         e
@@ -300,7 +299,11 @@ def _worklist(context: Context, top: int) -> str:
                 e.rank,
                 e.evidence.account,
                 e.evidence.name,
-                overdue_text(e.evidence.overdue),
+                "; ".join(
+                    f"{money(amount, currency)} {currency}"
+                    for currency, amount in sorted(e.evidence.overdue.items())
+                    if amount
+                ),
                 int(e.evidence["oldest_days_overdue"]),
                 e.diagnosis.reason,
                 e.score.total,

@@ -26,28 +26,28 @@ import sqlite3
 # Invoices issued after :as_of do not exist yet; those closed on or before
 # it, or closed on a date no source gave, owe nothing.
 _OPEN_AS_OF = """
-WITH dated AS (
-    SELECT a.invoice_id, a.amount, COALESCE(p.paid_on, n.issue_date) AS on_day
-    FROM allocations a
-    LEFT JOIN payments p ON p.id = a.payment_id
-    LEFT JOIN credit_notes n ON n.id = a.credit_note_id
-),
-settled AS (
-    SELECT invoice_id,
-           SUM(CASE WHEN on_day <= :as_of THEN amount ELSE 0 END) AS before,
-           SUM(CASE WHEN on_day > :as_of THEN amount ELSE 0 END) AS after
-    FROM dated GROUP BY invoice_id
+WITH candidate AS (
+    SELECT id, customer_id, currency, issue_date, due_date, amount, balance, status
+    FROM invoices
+    WHERE issue_date <= :as_of AND (status = 'open' OR closed_on > :as_of)
 ),
 owed AS (
-    SELECT i.id, i.customer_id, i.currency, i.issue_date, i.due_date, i.amount,
-           CASE WHEN i.status = 'open' THEN i.balance + COALESCE(s.after, 0)
-                ELSE i.amount - COALESCE(s.before, 0) END AS open
-    FROM invoices i LEFT JOIN settled s ON s.invoice_id = i.id
-    WHERE i.issue_date <= :as_of
-      AND (i.status = 'open' OR i.closed_on > :as_of)
+    SELECT c.id, c.customer_id, c.currency, c.issue_date, c.due_date, c.amount,
+           CASE WHEN c.status = 'open'
+                THEN c.balance + COALESCE(SUM(CASE
+                    WHEN COALESCE(p.paid_on, n.issue_date) > :as_of
+                    THEN a.amount END), 0)
+                ELSE c.amount - COALESCE(SUM(CASE
+                    WHEN COALESCE(p.paid_on, n.issue_date) <= :as_of
+                    THEN a.amount END), 0)
+           END AS open
+    FROM candidate c
+    LEFT JOIN allocations a ON a.invoice_id = c.id
+    LEFT JOIN payments p ON p.id = a.payment_id
+    LEFT JOIN credit_notes n ON n.id = a.credit_note_id
+    GROUP BY c.id
 )
-SELECT id, customer_id, currency, issue_date, due_date,
-       MIN(open, amount) AS open
+SELECT id, customer_id, currency, issue_date, due_date, MIN(open, amount) AS open
 FROM owed
 WHERE open > 0
 ORDER BY customer_id, currency, due_date, id
@@ -60,19 +60,24 @@ def open_invoices(conn: sqlite3.Connection, as_of: str) -> list[sqlite3.Row]:
 
 
 def sales(
-    conn: sqlite3.Connection, until: str, since: str | None = None
+    conn: sqlite3.Connection,
+    until: str,
+    since: str | None = None,
+    *,
+    per_customer: bool = True,
 ) -> list[sqlite3.Row]:
-    """Amounts invoiced per customer, currency and issue day, up to *until*.
+    """Amounts invoiced per customer, currency and issue day, up to *until*;
+    without *per_customer*, per currency and day (customer_id is NULL).
 
     Every invoice is a sale on credit, whatever became of it later (paid,
     credited, written off).
     """
+    customer = "customer_id" if per_customer else "NULL"
     return conn.execute(
-        "SELECT customer_id, currency, issue_date, SUM(amount) AS amount"
-        " FROM invoices WHERE issue_date <= :until"
+        f"SELECT {customer} AS customer_id, currency, issue_date,"
+        " SUM(amount) AS amount FROM invoices WHERE issue_date <= :until"
         " AND (:since IS NULL OR issue_date >= :since)"
-        " GROUP BY customer_id, currency, issue_date"
-        " ORDER BY issue_date",
+        f" GROUP BY {customer}, currency, issue_date ORDER BY issue_date",
         {"until": until, "since": since},
     ).fetchall()
 
