@@ -277,6 +277,26 @@ def test_dso_countback_and_simple(run, tmp_path):
     assert (eur["receivables"], eur["sales"]) == ("1000.00", "700.00")
     assert (eur["dso_simple"], eur["dso_countback"]) == (130.0, 122.0)
 
+    # Per segment, from each segment's own sales. enterprise (BIRCH), USD:
+    # receivables 2000 + 800 = 2800; sold 1500 + 800 = 2300 in April.
+    # Simple: 2800 / 2300 x 91 = 110.78 -> 110.8. Countback: June and May
+    # nothing (61 days), April 2300 -> 500 left (91), March 2000 (BIRCH-0001):
+    # 500 / 2000 x 31 = 7.75 -> 98.75 -> 98.8.
+    by_segment = report(run, "dso", *Q2, "--by", "segment")
+    enterprise = next(r for r in by_segment if r["segment"] == "enterprise")
+    assert (enterprise["currency"], enterprise["receivables"], enterprise["sales"]) == (
+        "USD",
+        "2800.00",
+        "2300.00",
+    )
+    assert (enterprise["dso_simple"], enterprise["dso_countback"]) == (110.8, 98.8)
+    assert [(r["segment"], r["currency"]) for r in by_segment] == [
+        ("(none)", "USD"),
+        ("enterprise", "USD"),
+        ("smb", "EUR"),
+        ("smb", "USD"),
+    ]
+
     # Month by month, each at the month's end:
     # April (30 days), receivables 04-30: ALDER-0001 1000, BIRCH-0001 2000,
     #   BIRCH-0002 1500 (paid on 05-08), BIRCH-0003 800 = 5300; sold 2300.
