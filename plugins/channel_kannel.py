@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import cobra
 from cobra.channels import (
     Inbound,
+    OutcomeUnknown,
     PermanentError,
     Receipt,
     SetupError,
@@ -149,11 +150,12 @@ class KannelSession:
                 f" ({_reason(exc)})"
             ) from None
         except requests.exceptions.Timeout:
-            # The request was made: smsbox may have taken the message. Kannel
-            # cannot be asked, so this is retried like any timeout; the
-            # documentation names the risk of a copy.
-            raise TransientError(
-                f"Kannel at {self.url} did not answer within {self.timeout:g} s"
+            # The request went out: smsbox may have taken the message, and
+            # Kannel cannot be asked. Retrying could text the customer twice,
+            # so cobra settles it like a message interrupted by a crash.
+            raise OutcomeUnknown(
+                f"Kannel at {self.url} did not answer within {self.timeout:g} s;"
+                " it may have taken the message"
             ) from None
         except requests.exceptions.ConnectionError as exc:
             raise TransientError(
@@ -338,12 +340,16 @@ class KannelBackend:
         import requests
 
         session = self.connect(settings)
-        query = {k: v for k, v in session.fixed.items() if k in ("username", "password")}
+        query = {
+            k: v for k, v in session.fixed.items() if k in ("username", "password")
+        }
         try:
-            answer = session.http.get(session.url, params=query, timeout=session.timeout)
+            answer = session.http.get(
+                session.url, params=query, timeout=session.timeout
+            )
         except requests.RequestException as exc:
             raise TransientError(
-                f"smsbox is unreachable at {session.url}: {type(exc).__name__}"
+                f"smsbox is unreachable at {session.url}: {_reason(exc)}"
             ) from None
         finally:
             session.close()

@@ -22,6 +22,9 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
+from dataclasses import replace
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -29,6 +32,8 @@ import pytest
 from cobra_plugins.channel_kannel import KannelBackend, is_gsm7, phone_number
 from histories import History, load
 from services.kannel import (
+    BARRED_PASSWORD,
+    BARRED_USERNAME,
     GLOBAL_SENDER,
     INBOUND_QUERY,
     PASSWORD,
@@ -45,6 +50,7 @@ from services.kannel import (
 from cobra import config as cobra_config
 from cobra.channels import (
     ChannelSettings,
+    OutcomeUnknown,
     OutgoingMessage,
     PermanentError,
     Request,
@@ -52,6 +58,7 @@ from cobra.channels import (
     TransientError,
 )
 from cobra.plugins import get_plugins
+from cobra.testing import ChannelContract
 
 BACKEND = KannelBackend()
 DAY = "2026-06-10"
@@ -507,24 +514,45 @@ def test_proxy_variables_are_honoured(monkeypatch):
     assert through_proxy.startswith(url + "?")
 
 
-def test_a_hung_server_times_out_as_transient(monkeypatch):
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    held = []
-    threading.Thread(target=lambda: held.append(server.accept()), daemon=True).start()
-    url = f"http://127.0.0.1:{server.getsockname()[1]}/cgi-bin/sendsms"
+class HungServer:
+    """Accepts connections on loopback and never answers."""
+
+    def __init__(self):
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen()
+        self.held = []
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/cgi-bin/sendsms"
+        threading.Thread(target=self._hold, daemon=True).start()
+
+    def _hold(self):
+        try:
+            while True:
+                self.held.append(self.server.accept()[0])
+        except OSError:  # closed
+            pass
+
+    def close(self):
+        for connection in self.held:
+            connection.close()
+        self.server.close()
+
+
+def test_a_server_that_never_answers_leaves_the_outcome_unknown(monkeypatch):
+    hung = HungServer()
     started = time.monotonic()
     try:
-        with pytest.raises(TransientError) as raised:
-            send(settings(url, monkeypatch, timeout=0.5), message("Hola"))
+        with pytest.raises(OutcomeUnknown) as raised:
+            send(settings(hung.url, monkeypatch, timeout=0.5), message("Hola"))
     finally:
-        for connection, _ in held:
-            connection.close()
-        server.close()
+        hung.close()
 
     took = time.monotonic() - started
-    assert "did not answer within 0.5 s" in str(raised.value)
+    # The request went out: smsbox may have the message, and a retry could
+    # text the customer twice, so cobra settles it as after a crash.
+    assert "did not answer within 0.5 s; it may have taken the message" in str(
+        raised.value
+    )
     assert 0.4 < took < 3
 
 
@@ -791,3 +819,131 @@ def test_cobra_send_keeps_the_sms_queued_through_a_wrong_password_and_smsbox_dow
     wait_until(sent_to_number, "the SMS at the fake centre")
     time.sleep(0.3)
     assert len(sent_to_number()) == 1
+
+
+# -- cobra's channel contract (cobra.testing), against the real gateway ----------------
+
+
+class SmsboxGate:
+    """In front of the real smsbox: the first request gets the answer smsbox
+    gives when the bearerbox's queue is full (503 "Temporal failure, try
+    again later.", as test_a_full_gateway... gets from Kannel itself); every
+    later one is passed on to smsbox, and its answer back."""
+
+    def __init__(self, target: str):
+        self.requests = 0
+        gate = self
+        origin = target.removesuffix("/cgi-bin/sendsms")
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                gate.requests += 1
+                if gate.requests == 1:
+                    status, body = 503, b"Temporal failure, try again later."
+                else:
+                    try:
+                        with urllib.request.urlopen(origin + self.path, timeout=5) as a:
+                            status, body = a.status, a.read()
+                    except urllib.error.HTTPError as refused:
+                        status, body = refused.code, refused.read()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/cgi-bin/sendsms"
+        threading.Thread(
+            target=self.server.serve_forever, args=(0.05,), daemon=True
+        ).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def with_options(channel_settings, **changes):
+    return replace(channel_settings, options={**channel_settings.options, **changes})
+
+
+contract_runs = iter(range(1, 1_000_000))
+
+
+class TestKannelChannelContract(ChannelContract):
+    """What cobra relies on from every backend, through the real gateway.
+
+    Which messages Kannel holds is read from Kannel itself: each message
+    the SMS centre accepts gets a delivery report of type 8 carrying its
+    idempotency key, at a listener path of the test's own.
+    """
+
+    @pytest.fixture
+    def backend(self):
+        return KannelBackend()
+
+    @pytest.fixture
+    def reports_path(self):
+        return f"/contract-{next(contract_runs)}"
+
+    @pytest.fixture
+    def channel_settings(self, kannel, cobra_config, monkeypatch, reports_path):
+        monkeypatch.setenv("KANNEL_TEST_PASSWORD", PASSWORD)
+        public_url = kannel.listener.base + reports_path
+        cobra_config.add(f'[receipts]\npublic_url = "{public_url}"\n')
+        cobra_config.add_channel(
+            "sms",
+            "kannel",
+            url=kannel.sendsms_url,
+            username=USERNAME,
+            password_env="KANNEL_TEST_PASSWORD",
+        )
+        return cobra_config.channel_settings("sms")
+
+    @pytest.fixture
+    def delivered(self, kannel, reports_path):
+        path = f"{reports_path}/sms/status"
+
+        def accepted() -> list[str]:
+            calls = kannel.listener.matching(
+                lambda c: c.path == path and c.query.get("status") == "8"
+            )
+            return [call.query["key"] for call in calls]
+
+        def keys() -> list[str]:
+            # Reports come on their own time: wait until none came for a while.
+            seen, quiet_since = accepted(), time.monotonic()
+            deadline = quiet_since + 10
+            while time.monotonic() - quiet_since < 0.6 < deadline - time.monotonic():
+                time.sleep(0.05)
+                if (now := accepted()) != seen:
+                    seen, quiet_since = now, time.monotonic()
+            return seen
+
+        return keys
+
+    @pytest.fixture
+    def transient_failure(self, kannel, channel_settings):
+        gate = SmsboxGate(kannel.sendsms_url)
+        yield with_options(channel_settings, url=gate.url)
+        gate.close()
+
+    @pytest.fixture
+    def permanent_failure(self, channel_settings, monkeypatch):
+        # The contract's recipient is +1 212...: barred for this account.
+        monkeypatch.setenv("KANNEL_TEST_PASSWORD", BARRED_PASSWORD)
+        return with_options(channel_settings, username=BARRED_USERNAME)
+
+    @pytest.fixture
+    def setup_failure(self, channel_settings, monkeypatch):
+        monkeypatch.setenv("KANNEL_TEST_PASSWORD", "not-the-password")
+        return channel_settings
+
+    @pytest.fixture
+    def hung_provider(self, channel_settings):
+        hung = HungServer()
+        yield replace(with_options(channel_settings, url=hung.url), timeout=0.4)
+        hung.close()

@@ -54,6 +54,8 @@ ADMIN_PASSWORD = "admin-pw-4-tests"
 WEB_USERNAME = "centre"
 WEB_PASSWORD = "centre-pw-4-tests"
 GLOBAL_SENDER = "COBRA"
+BARRED_USERNAME = "barred"  # may not send to +1 numbers
+BARRED_PASSWORD = "barred-pw-4-tests"
 SHORT_CODE = "4242"  # where customers' replies are addressed
 
 
@@ -281,6 +283,12 @@ password = {password}
 concatenation = true
 max-messages = 10
 
+# An account whose operator barred numbers of the United States and Canada.
+group = sendsms-user
+username = {barred_username}
+password = {barred_password}
+black-list-regex = "^[+]1"
+
 # Replies go to the listener; max-messages = 0: its answer is not texted back.
 group = sms-service
 keyword = default
@@ -505,6 +513,8 @@ def running(
             admin_password=ADMIN_PASSWORD,
             username=USERNAME,
             password=PASSWORD,
+            barred_username=BARRED_USERNAME,
+            barred_password=BARRED_PASSWORD,
             web_username=WEB_USERNAME,
             web_password=WEB_PASSWORD,
             sender=GLOBAL_SENDER,
