@@ -34,7 +34,7 @@ Each side runs as a subprocess (start-up included on both sides), in rounds
 of baseline, session, serial, concurrent; medians compared. Needs Kannel
 (``apt-get install kannel kannel-extras``, which the helper runs itself as
 root) and cobra's ``test`` extra (the helper is test code that imports
-pytest). About 3 minutes; 15 s with ``--quick``.
+pytest). About 4 minutes on an idle machine; 20 s with ``--quick``.
 """
 
 from __future__ import annotations
