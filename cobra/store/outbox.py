@@ -120,11 +120,18 @@ def claim(
     if not ids:
         return []
     return conn.execute(
+        # Placeholders, not the ids themselves: the statement's text depends
+        # only on how many, so SQLite prepares it once, not once per claim.
         _SELECT
         + _CHECKS
         + _FROM
-        + f" WHERE o.id IN ({', '.join(map(str, ids))}) ORDER BY o.id",
-        {"address_kind": address_kind or "", "day": day},
+        + f" WHERE o.id IN ({', '.join(f':id{n}' for n in range(len(ids)))})"
+        " ORDER BY o.id",
+        {
+            "address_kind": address_kind or "",
+            "day": day,
+            **{f"id{n}": value for n, value in enumerate(ids)},
+        },
     ).fetchall()
 
 
