@@ -20,19 +20,46 @@ def write_private(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
+def _sources_text(sources: tuple[str, ...]) -> str:
+    """[[sources]] tables for the sources given, files made absolute."""
+    import json
+
+    tables = []
+    for source in sources:
+        if "://" not in source:
+            path = Path(source).expanduser()
+            if not path.exists():
+                raise CobraInputError(f"--source {source}: no such file or folder")
+            source = str(path.absolute())
+        # A JSON string is a valid TOML basic string, quotes and escapes included.
+        tables.append(f"\n[[sources]]\nsource = {json.dumps(source)}\n")
+    if not tables:
+        return ""
+    return "\n# Added by `cobra init --source`: what `cobra run` imports.\n" + "".join(
+        tables
+    )
+
+
 @click.command("init")
 @click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    help="A file, folder or URL for `cobra run` to import each day ([[sources]]).",
+)
 @pass_app
-def init_command(app: App, path: Path | None, force: bool):
+def init_command(app: App, path: Path | None, force: bool, sources: tuple[str, ...]):
     """Write a commented starter config and create the database.
 
     The config goes to PATH, or where --config or COBRA_CONFIG points, or
     ./cobra.toml. The database goes where that config says (by default the
     user data directory; --db overrides it). An existing config is kept
-    unless --force is given.
+    unless --force is given. Each --source becomes a [[sources]] table that
+    `cobra run` imports.
 
-    Example: cobra init && cobra config show
+    Example: cobra init --source exports/aging.csv && cobra run
     """
     from cobra import config as config_module
     from cobra.store import Store, check_location
@@ -51,7 +78,7 @@ def init_command(app: App, path: Path | None, force: bool):
             f"cannot write {target}: the folder {target.parent} does not exist"
         )
 
-    text = config_module.starter_text()
+    text = config_module.starter_text() + _sources_text(sources)
     starter = config_module.Config(
         config_module.parse_toml(text, str(target)),
         {},

@@ -101,9 +101,9 @@ def _report(summary, *, quiet: bool, dry_run: bool) -> None:
     if summary.promises is not None:
         lines.append(f"  {summary.promises.summary()}")
     if not summary.stopped:
-        new = "" if dry_run else f" ({summary.planned_new} new)"
+        new = "" if dry_run else f" ({summary.planned_new} new in the outbox)"
         lines.append(
-            f"  planned {summary.planned}{new}, held back {summary.held_in_plan}"
+            f"  planned {summary.planned}, held back {summary.held_in_plan}{new}"
         )
     if sending is not None:
         lines.append(
