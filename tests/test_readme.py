@@ -54,3 +54,8 @@ def test_the_first_command_works(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / ".demo" / "cobra.toml").exists()
     assert (tmp_path / ".demo" / "cobra.sqlite").exists()
+    # cobra run imported the sample and planned the day; the worklist and the
+    # agenda follow it.
+    assert "customers 40 inserted" in result.stderr
+    assert "planned " in result.stderr and "on the agenda:" in result.stderr
+    assert "C00000" in result.stdout  # the worklist's accounts
