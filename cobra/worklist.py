@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from cobra.diagnosis import Diagnoser, Diagnosis
 from cobra.evidence import FACTS, Evidence, gather
@@ -109,11 +110,10 @@ def build(store, config, as_of: date, overdue_only: bool = False) -> list[Entry]
     return entries
 
 
-@dataclass
-class Ranked:
+class Ranked(NamedTuple):
     """One row of the worklist as the query gives it: no evidence attached."""
 
-    rank: int
+    rank: int  # 0: open but nothing overdue (not on the worklist)
     customer_id: int
     account: str
     name: str
@@ -121,7 +121,7 @@ class Ranked:
     overdue: dict[str, int]
     days_overdue: int
     reason: str
-    confidence: float
+    confidence: float  # rounded to two places, as shown
     score: float
     action: str
 
@@ -130,15 +130,16 @@ def ranked(store, config, as_of: date) -> list[Ranked] | None:
     """The worklist (customers with something overdue) from one query.
 
     The same customers, order, diagnoses and scores as :func:`build`, for
-    ``cobra prioritize`` without ``--explain``: facts, rules and score are
-    computed in SQL over the statistics of migration 0007, and nothing is
-    built per customer but its row. None when that cannot give the same
-    answer, and the caller uses :func:`build`: a plugin adds facts or
-    diagnoses, or a rule uses a fact SQL does not know.
+    ``cobra prioritize`` without ``--explain``: facts, rules and most of the
+    score are computed in SQL over the statistics of migration 0007, and
+    nothing is built per customer but its row. None when that cannot give
+    the same answer, and the caller uses :func:`build`: a plugin adds facts
+    or diagnoses, or a rule uses a fact SQL does not know.
     """
     import json
+    from bisect import bisect_right
 
-    from cobra.scoring import sql_settings
+    from cobra.scoring import settings, sql_settings
     from cobra.store import evidence as queries
 
     extra, diagnose_hook = _plugin_evidence()
@@ -151,54 +152,77 @@ def ranked(store, config, as_of: date) -> list[Ranked] | None:
     conn = store.conn
     params = queries.params(as_of)
     diagnosis_sql, bound = case
-    score_bound, segment_weight = sql_settings(config)
+    score_bound, segment_sql = sql_settings(config)
     findings = queries.grouped(conn, "findings", params)
     actions = config.get("prioritize.actions") or {}
-    outcomes = [("unknown", diagnoser.unknown_confidence)] + [
-        (rule.reason, rule.confidence) for rule in diagnoser.rules
-    ]
+    # What each rule number gives: reason, confidence as shown, action.
     outcomes = [
         (reason, round(confidence, 2), str(actions.get(reason, "")))
-        for reason, confidence in outcomes
+        for reason, confidence in [("unknown", diagnoser.unknown_confidence)]
+        + [(rule.reason, rule.confidence) for rule in diagnoser.rules]
     ]
-    rows = []
-    for (
-        cid,
-        account,
-        name,
-        segment,
-        currency,
-        amount,
-        overdue,
-        days,
-        rule,
-        score,
-    ) in queries.worklist(
-        conn, params, diagnosis_sql, {**bound, **score_bound}, segment_weight
-    ):
-        reason, confidence, action = outcomes[rule]
+    w_amount = settings(config)[0]["amount"]
+
+    # First every row, for the amounts overdue per currency: an amount's
+    # rank is its place among them, as Scorer ranks them.
+    rows = queries.worklist(
+        conn, params, diagnosis_sql, {**bound, **score_bound}, segment_sql
+    ).fetchall()
+    amounts: dict[str, list[int]] = {}
+    owed_of = []
+    for row in rows:
+        currency = row[4]
+        owed = {currency: row[5]} if currency else json.loads(row[6] or "{}")
+        owed_of.append(owed)
+        for code, amount in owed.items():
+            if amount > 0:
+                amounts.setdefault(code, []).append(amount)
+    for values in amounts.values():
+        values.sort()
+    counts = {code: len(values) for code, values in amounts.items()}
+
+    scored = []
+    for row, owed in zip(rows, owed_of):
+        best = 0.0
+        for code, amount in owed.items():
+            if amount > 0 and code in amounts:
+                best = max(best, bisect_right(amounts[code], amount) / counts[code])
+        # Added in Scorer.score's order, so the total is the same to the bit.
+        total = 0.0
+        total += best * w_amount
+        total += row[9]  # age
+        total += row[10]  # likelihood
+        total += row[11]  # broken promises
+        total += row[12]  # staleness
+        # Sorted on (-score, account) as build() sorts: accounts are unique.
+        scored.append((-round(total * row[13], 2), row[1], row, owed))
+    scored.sort()
+
+    result, rank = [], 0
+    for score, account, row, owed in scored:
+        cid = row[0]
+        reason, confidence, action = outcomes[row[8]]
         if cid in findings:  # a collector's finding overrides the rules
             reason, confidence = findings[cid]["reason"], 1.0
             action = str(actions.get(reason, ""))
-        rows.append(
+        # As in build(): only those with an amount overdue take a rank.
+        ranked_as = 0
+        if any(owed.values()):
+            rank += 1
+            ranked_as = rank
+        result.append(
             Ranked(
-                0,
+                ranked_as,
                 cid,
                 account,
-                name,
-                segment,
-                {currency: amount} if currency else json.loads(overdue or "{}"),
-                days,
+                row[2],
+                row[3],
+                owed,
+                row[7],
                 reason,
                 confidence,
-                round(score, 2),
+                -score,
                 action,
             )
         )
-    rows.sort(key=lambda row: (-row.score, row.account))
-    rank = 0
-    for row in rows:  # as in build(): only those with an amount overdue
-        if any(row.overdue.values()):
-            rank += 1
-            row.rank = rank
-    return rows
+    return result

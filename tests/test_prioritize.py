@@ -569,3 +569,31 @@ def test_amounts_in_major_units_read_as_money_writes_them():
     for currency in ("USD", "CLP", "JOD", "EUR", "COP", "UYW"):
         for amount in (0, 1, 5, 10, 99, 100, 101, 12345, 10**15 + 7, -1, -250, -100000):
             assert major_units(amount, currency) == f"{Money(amount, currency).to_decimal():f}"
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_the_worklists_json_is_what_emit_writes(fmt, capsys):
+    from cobra.cli.cmd_prioritize import _row, _write_json
+    from cobra.output import emit
+    from cobra.worklist import Ranked
+
+    entries = [
+        (1, 7, "C1", 'Rojas "El Toro" Ltda.\\', {"CLP": 125000}, 45, "unknown",
+               0.3, 61.23, "Call to find out why"),
+        (2, 8, "Ñ-2", "Müller, Straße & Søn\u2028\x00\t", {}, -3, "forgot", 1.0,
+               0.0, ""),
+        (3, 9, "C3", "日本商事", {"USD": 120000, "EUR": 5, "MXN": 0}, 0, "fraud",
+               0.85, 1e-05, "Offer a payment plan"),
+        (4, 1, "C4", "x" * 300, {"JOD": -1250}, 10**6, "unaware", 0.1,
+               123456789.125, "é"),
+        (5, 2, "C5", "Cero", {"USD": 0}, 1, "unknown", 0.3, -0.0, "\\n"),
+    ]
+    entries = [Ranked(e[0], e[1], e[2], e[3], "smb", *e[4:]) for e in entries]
+    _write_json(iter(entries), fmt)
+    mine = capsys.readouterr().out
+    emit((_row(entry, fmt) for entry in entries), fmt)
+    assert mine == capsys.readouterr().out
+    _write_json(iter([]), fmt)
+    mine = capsys.readouterr().out
+    emit(iter([]), fmt)
+    assert mine == capsys.readouterr().out

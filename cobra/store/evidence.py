@@ -389,16 +389,30 @@ def stale_customers(
     conn: sqlite3.Connection, params: dict, customer_id: int | None = None
 ) -> list[int]:
     """Customers whose statistics are missing or do not hold on ``as_of``."""
-    sql = (
-        "SELECT c.id FROM customers c "
-        "LEFT JOIN customer_stats s ON s.customer_id = c.id "
-        "WHERE (s.customer_id IS NULL OR s.anchor > :as_of "
-        "OR s.valid_until <= :as_of)"
-    )
     if customer_id is not None:
-        sql += " AND c.id = :customer_id"
-        params = {**params, "customer_id": customer_id}
-    return [row[0] for row in conn.execute(sql, params)]
+        sql = (
+            "SELECT c.id FROM customers c "
+            "LEFT JOIN customer_stats s ON s.customer_id = c.id "
+            "WHERE (s.customer_id IS NULL OR s.anchor > :as_of "
+            "OR s.valid_until <= :as_of) AND c.id = :customer_id"
+        )
+        return [
+            row[0] for row in conn.execute(sql, {**params, "customer_id": customer_id})
+        ]
+    stale = [
+        row[0]
+        for row in conn.execute(
+            "SELECT customer_id FROM customer_stats "
+            "WHERE anchor > :as_of OR valid_until <= :as_of",
+            params,
+        )
+    ]
+    # Rows are missing only where a trigger deleted them since the last
+    # import, or for customers added since: counting is cheaper than looking.
+    stored = conn.execute("SELECT COUNT(*) FROM customer_stats").fetchone()[0]
+    if stored != customer_count(conn):
+        stale += [row[0] for row in conn.execute(_MISSING)]
+    return stale
 
 
 def customer_count(conn: sqlite3.Connection) -> int:
@@ -424,13 +438,13 @@ def rows_as_of(
     lookups. Returns a SELECT to use as a subquery.
     """
     stale = stale_customers(conn, params, customer_id)
+    if not stale:
+        return _STORED_ROWS
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS customer_stats_now AS "
         "SELECT * FROM main.customer_stats LIMIT 0"
     )
     conn.execute("DELETE FROM temp.customer_stats_now")
-    if not stale:
-        return _STORED_ROWS
     day = date.fromisoformat(params["as_of"])
     if customer_id is None and len(stale) * 4 > customer_count(conn):
         _compute(conn, "temp.customer_stats_now", day, None)
@@ -542,47 +556,28 @@ FACT_SQL: dict[str, str] = {
     "days_past_due": _days_sql("b.oldest_open_due_day"),
 }
 
-# The score's components before their weights, as cobra.scoring computes
-# them; the amount's rank among customers overdue in the same currency is
-# CUME_DIST, which is bisect_right(amounts, amount) / len(amounts). The
-# amounts come straight from the statistics (one currency, the usual case)
-# or from their JSON object (several), so that `f` is read only once.
+# The score's components, weighted, as cobra.scoring computes them, but for
+# the amount's rank among all customers, which needs every row first: the
+# caller adds it, and the others in their order (cobra.worklist.ranked).
 _WORKLIST = """
-WITH amounts AS (
-    SELECT s.customer_id, s.overdue_currency AS currency, s.overdue_amount AS amount
-    FROM ({source}) s WHERE {fresh} AND s.overdue_amount > 0
-    UNION ALL
-    SELECT s.customer_id, j.key, j.value
-    FROM ({source}) s, json_each(s.overdue) j
-    WHERE {fresh} AND s.overdue_currency IS NULL AND j.value > 0
-),
-ranks AS (
-    SELECT customer_id, MAX(rank) AS amount_rank FROM (
-        SELECT customer_id,
-               CUME_DIST() OVER (PARTITION BY currency ORDER BY amount) AS rank
-        FROM amounts)
-    GROUP BY customer_id
-),
-f AS (SELECT b.customer_id, b.account, b.name, b.segment, b.overdue,
-             b.overdue_currency, b.overdue_amount, {facts} FROM ({base}) b)
+WITH f AS (SELECT b.customer_id, b.account, b.name, b.segment, b.overdue,
+                  b.overdue_currency, b.overdue_amount, {facts} FROM ({base}) b)
 SELECT f.customer_id, f.account, f.name, f.segment, f.overdue_currency,
        f.overdue_amount, f.overdue, f.oldest_days_overdue,
        {diagnosis} AS rule,
-       ((COALESCE(r.amount_rank, 0.0) * :w_amount
-         + (CASE WHEN f.oldest_days_overdue <= 0 THEN 0.0
-                 WHEN f.oldest_days_overdue <= 30 THEN :age_1
-                 WHEN f.oldest_days_overdue <= 60 THEN :age_2
-                 WHEN f.oldest_days_overdue <= 90 THEN :age_3
-                 ELSE :age_4 END) * :w_age
-         + CAST(f.paid_invoices + 1 AS REAL)
-           / (f.paid_invoices + f.overdue_invoices + 2) * :w_likelihood
-         + CAST(MIN(f.promises_broken, 3) AS REAL) / 3 * :w_broken_promises
-         + CAST(MIN(f.days_since_contact, 30) AS REAL) / 30 * :w_staleness)
-        * {segment_weight}) AS score
-FROM f LEFT JOIN ranks r ON r.customer_id = f.customer_id
+       (CASE WHEN f.oldest_days_overdue <= 0 THEN 0.0
+             WHEN f.oldest_days_overdue <= 30 THEN :age_1
+             WHEN f.oldest_days_overdue <= 60 THEN :age_2
+             WHEN f.oldest_days_overdue <= 90 THEN :age_3
+             ELSE :age_4 END) * :w_age,
+       CAST(f.paid_invoices + 1 AS REAL)
+           / (f.paid_invoices + f.overdue_invoices + 2) * :w_likelihood,
+       CAST(MIN(f.promises_broken, 3) AS REAL) / 3 * :w_broken_promises,
+       CAST(MIN(f.days_since_contact, 30) AS REAL) / 30 * :w_staleness,
+       {segment_weight}
+FROM f
 """
 
-_FRESH_ROW = "s.open_invoices > 0"
 # What the score reads, whatever the rules read.
 _SCORE_FACTS = (
     "oldest_days_overdue",
@@ -616,15 +611,15 @@ def worklist(
     )
     source = rows_as_of(conn, params)
     sql = _WORKLIST.format(
-        source=source,
-        fresh=f"{_FRESH_ROW} {where}",
         base=_BASE.format(source=source, where=where),
         facts=facts,
         diagnosis=diagnosis,
         segment_weight=segment_weight,
     )
     jd = as_julian_day(date.fromisoformat(params["as_of"]))
-    return conn.execute(sql, {**params, **bound, "jd": jd})
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples: a Row per customer costs
+    return cursor.execute(sql, {**params, **bound, "jd": jd})
 
 
 def as_julian_day(day: date) -> float:
