@@ -48,10 +48,14 @@ each run, as no installed cobra does. The sqlite3 shell gets ``-init
 Each side runs once untimed (warming the page cache, checking that it works),
 then baseline and cobra alternate, with one more baseline at the end, and
 medians are compared. Afterwards, untimed, a breakdown runs in a child
-process (``python bench/bench_prioritize.py --breakdown DB``): the SQL
-queries of ``cobra/store/evidence.py`` run directly, then evidence
-gathering, ranking and the whole command in-process, and the functions that
-take longest under cProfile, so the notes show where the time goes.
+process (``python bench/bench_prioritize.py --breakdown DB ACCOUNT``): the
+steps of the command one by one (loading plugins, finding the customers
+whose statistics do not hold on the day, the worklist query, the ranking,
+the whole command in-process), the evidence of every customer from the
+statistics and from the ledger alone, what computing every customer's
+statistics costs an import (in a transaction rolled back), and the
+functions that take longest under cProfile, so the notes show where the
+time goes.
 """
 
 from __future__ import annotations
@@ -256,7 +260,7 @@ def run(quick: bool) -> dict[str, float]:
         "store_mb": db_mb,
         "import_s": float(info["import_s"]),
     }
-    for key in ("sql_total_s", "gather_s", "build_s", "command_s"):
+    for key in ("query_s", "ranked_s", "command_s", "plugins_s", "refresh_s"):
         if key in breakdown:
             figures[f"breakdown_{key}"] = breakdown[key]
     return figures
@@ -320,38 +324,47 @@ def _notes(
     if "error" in breakdown:
         print(f"breakdown failed: {breakdown['error']}")
         return
-    queries = breakdown["queries"]
     command_s = breakdown["command_s"]
     print(
         "breakdown, in one process, untimed above "
-        "(each step repeats the SQL before it):"
+        "(each step repeats the steps before it; best of 3):"
     )
     print(
-        "  SQL of cobra/store/evidence.py run directly, all rows fetched: "
-        + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in queries.items())
-        + f"; total {breakdown['sql_total_s']:.2f} s"
+        f"  loading plugins (to know whether one adds facts or diagnoses): "
+        f"{breakdown['plugins_s']:.3f} s"
     )
     print(
-        f"  evidence.gather() (that SQL plus building each customer's facts): "
-        f"{breakdown['gather_s']:.2f} s"
+        f"  which customers' statistics do not hold on {AS_OF}: "
+        f"{breakdown['stale_s']:.3f} s ({breakdown['stale']:,} customers)"
     )
     print(
-        "  worklist.build() (gather, diagnose, score, sort): "
-        f"{breakdown['build_s']:.2f} s"
+        f"  the worklist query (facts, rules, score parts; rows fetched): "
+        f"{breakdown['query_s']:.3f} s"
+    )
+    print(
+        f"  worklist.ranked() (that query, amounts ranked, totals, sorted): "
+        f"{breakdown['ranked_s']:.3f} s"
     )
     print(
         f"  the whole prioritize command in-process, output to /dev/null: "
-        f"{breakdown['command_s']:.2f} s; so about "
-        f"{max(0.0, command_s - breakdown['build_s']):.2f} s writing rows "
-        f"(the subprocess adds start-up: cobra --version takes "
-        f"{startup_s * 1000:.0f} ms)"
+        f"{command_s:.3f} s; so about "
+        f"{max(0.0, command_s - breakdown['ranked_s'] - breakdown['plugins_s']):.3f}"
+        f" s writing rows and the rest (the subprocess adds start-up: "
+        f"cobra --version takes {startup_s * 1000:.0f} ms)"
+    )
+    print(
+        f"  evidence.gather() of every customer (what --explain, plan and show "
+        f"build on): {breakdown['gather_s']:.2f} s; from the ledger alone "
+        f"(the computation before the statistics): {breakdown['ledger_s']:.2f} s"
+    )
+    print(
+        f"  computing every customer's statistics, as the import does "
+        f"(rolled back): {breakdown['refresh_s']:.2f} s"
     )
     print(
         f"  show in-process ({breakdown['show_account']}, best of 3): "
         f"{breakdown['show_command_s'] * 1000:.0f} ms, of which "
-        f"diagnose_one {breakdown['diagnose_one_s'] * 1000:.0f} ms "
-        f"(evidence.customers() alone, all customers: "
-        f"{breakdown['customers_table_s'] * 1000:.0f} ms)"
+        f"diagnose_one {breakdown['diagnose_one_s'] * 1000:.0f} ms"
     )
     print(
         "  slowest functions of the prioritize command under cProfile (own time; "
@@ -392,35 +405,62 @@ def breakdown(db: str, account: str) -> dict:
     from cobra import config as config_module
     from cobra import evidence, worklist
     from cobra.cli import cli
+    from cobra.diagnosis import Diagnoser
+    from cobra.evidence import FACTS
+    from cobra.scoring import sql_settings
     from cobra.store import Store
     from cobra.store import evidence as queries
 
     as_of = date.fromisoformat(AS_OF)
-    result: dict = {"queries": {}}
+    result: dict = {}
     store = Store.open(Path(db))
     conn = store.conn
     params = queries.params(as_of)
-
-    def clock(call):
-        started = time.perf_counter()
-        call()
-        return time.perf_counter() - started
-
-    steps = {
-        "customers": lambda: queries.customers(conn),
-        "overdue_by_currency": lambda: queries.overdue_by_currency(conn, params),
-        **{
-            name: (lambda name=name: queries.grouped(conn, name, params))
-            for name in ("payments", "contacts", "promises", "interactions", "findings")
-        },
-        "invoice_facts": lambda: queries.invoice_facts(conn, params).fetchall(),
-    }
-    for name, call in steps.items():
-        result["queries"][name] = clock(call)
-    result["sql_total_s"] = sum(result["queries"].values())
-    result["gather_s"] = clock(lambda: list(evidence.gather(store, as_of)))
     config = config_module.load()
-    result["build_s"] = clock(lambda: worklist.build(store, config, as_of))
+
+    def clock(call, times: int = 1):
+        best = float("inf")
+        for _ in range(times):
+            started = time.perf_counter()
+            call()
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    def plugins():
+        from cobra import plugins as plugins_module
+
+        plugins_module.reset()
+        worklist._plugin_evidence()
+
+    # The first load imports the plugins' modules, as a fresh process does.
+    result["plugins_s"] = clock(plugins)
+    result["stale"] = len(queries.stale_customers(conn, params))
+    result["stale_s"] = clock(lambda: queries.stale_customers(conn, params), 3)
+    diagnoser = Diagnoser(config, facts=FACTS)
+    diagnosis, bound = diagnoser.sql_case(queries.FACT_SQL)
+    score_bound, segment_sql = sql_settings(config)
+    result["query_s"] = clock(
+        lambda: queries.worklist(
+            conn, params, diagnosis, {**bound, **score_bound}, segment_sql
+        ).fetchall(),
+        3,
+    )
+    result["ranked_s"] = clock(lambda: worklist.ranked(store, config, as_of), 3)
+    result["gather_s"] = clock(lambda: list(evidence.gather(store, as_of)))
+    everyone = [row[0] for row in conn.execute("SELECT id FROM customers")]
+    result["ledger_s"] = clock(
+        lambda: list(evidence.from_ledger(store, as_of, everyone))
+    )
+
+    def refresh():
+        conn.execute("BEGIN")
+        try:
+            conn.execute("DELETE FROM customer_stats")
+            queries.refresh_customer_stats(conn)
+        finally:
+            conn.execute("ROLLBACK")
+
+    result["refresh_s"] = clock(refresh)
     customer_id = conn.execute(
         "SELECT id FROM customers WHERE account = ?", (account,)
     ).fetchone()[0]
@@ -428,7 +468,6 @@ def breakdown(db: str, account: str) -> dict:
         clock(lambda: worklist.diagnose_one(store, config, as_of, customer_id))
         for _ in range(3)
     )
-    result["customers_table_s"] = result["queries"]["customers"]
     store.close()
 
     def command(*args: str) -> float:
@@ -439,7 +478,9 @@ def breakdown(db: str, account: str) -> dict:
                 )
             )
 
-    result["command_s"] = command("prioritize", "--as-of", AS_OF, "--format", "jsonl")
+    result["command_s"] = min(
+        command("prioritize", "--as-of", AS_OF, "--format", "jsonl") for _ in range(3)
+    )
     result["show_command_s"] = min(
         command("show", account, "--as-of", AS_OF) for _ in range(3)
     )

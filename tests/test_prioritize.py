@@ -494,6 +494,16 @@ def test_the_import_computes_statistics_for_every_customer(run, tmp_path):
                           ).fetchone()[0]
     assert sorted(tuple(row) for row in rows) == [
         (account, latest) for account in ("ACME", "BRICK", "EURO", "NOVA", "PUNCT")]
+    # Computing again what is there does nothing; a missing row is computed.
+    from cobra.store.evidence import refresh_customer_stats
+
+    with conn:
+        assert refresh_customer_stats(conn) == 0
+        before = conn.execute("SELECT * FROM customer_stats ORDER BY 1").fetchall()
+        conn.execute("DELETE FROM customer_stats WHERE customer_id = 2")
+        assert refresh_customer_stats(conn) == 1
+        assert conn.execute("SELECT * FROM customer_stats ORDER BY 1").fetchall() == before
+    conn.close()
 
 
 @pytest.mark.parametrize(("change", "sql"), [

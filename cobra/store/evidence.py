@@ -20,8 +20,8 @@ from datetime import date, timedelta
 
 _INVOICE_FACTS = """
 WITH inv AS (
-    SELECT i.customer_id, i.currency, i.amount, i.due_date, i.issue_date, i.closed_on,
-           i.status, i.disputed_since,
+    SELECT i.id, i.customer_id, i.currency, i.amount, i.due_date, i.issue_date,
+           i.closed_on, i.status, i.disputed_since,
            CASE WHEN i.status = 'open' THEN i.balance
                 WHEN i.closed_on > :as_of THEN i.amount ELSE 0 END AS open_amount
     FROM invoices i
@@ -50,7 +50,7 @@ SELECT customer_id,
        SUM(disputed_since IS NOT NULL AND open_amount > 0 AND due_date < :as_of)
            AS disputed_overdue,
        COUNT(*) AS invoices,
-       MIN(issue_date) AS first_issue
+       MIN(issue_date) AS first_issue {extra}
 FROM inv
 GROUP BY customer_id
 {having}
@@ -151,7 +151,9 @@ def invoice_facts(
 ) -> Iterator[sqlite3.Row]:
     return _run(
         conn,
-        _INVOICE_FACTS.replace("{having}", "HAVING open_invoices > 0"),
+        _INVOICE_FACTS.replace("{having}", "HAVING open_invoices > 0").replace(
+            "{extra}", ""
+        ),
         params,
         customer_id,
     )
@@ -230,8 +232,7 @@ def customers(
 # ago", or a paid one leaves the 180 days of the late-payment trend. Dates
 # are compared as text, as the queries above do.
 
-_VALID_UNTIL = """
-SELECT customer_id, MIN(CASE
+_VALID_UNTIL = """MIN(CASE
     WHEN status = 'open' THEN
         CASE WHEN due_date >= :as_of THEN date(due_date, '+1 day')
              WHEN due_date >= :sixty_days_ago THEN date(due_date, '+61 days') END
@@ -240,9 +241,7 @@ SELECT customer_id, MIN(CASE
             CASE WHEN due_date >= :sixty_days_ago THEN date(due_date, '+61 days')
                  ELSE '9999-12-31' END)
     WHEN closed_on >= :recent_since AND status = 'paid' THEN date(closed_on, '+181 days')
-    END) AS valid_until
-FROM invoices WHERE status <> 'written_off' {only} GROUP BY customer_id
-"""
+    END)"""
 
 # The latest date anything of these customers depends on: the anchor is at
 # least that, so that no row describes a ledger with later entries.
@@ -253,15 +252,24 @@ UNION ALL SELECT MAX(paid_on) FROM payments WHERE 1 {only}
 UNION ALL SELECT MAX(substr(invalid_since, 1, 10)) FROM contacts WHERE 1 {only}
 """
 
-_OVERDUE_JSON = f"""
-SELECT customer_id, json_group_object(currency, overdue) AS overdue,
-       CASE WHEN COUNT(*) = 1 THEN MAX(currency) END AS currency,
-       CASE WHEN COUNT(*) = 1 THEN MAX(overdue) END AS amount
-FROM ({_OVERDUE_BY_CURRENCY} ORDER BY customer_id, currency)
-GROUP BY customer_id
+# Per customer and currency, in one pass: what _BILLED and
+# _OVERDUE_BY_CURRENCY give (a currency with nothing overdue has no overdue
+# amount there: NULL here).
+_BY_CURRENCY = """
+SELECT customer_id, currency, SUM(amount) AS billed, COUNT(*) AS invoices,
+       SUM(CASE WHEN due_date < :as_of AND (status = 'open' OR closed_on > :as_of)
+                THEN CASE WHEN status = 'open' THEN balance ELSE amount END END)
+           AS overdue
+FROM invoices WHERE issue_date <= :as_of AND status <> 'written_off' {only}
+GROUP BY customer_id, currency
 """
 
-_INVOICE_FACTS_ALL = _INVOICE_FACTS.replace("{having}", "")
+# The invoice facts with, in the same pass, the latest invoice (as _LATEST
+# finds it) and, for stored rows, the window.
+_FACTS_AND_MORE = _INVOICE_FACTS.replace("{having}", "").replace(
+    "{extra}",
+    ", MAX(issue_date || printf('%012d', id)) AS latest, {valid_until} AS valid_until",
+)
 
 _STATS_COLUMNS = (
     "customer_id, anchor, valid_until, open_invoices, overdue_invoices, oldest_due, "
@@ -274,11 +282,21 @@ _STATS_COLUMNS = (
 )
 
 # {table}: customer_stats, or the temporary table of rows computed for one
-# day (see rows_as_of). The window costs a pass over the invoices: only
-# stored rows need it.
+# day (see rows_as_of). Two passes over the invoices: per customer, and per
+# customer and currency.
 _COMPUTE = f"""
+WITH f AS ({_FACTS_AND_MORE}),
+m AS ({_BY_CURRENCY}),
+o AS (
+    SELECT customer_id, json_group_object(currency, overdue) AS overdue,
+           CASE WHEN COUNT(*) = 1 THEN MAX(currency) END AS currency,
+           CASE WHEN COUNT(*) = 1 THEN MAX(overdue) END AS amount
+    FROM (SELECT customer_id, currency, overdue FROM m WHERE overdue IS NOT NULL
+          ORDER BY customer_id, currency)
+    GROUP BY customer_id
+)
 INSERT OR REPLACE INTO {{table}} ({_STATS_COLUMNS})
-SELECT t.id, :as_of, {{valid_until}},
+SELECT t.id, :as_of, f.valid_until,
        COALESCE(f.open_invoices, 0), COALESCE(f.overdue_invoices, 0), f.oldest_due,
        f.oldest_open_due, f.overdue_sixty_days_ago, f.partial_open,
        f.closed_with_date, f.paid_invoices, f.paid_on_time, f.avg_days_late,
@@ -291,13 +309,12 @@ SELECT t.id, :as_of, {{valid_until}},
        COALESCE(p.payments, 0), COALESCE(k.contacts, 0),
        COALESCE(k.bounced_contacts, 0)
 FROM ({{targets}}) t
-LEFT JOIN ({_INVOICE_FACTS_ALL}) f ON f.customer_id = t.id
-LEFT JOIN ({_LATEST}) l ON l.customer_id = t.id
-LEFT JOIN ({_BILLED}) b ON b.customer_id = t.id AND b.currency = l.currency
-LEFT JOIN ({_OVERDUE_JSON}) o ON o.customer_id = t.id
+LEFT JOIN f ON f.customer_id = t.id
+LEFT JOIN invoices l ON l.id = CAST(substr(f.latest, 11) AS INTEGER)
+LEFT JOIN m b ON b.customer_id = t.id AND b.currency = l.currency
+LEFT JOIN o ON o.customer_id = t.id
 LEFT JOIN ({_PAYMENTS}) p ON p.customer_id = t.id
 LEFT JOIN ({_CONTACTS}) k ON k.customer_id = t.id
-{{valid_join}}
 """
 
 _MISSING = """
@@ -321,17 +338,15 @@ def _compute(
             else "SELECT value AS id FROM json_each(:customer_ids)",
         )
         .replace("{table}", table)
-        .replace("{valid_until}", "v.valid_until" if stored else "NULL")
-        .replace(
-            "{valid_join}",
-            f"LEFT JOIN ({_VALID_UNTIL}) v ON v.customer_id = t.id" if stored else "",
-        )
+        .replace("{valid_until}", _VALID_UNTIL if stored else "NULL")
         .format(only="" if ids is None else _ONLY_LISTED)
     )
     bound = params(day)
     if ids is not None:
         bound["customer_ids"] = json.dumps(ids)
-    return conn.execute(sql, bound).rowcount
+    before = conn.total_changes  # rowcount says -1 for a statement led by WITH
+    conn.execute(sql, bound)
+    return conn.total_changes - before
 
 
 def refresh_customer_stats(
