@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from cobra.store import followup as queries
+from cobra.store import transaction
 
 DEFAULT_GRACE_DAYS = 2
 
@@ -85,8 +86,7 @@ def check(store, today: date, grace_days: int = DEFAULT_GRACE_DAYS) -> Checked:
     groups = defaultdict(list)
     for row in queries.promises_to_check(conn):
         groups[(row["customer_id"], row["currency"])].append(row)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         for (customer_id, currency), promises in groups.items():
             since = min(p["made_on"] for p in promises)
             payments = queries.payments_since(conn, customer_id, currency, since)
@@ -150,8 +150,4 @@ def check(store, today: date, grace_days: int = DEFAULT_GRACE_DAYS) -> Checked:
         found.plans_broken, found.plans_completed = queries.settle_plans(
             conn, at_day=today.isoformat()
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return found

@@ -43,9 +43,6 @@ import base64
 import hashlib
 import hmac
 import logging
-import math
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import ClassVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -64,6 +61,7 @@ from cobra.channels import (
     TransientError,
 )
 from cobra.config_schema import Key, boolean, number, pattern, secret_key, string
+from cobra.httputil import retry_after
 
 log = logging.getLogger(__name__)
 
@@ -429,23 +427,6 @@ def _url_forms(url: str) -> list[str]:
 
 
 # -- helpers --------------------------------------------------------------------
-
-
-def retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header: a number, or an HTTP date."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - datetime.now(timezone.utc)).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _address(number: str, whatsapp: bool) -> str:

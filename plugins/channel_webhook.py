@@ -31,9 +31,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 from datetime import date, datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import ClassVar
 from urllib.parse import quote, urlsplit
 
@@ -48,6 +46,7 @@ from cobra.channels import (
     TransientError,
 )
 from cobra.config_schema import Key, number, pattern, secret_key
+from cobra.httputil import retry_after
 
 # Version of the document's shape; a receiver can refuse one it does not know.
 DOCUMENT_VERSION = 1
@@ -241,23 +240,6 @@ def sign(secret: bytes, timestamp: str, body: bytes) -> str:
 def header_key(key: str) -> str:
     """The key as an HTTP header value: non-ASCII bytes percent-encoded (UTF-8)."""
     return key if key.isascii() else quote(key, safe="|#:-_.~!$&'()*+,;=@/")
-
-
-def retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header: a number, or an HTTP date."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - datetime.now(timezone.utc)).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _plain(value: object) -> object:

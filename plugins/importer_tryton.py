@@ -61,13 +61,14 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Mapping
-from datetime import date, datetime, timezone
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote, urlsplit
 
 import cobra
 from cobra import fields
 from cobra.errors import CobraInputError, CobraWorkError
+from cobra.httputil import retry_after
 from cobra.importers import ImportContext, Importer, ImportOption
 from cobra.logs import register_secret
 from cobra.records import CreditNote, Customer, Invoice, Record, Rejected, Where
@@ -274,7 +275,7 @@ class _Transport:
         errors = self.requests.exceptions
         wait = BACKOFF_SECONDS
         for attempt in range(1, tries + 1):
-            retry_after = None
+            hinted = None
             try:
                 response = self.session.request(
                     method, url, timeout=self.timeout, **kwargs
@@ -307,10 +308,10 @@ class _Transport:
                     return response
                 failure = f"Tryton at {self.display} answered HTTP {status}"
                 hint = "; try again later"
-                retry_after = _retry_after(response.headers.get("Retry-After"))
+                hinted = retry_after(response.headers.get("Retry-After"))
             if attempt == tries:
                 break
-            delay = min(MAX_WAIT_SECONDS, wait if retry_after is None else retry_after)
+            delay = min(MAX_WAIT_SECONDS, wait if hinted is None else hinted)
             log.warning(
                 "%s; retrying in %.1f s (try %d of %d)",
                 failure,
@@ -349,24 +350,6 @@ def _reason(exc: Exception) -> str:
         if marker in text:
             return reason
     return type(exc).__name__
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header: a number or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 # -- the two interfaces --------------------------------------------------------------

@@ -12,6 +12,7 @@ import click
 from cobra.cli.app import App, pass_app
 from cobra.cli.options import AMOUNT, DATE
 from cobra.errors import CobraInputError
+from cobra.store import transaction
 
 # How many bad rows of a file are shown; the rest are counted.
 SHOWN = 20
@@ -177,50 +178,36 @@ def log_command(
         instalments=tuple(instalments),
         contact=contact,
     )
-    _log_entries(app, [entry], dry_run=dry_run, single=True)
+    _log_one(app, entry, dry_run=dry_run)
 
 
-def _log_entries(app: App, entries, *, dry_run: bool, single: bool):
-    """Check every entry, then write them all in one transaction."""
+def _log_one(app: App, entry, *, dry_run: bool) -> None:
+    """Check one entry, then write it in one transaction."""
     from cobra import followup
 
     config, store = app.config(), app.store()
-    prepared = []
-    for entry in entries:
-        try:
-            prepared.append(followup.prepare(store, config, entry))
-        except followup.EntryError as exc:
-            if single:
-                raise CobraInputError(f"{exc.field}: {exc.message}") from None
-            raise
+    try:
+        prepared = followup.prepare(store, config, entry)
+    except followup.EntryError as exc:
+        raise CobraInputError(f"{exc.field}: {exc.message}") from None
     if dry_run:
         click.echo(
-            f"Would log {len(prepared)} interactions; nothing written.", err=True
+            f"Would log {entry.outcome} for {entry.account}; nothing written.",
+            err=True,
         )
-        return []
-    store.conn.execute("BEGIN IMMEDIATE")
-    try:
-        done = [followup.record(store, config, p) for p in prepared]
-        store.conn.execute("COMMIT")
-    except BaseException:
-        store.conn.execute("ROLLBACK")
-        raise
-    if single:
-        [result] = done
-        entry = prepared[0].entry
-        parts = [f"Logged {entry.outcome} for {entry.account}"]
-        if result.promises:
-            parts.append(
-                f"{result.promises} promise{'s' if result.promises > 1 else ''}"
-            )
-        if result.disputed:
-            parts.append(f"{result.disputed} invoices disputed")
-        if result.invalidated:
-            parts.append(f"{prepared[0].invalidate} marked invalid")
-        if result.tasks:
-            parts.append(f"{result.tasks} task{'s' if result.tasks > 1 else ''} raised")
-        click.echo("; ".join(parts) + ".", err=True)
-    return done
+        return
+    with transaction(store.conn):
+        result = followup.record(store, config, prepared)
+    parts = [f"Logged {entry.outcome} for {entry.account}"]
+    if result.promises:
+        parts.append(f"{result.promises} promise{'s' if result.promises > 1 else ''}")
+    if result.disputed:
+        parts.append(f"{result.disputed} invoices disputed")
+    if result.invalidated:
+        parts.append(f"{prepared.invalidate} marked invalid")
+    if result.tasks:
+        parts.append(f"{result.tasks} task{'s' if result.tasks > 1 else ''} raised")
+    click.echo("; ".join(parts) + ".", err=True)
 
 
 def _rows(path: Path):
@@ -345,13 +332,8 @@ def _from_file(app: App, path: Path, skip_invalid: bool, rejects, dry_run: bool)
             err=True,
         )
         return
-    store.conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(store.conn):
         done = [followup.record(store, config, p) for p in good]
-        store.conn.execute("COMMIT")
-    except BaseException:
-        store.conn.execute("ROLLBACK")
-        raise
     if bad:
         sink = RejectsFile(rejects or Path(f"{path}.rejects.csv"))
         for rejected in bad:

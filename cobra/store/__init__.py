@@ -17,6 +17,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from importlib.resources import files
@@ -82,6 +83,23 @@ def check_location(path: Path) -> None:
             f"cannot create the database {path}: the folder {folder} is not writable; "
             "choose another path with --db"
         )
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction: all of it, or nothing.
+
+    ``BEGIN IMMEDIATE`` takes the write lock before anything is read, so
+    what the transaction checks cannot change under it, and two processes
+    doing the same check-then-write never both succeed.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _create_private(path: Path) -> None:

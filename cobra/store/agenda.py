@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+
+from cobra.store import transaction
 
 # Hold reasons that wait for a person: no valid address for the channel
 # (none in the ledger, or it bounced), which no later plan cures by itself.
@@ -103,19 +104,6 @@ def due(
 # -- closing and moving tasks ----------------------------------------------------
 
 
-@contextmanager
-def _write(conn: sqlite3.Connection) -> Iterator[None]:
-    # BEGIN IMMEDIATE takes the write lock before the task is read, so the
-    # check and the change see the same row.
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
 def task(conn: sqlite3.Connection, task_id: int) -> sqlite3.Row | None:
     return conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
 
@@ -136,7 +124,7 @@ def close_task(
     The read and the write share one write transaction, so two people
     closing the same task at once close it once.
     """
-    with _write(conn):
+    with transaction(conn):
         before = task(conn, task_id)
         if before is None or before["state"] != "open":
             return before, False
@@ -157,7 +145,7 @@ def snooze_task(
     The task's note gains a line saying from when to when, at what time,
     and why (*note*).
     """
-    with _write(conn):
+    with transaction(conn):
         before = task(conn, task_id)
         if before is None or before["state"] != "open":
             return before, False

@@ -9,8 +9,9 @@ two senders never claim the same message.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+
+from cobra.store import transaction
 
 # What a sender needs about each message, read when it is claimed.
 _SELECT = """
@@ -20,17 +21,6 @@ _FROM = """
     FROM outbox o JOIN customers c ON c.id = o.customer_id
 """
 _MESSAGE = _SELECT + _FROM
-
-
-@contextmanager
-def _write(conn: sqlite3.Connection) -> Iterator[None]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def _event(conn, outbox_id: int, at: str, state: str, detail: str | None) -> None:
@@ -183,7 +173,7 @@ def requeue(
     count_attempt: bool = True,
 ) -> None:
     """Back to ``queued``: after a transient error, or to wait for a later moment."""
-    with _write(conn):
+    with transaction(conn):
         conn.execute(
             "UPDATE outbox SET state = 'queued', next_attempt_at = ?, error = ?,"
             " send_at = COALESCE(?, send_at), claimed_by = NULL, claimed_at = NULL,"
@@ -206,7 +196,7 @@ def finish(
     """End a message's sending: ``failed``, ``held``, ``cancelled`` or ``unknown``."""
     assert state in ("failed", "held", "cancelled", "unknown"), state
     column = "hold_reason" if state == "held" else "error"
-    with _write(conn):
+    with transaction(conn):
         conn.execute(
             f"UPDATE outbox SET state = ?, {column} = ?, claimed_by = NULL,"
             " backend = COALESCE(?, backend), address = COALESCE(?, address)"
@@ -232,7 +222,7 @@ def release_unknown(conn, *, at: str, channels: Iterable[str] | None = None) -> 
         names = list(channels)
         sql += f" AND channel IN ({', '.join('?' * len(names))})"
         params += names
-    with _write(conn):
+    with transaction(conn):
         ids = [row[0] for row in conn.execute(sql, params)]
         for outbox_id in ids:
             conn.execute(
@@ -253,7 +243,7 @@ def states_of(conn, ids: list[int]) -> dict[int, str]:
 
 def confirm_unknown(conn, outbox_id: int, *, at: str) -> bool:
     """A person found an ``unknown`` message did arrive: it is ``sent``."""
-    with _write(conn):
+    with transaction(conn):
         changed = conn.execute(
             "UPDATE outbox SET state = 'sent', sent_at = COALESCE(sent_at, ?),"
             " error = NULL WHERE id = ? AND state = 'unknown'",
@@ -325,7 +315,7 @@ _RANK = {
 
 def apply_report(conn, row, state: str, *, at: str, detail: str) -> bool:
     """Record a delivery report; True when it changed the message's state."""
-    with _write(conn):
+    with transaction(conn):
         _event(conn, row["id"], at, state, detail or None)
         current = conn.execute(
             "SELECT state FROM outbox WHERE id = ?", (row["id"],)
@@ -344,7 +334,7 @@ def apply_report(conn, row, state: str, *, at: str, detail: str) -> bool:
 def invalidate_contact(
     conn, customer_id: int, value: str, *, at: str, reason: str
 ) -> bool:
-    with _write(conn):
+    with transaction(conn):
         changed = conn.execute(
             "UPDATE contacts SET invalid_since = ?, invalid_reason = ?"
             " WHERE customer_id = ? AND value = ? AND invalid_since IS NULL",
@@ -375,7 +365,7 @@ def store_inbound(
     provider_id: str | None,
 ) -> bool:
     """Keep a customer's message, and its opt-out; False if already stored."""
-    with _write(conn):
+    with transaction(conn):
         added = conn.execute(
             "INSERT OR IGNORE INTO inbound (customer_id, channel, sender, received_at,"
             " text, outbox_id, opt_out, provider_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -415,7 +405,7 @@ def add_task(
     at: str,
 ) -> tuple[int, bool]:
     """Create a task once per *source_key*; returns (id, created)."""
-    with _write(conn):
+    with transaction(conn):
         if source_key:
             row = conn.execute(
                 "SELECT id FROM tasks WHERE source_key = ?", (source_key,)

@@ -113,21 +113,17 @@ def open_invoices(conn: sqlite3.Connection, customer_id: int) -> list[sqlite3.Ro
 def insert(conn: sqlite3.Connection, rows: Iterable[dict]) -> int:
     """Store planned (or held) contacts in one transaction; those already
     planned are skipped. Returns how many were new."""
+    from cobra.store import transaction
+
     placeholders = ", ".join(f":{name}" for name in _COLUMNS)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         before = conn.total_changes
         conn.executemany(
             f"INSERT OR IGNORE INTO outbox ({', '.join(_COLUMNS)})"
             f" VALUES ({placeholders})",
             rows,
         )
-        added = conn.total_changes - before
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return added
+    return conn.total_changes - before
 
 
 def variant_outcomes(
