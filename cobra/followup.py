@@ -327,7 +327,9 @@ def _wrong_contact(conn, entry: Entry, customer) -> str:
             "wrong_contact needs the address or number found wrong (--contact) or "
             "the channel it was used on (--channel email, sms, call)",
         )
-    value = queries.first_valid_contact(conn, customer["id"], kind)
+    from cobra.store import outbox
+
+    value = outbox.address(conn, customer["id"], kind)
     if value is None:
         raise EntryError(
             "contact", f"{entry.account} has no valid {kind} to mark wrong"

@@ -47,15 +47,6 @@ def open_balance(conn, customer_id: int, day: str) -> dict[str, tuple[int, int]]
     }
 
 
-def first_valid_contact(conn, customer_id: int, kind: str) -> str | None:
-    row = conn.execute(
-        "SELECT value FROM contacts WHERE customer_id = ? AND kind = ?"
-        " AND invalid_since IS NULL ORDER BY id LIMIT 1",
-        (customer_id, kind),
-    ).fetchone()
-    return row[0] if row else None
-
-
 def contact_exists(conn, customer_id: int, value: str) -> bool:
     return (
         conn.execute(
