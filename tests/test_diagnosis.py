@@ -387,3 +387,44 @@ def test_config_check_reports_an_unknown_reason_once(run):
     _, message = write_bad_rule("unknown reason")
     result = run("config", "check")
     assert result.stderr.count(message) == 1
+
+
+# -- The worklist reads the statistics the import keeps: the same diagnoses -------
+
+
+def test_the_worklist_query_gives_each_starter_rule_as_the_evidence_does(
+        run, tmp_path, monkeypatch):
+    from cobra import evidence, worklist
+
+    delta = disputing()
+    load(run, tmp_path, good_payer(), struggling(), delta, new_with_spike(), never_paid())
+    execute(run, "UPDATE invoices SET disputed_since = '2026-02-20' WHERE number = ?",
+            delta.invoices[13])
+    execute(run, "UPDATE contacts SET invalid_since = '2026-04-10T08:00:00+00:00',"
+                 " invalid_reason = 'bounced' WHERE kind = 'email' AND customer_id = ?",
+            customer_id(run, "SHADY"))
+    # Those two changes left DELTA and SHADY without statistics; the next
+    # import computes them again.
+    result = run("import", str(tmp_path / "ledger.jsonl"))
+    assert result.exit_code == 0, result.stderr
+    assert database(run).execute("SELECT COUNT(*) FROM customer_stats").fetchone()[0] == 5
+
+    def from_ledger(store, as_of, customer_id=None, overdue_only=False):
+        ids = ([customer_id] if customer_id is not None else
+               [row[0] for row in store.conn.execute("SELECT id FROM customers")])
+        return evidence.from_ledger(store, as_of, ids, overdue_only)
+
+    for as_of in (AS_OF, "2026-06-20", "2026-09-01"):
+        args = ("prioritize", "--as-of", as_of, "--format", "jsonl")
+        fast = run(*args)
+        with monkeypatch.context() as patch:
+            patch.setattr(worklist, "gather", from_ledger)
+            patch.setattr(worklist, "ranked", lambda *args: None)
+            reference = run(*args)
+        assert fast.stdout == reference.stdout, as_of
+        if as_of == AS_OF:
+            reasons = {row["account"]: row["reason"]
+                       for row in map(json.loads, fast.stdout.splitlines())}
+            assert reasons == {"ACME": "forgot", "BRICK": "cannot_pay",
+                               "DELTA": "dissatisfied", "NOVA": "unaware",
+                               "SHADY": "fraud"}

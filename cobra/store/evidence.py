@@ -578,7 +578,8 @@ _WORKLIST = """
 WITH f AS (SELECT b.customer_id, b.account, b.name, b.segment, b.overdue,
                   b.overdue_currency, b.overdue_amount, {facts} FROM ({base}) b)
 SELECT f.customer_id, f.account, f.name, f.segment, f.overdue_currency,
-       f.overdue_amount, f.overdue, f.oldest_days_overdue,
+       f.overdue_amount, CASE WHEN f.overdue_currency IS NULL THEN f.overdue END,
+       f.oldest_days_overdue,
        {diagnosis} AS rule,
        (CASE WHEN f.oldest_days_overdue <= 0 THEN 0.0
              WHEN f.oldest_days_overdue <= 30 THEN :age_1
