@@ -320,3 +320,24 @@ def test_an_empty_or_missing_file_is_bad_input(run, tmp_path):
     assert run("log", "--from", str(empty)).exit_code == 2
     missing = run("log", "--from", str(tmp_path / "nope.csv"))
     assert missing.exit_code == 2 and "no such file" in missing.stderr
+
+
+def test_an_import_settles_the_promises_its_payments_keep(run, tmp_path):
+    brick = struggling()
+    load(run, tmp_path, brick)
+    today = date.today()
+    result = run("log", "BRICK", "--outcome", "promise", "--amount", "300",
+                 "--on", (today + timedelta(days=5)).isoformat())
+    assert result.exit_code == 0, result.stderr
+    pay_file = tmp_path / "payment.jsonl"
+    pay_file.write_text(json.dumps({
+        "type": "payment", "customer_id": "BRICK", "date": today.isoformat(),
+        "payment_id": "BRICK-TODAY", "currency": "USD", "amount": "300.00"}) + "\n")
+    imported = run("import", str(pay_file))
+    assert imported.exit_code == 0, imported.stderr
+    assert "promises: 1 kept" in imported.stderr
+    status = database(run).execute("SELECT status, paid FROM promises").fetchone()
+    assert tuple(status) == ("kept", 30000)
+    check = database(run).execute(
+        "SELECT state FROM tasks WHERE kind = 'promise_check'").fetchone()[0]
+    assert check == "done"

@@ -173,6 +173,19 @@ def import_command(
         if sink:
             sink.close()
     _report(result, sources, sink, fmt)
+    if not dry_run:
+        # Payments just imported may keep (or, past their date, break)
+        # promises: settle them now rather than at the next plan.
+        from cobra import promises
+        from cobra.cli.options import today
+
+        checked = promises.check(
+            app.store(),
+            today(str(config.get("company.timezone", "UTC"))),
+            int(config.get("follow_up.promise_grace_days", 2)),
+        )
+        if checked.kept or checked.partly_kept or checked.broken:
+            click.echo(f"  {checked.summary()}", err=True)
 
 
 def _progress(count: int) -> None:
