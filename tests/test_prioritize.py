@@ -507,18 +507,19 @@ def test_the_import_computes_statistics_for_every_customer(run, tmp_path):
 
 
 @pytest.mark.parametrize(("change", "sql"), [
-    ("a dispute", "UPDATE invoices SET disputed_since = '2026-05-20' WHERE id = "
-                  "(SELECT MAX(id) FROM invoices WHERE customer_id = :customer)"),
-    ("a bounced address", "UPDATE contacts SET invalid_since = '2026-05-02T10:00:00+00:00'"
-                          " WHERE customer_id = :customer"),
-    ("a payment", "INSERT INTO payments (customer_id, reference, paid_on, currency, amount,"
-                  " created_at) VALUES (:customer, 'P-NEW', '2026-06-01', 'USD', 5000, "
-                  "'2026-06-01T00:00:00+00:00')"),
-    ("a new bill", "INSERT INTO invoices (customer_id, number, issue_date, due_date, currency,"
-                   " amount, balance, created_at, updated_at) VALUES (:customer, 'NEW-1',"
-                   " '2026-06-01', '2026-06-02', 'USD', 990000, 990000, 'x', 'x')"),
-    ("a write-off", "UPDATE invoices SET status = 'written_off', balance = 0 WHERE id = "
-                    "(SELECT MAX(id) FROM invoices WHERE customer_id = :customer)"),
+    ("a dispute", ("UPDATE invoices SET disputed_since = '2026-05-20' WHERE id = "
+                   "(SELECT MAX(id) FROM invoices WHERE customer_id = :customer)")),
+    ("a bounced address", ("UPDATE contacts SET invalid_since = "
+                           "'2026-05-02T10:00:00+00:00' WHERE customer_id = :customer")),
+    ("a payment", ("INSERT INTO payments (customer_id, reference, paid_on, currency,"
+                   " amount, created_at) VALUES (:customer, 'P-NEW', '2026-06-01', 'USD',"
+                   " 5000, '2026-06-01T00:00:00+00:00')")),
+    ("a new bill", ("INSERT INTO invoices (customer_id, number, issue_date, due_date,"
+                    " currency, amount, balance, created_at, updated_at) VALUES"
+                    " (:customer, 'NEW-1', '2026-06-01', '2026-06-02', 'USD', 990000,"
+                    " 990000, 'x', 'x')")),
+    ("a write-off", ("UPDATE invoices SET status = 'written_off', balance = 0 WHERE id = "
+                     "(SELECT MAX(id) FROM invoices WHERE customer_id = :customer)")),
     ("a contact removed", "DELETE FROM contacts WHERE customer_id = :customer"),
 ])
 def test_what_changes_outside_an_import_is_never_read_from_stale_statistics(

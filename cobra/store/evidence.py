@@ -240,7 +240,8 @@ _VALID_UNTIL = """MIN(CASE
         MIN(date(closed_on, '+60 days'),
             CASE WHEN due_date >= :sixty_days_ago THEN date(due_date, '+61 days')
                  ELSE '9999-12-31' END)
-    WHEN closed_on >= :recent_since AND status = 'paid' THEN date(closed_on, '+181 days')
+    WHEN closed_on >= :recent_since AND status = 'paid'
+        THEN date(closed_on, '+181 days')
     END)"""
 
 # The latest date anything of these customers depends on: the anchor is at
