@@ -167,6 +167,7 @@ def _phone_with_plan(text: str, country: str | None) -> str:
 _COUNTRY = re.compile(r"[A-Z]{2}")
 
 
+@lru_cache(maxsize=1024)  # a few hundred codes, on every customer of a large file
 def country(value: str | None) -> str | None:
     text = optional(value)
     if text is None:
@@ -182,6 +183,7 @@ def country(value: str | None) -> str | None:
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z]{2})?")
 
 
+@lru_cache(maxsize=1024)
 def language(value: str | None) -> str | None:
     text = optional(value)
     if text is None:

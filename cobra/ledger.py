@@ -10,6 +10,7 @@ the whole import back, so a bad file never leaves half its rows behind.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from cobra.errors import CobraInputError
-from cobra.layout import check_row, plain_cells
+from cobra.layout import LayoutChecker
 from cobra.records import (
     CreditNote,
     Customer,
@@ -25,15 +26,12 @@ from cobra.records import (
     LayoutRows,
     Payment,
     Rejected,
-    Where,
 )
 
 log = logging.getLogger(__name__)
 
 BATCH = 5000  # rows per executemany: large enough to amortise, small in memory
-# Staged layout rows are checked and promoted in chunks of this many: the
-# stage then stays in memory and in cache whatever the size of the file.
-STAGE_ROWS = 50000
+GC_THRESHOLD = 100_000  # allocations between runs of the cycle collector
 SHOWN_REJECTS = 20
 
 
@@ -85,15 +83,10 @@ class _Loader:
         self.options = options
         self.on_reject = on_reject
         self.result = ImportResult(import_id=writer.run, dry_run=options.dry_run)
-        self.accounts = writer.known_accounts()
-        self.pending_customers: dict[str, Customer] = {}
-        self.pending_invoices: list[Invoice] = []
-        # account -> hash of what was last written for it. A hash, not the
-        # fields: a million-row import keeps one small int per customer.
-        self.profiles: dict[str, int] = {}
-        self.stage = None  # LayoutStage, made for the first LayoutRows
-        self.layout_settings: list = []
-        self.accounts_stale = False
+        self.customers = writer.customers
+        self.pending_invoices: list[tuple] = []
+        # One checker per way of writing cells, so each keeps its caches.
+        self.checkers: dict[object, LayoutChecker] = {}
         self.payments = {"inserted": 0, "unchanged": 0}
         self.credit_notes = {"inserted": 0, "unchanged": 0}
         self.writing = True  # false once a reject means nothing will be kept
@@ -109,20 +102,13 @@ class _Loader:
             self.writing = False
 
     def customer(self, record: Customer) -> None:
-        key = hash((record.profile(), record.email, record.phone))
-        if self.profiles.get(record.account) == key:
-            return
-        self.profiles[record.account] = key
-        self.accounts.add(record.account)
-        self.pending_customers[record.account] = record
-        if len(self.pending_customers) >= BATCH:
+        self.customers.register(record)
+        if len(self.customers.inserts) + len(self.customers.updates) >= BATCH:
             self.flush()
 
     def invoice(self, record: Invoice) -> None:
-        if self.accounts_stale:
-            self.accounts = self.writer.known_accounts() | set(self.pending_customers)
-            self.accounts_stale = False
-        if record.account not in self.accounts:
+        customer_id = self.customers.id_of(record.account)
+        if customer_id is None:
             self.reject(
                 Rejected(
                     record.where,
@@ -132,60 +118,38 @@ class _Loader:
                 )
             )
             return
-        self.pending_invoices.append(record)
+        self.pending_invoices.append(
+            (
+                customer_id,
+                record.number,
+                record.issue_date.isoformat(),
+                record.due_date.isoformat(),
+                record.currency,
+                record.amount,
+                record.balance,
+                str(record.where),
+            )
+        )
         if len(self.pending_invoices) >= BATCH:
             self.flush()
 
     def layout_rows(self, batch: LayoutRows) -> None:
-        if self.stage is None:
-            from cobra.store.ledger import LayoutStage
-
-            self.stage = LayoutStage(self.writer)
-        if batch.settings not in self.layout_settings:
-            self.layout_settings.append(batch.settings)
-        self.stage.add(
-            self.stage.source_id(batch.source),
-            self.layout_settings.index(batch.settings),
-            batch.settings.plain,
-            batch.rows,
-        )
-        if self.stage.rows >= STAGE_ROWS:
-            self.flush()
+        """Check a batch of rows in cobra's layout and write the valid ones."""
+        checker = self.checkers.get(batch.settings)
+        if checker is None:
+            checker = LayoutChecker(batch.settings, self.customers.register)
+            self.checkers[batch.settings] = checker
+        rows = checker.check(batch.source, batch.rows, batch.lines, self.reject)
+        # Invoices refer to their customers: those go first.
+        self.flush()
+        if self.writing and rows:
+            self.writer.upsert_layout_invoices(batch.source, rows)
 
     def flush(self) -> None:
-        if self.writing and self.pending_customers:
-            self.writer.upsert_customers(self.pending_customers.values())
-        if self.stage is not None and self.stage.rows:
-            self._check_staged_rows()
-            if self.writing:
-                self.stage.promote()
-                self.accounts_stale = True
-            else:
-                # A reject already dooms the import: keep reading to report
-                # every bad row, but never look at these rows again.
-                self.stage.clear()
+        self.customers.flush(write=self.writing)
         if self.writing and self.pending_invoices:
             self.writer.upsert_invoices(self.pending_invoices)
-        self.pending_customers.clear()
         self.pending_invoices.clear()
-
-    def _check_staged_rows(self) -> None:
-        """Look at each staged row the bulk checks did not accept.
-
-        Either it is valid in a form SQLite cannot read (a day-first date, a
-        decimal comma, a national phone number) and goes back in plain form,
-        or it is rejected with the message check_row gives.
-        """
-        paths = {number: path for path, number in self.stage.sources.items()}
-        for row in self.stage.exceptions():
-            where = Where(paths[row["source_id"]], row["line"])
-            settings = self.layout_settings[row["settings_id"]]
-            checked = check_row(tuple(row)[4:20], where, settings)
-            if isinstance(checked, Rejected):
-                self.stage.drop(row["row_id"])
-                self.reject(checked)
-            else:
-                self.stage.replace(row["row_id"], plain_cells(*checked))
 
     def payment(self, record: Payment) -> None:
         self.flush()  # its invoices may still be in the batch
@@ -314,18 +278,32 @@ def load(
     progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
     """Write *records* into *store* in one transaction; see the module doc."""
-    from cobra.store.ledger import LedgerWriter
+    from cobra.store.ledger import begin_bulk_load, end_bulk_load
 
     conn = store.conn
     now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    # A million rows make tens of millions of short-lived lists and tuples,
+    # freed by their reference counts; the cycle collector, run every 700
+    # of them by default, would walk the young ones again and again.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], GC_THRESHOLD), *thresholds[1:])
+    bulk = begin_bulk_load(conn)
+    try:
+        return _load(conn, records, sources, options, on_reject, progress, now)
+    finally:
+        gc.set_threshold(*thresholds)
+        if bulk:
+            end_bulk_load(conn)
+
+
+def _load(conn, records, sources, options, on_reject, progress, now) -> ImportResult:
+    from cobra.store.ledger import LedgerWriter
+
     conn.execute("BEGIN IMMEDIATE")
+    writer = None
     try:
         writer = LedgerWriter(conn, now, sources, options.sync)
-        before = {
-            "customers": writer.count("customers"),
-            "invoices": writer.count("invoices"),
-        }
-        open_before = writer.open_invoice_count()
+        open_before = writer.open_invoice_count() if options.sync else 0
         loader = _Loader(writer, options, on_reject)
         handlers = {
             Customer: loader.customer,
@@ -346,16 +324,10 @@ def load(
                 last_report = time.monotonic()
         loader.flush()
 
-        for number, first, again in writer.conflicts():
-            line = again.rsplit(":", 1)
-            where = (
-                Where(line[0], int(line[1]))
-                if len(line) == 2 and line[1].isdigit()
-                else Where(again)
-            )
+        for number, first, again in writer.repeated_invoices():
             loader.reject(
                 Rejected(
-                    where,
+                    again,
                     "invoice_id",
                     f"invoice {number} appears again with other values "
                     f"(first at {first})",
@@ -367,8 +339,8 @@ def load(
 
         writer.settle_statuses()
         result.counts = {
-            "customers": writer.counts("customers", before["customers"]),
-            "invoices": writer.counts("invoices", before["invoices"]),
+            "customers": writer.customers.counts(),
+            "invoices": writer.invoice_counts(),
             "payments": loader.payments,
             "credit_notes": loader.credit_notes,
         }
@@ -383,6 +355,9 @@ def load(
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    finally:
+        if writer is not None:
+            writer.end()
     conn.execute("ROLLBACK" if options.dry_run else "COMMIT")
     if options.dry_run:
         result.import_id = None

@@ -477,7 +477,9 @@ def _currency_pattern(locale: str, exponent: int):
         raise UnknownLocale(
             f"unknown locale {locale!r}: use a name such as en_US, es_CL or de_DE"
         ) from None
-    return where, _with_fraction_digits(where.currency_formats["standard"].pattern, exponent)
+    return where, _with_fraction_digits(
+        where.currency_formats["standard"].pattern, exponent
+    )
 
 
 def _with_fraction_digits(pattern: str, digits: int) -> str:

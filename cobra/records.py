@@ -10,6 +10,7 @@ needs the whole import or the store (duplicates, unknown customers).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import NamedTuple
@@ -114,15 +115,17 @@ class LayoutRows:
     """A batch of rows in cobra's tabular layout, as text not yet checked.
 
     Importers of tabular data yield these instead of one Customer and one
-    Invoice per row: the ledger checks clean rows in bulk, far faster than
-    row by row, and reports bad ones exactly as :func:`cobra.layout.check_row`
-    would. Each row is ``(line, cell, cell, ...)`` with the cells in
-    :data:`cobra.layout.FIELDS` order.
+    Invoice per row: the ledger checks them in bulk, far faster than row by
+    row, and reports bad ones exactly as :func:`cobra.layout.check_row`
+    would. Each row is a sequence of cells (a list or a tuple of str) in
+    :data:`cobra.layout.FIELDS` order; ``lines[i]`` is the line row ``i``
+    starts on, for messages.
     """
 
     source: str
-    settings: object  # cobra.layout.LayoutSettings
-    rows: list[tuple]
+    settings: object  # cobra.layout.LayoutSettings, hashable
+    rows: list[Sequence[str]]
+    lines: list[int]
 
 
 Record = Customer | Invoice | CreditNote | Payment | Rejected | LayoutRows

@@ -33,8 +33,9 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from operator import itemgetter
 from collections.abc import Iterator, Mapping
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 
 import cobra
@@ -45,9 +46,15 @@ from cobra.records import LayoutRows
 
 log = logging.getLogger(__name__)
 
-BATCH = 5000  # rows handed to the ledger at a time
+# Rows handed to the ledger at a time. Small enough that a batch is still in
+# the processor's cache when the ledger checks and writes it: 5000 rows (a
+# few megabytes of strings) made reading and checking half again slower.
+BATCH = 500
 DELIMITERS = (",", ";", "\t", "|")
 HEADER_SEARCH_ROWS = 30  # report exports put titles above the header row
+# A line without quotes is split on the separator, as the csv module would;
+# longer ones go to the csv module, which refuses cells over its size limit.
+_LONGEST_PLAIN_LINE = csv.field_size_limit()
 # The keys a mapping's [options] table may set: the importer's own options.
 MAPPING_OPTIONS = ("encoding", "delimiter", "decimal", "thousands", "date_format")
 
@@ -244,7 +251,14 @@ class _Reader:
                 f"with the columns {', '.join(REQUIRED)}"
             )
         delimiter = self.delimiter or _sniff_delimiter(head)
-        reader = csv.reader(_rejoin(head, self.handle), delimiter=delimiter)
+        if self.handle.seekable():
+            self.handle.seek(0)  # the decoder starts again, BOM and all
+            lines = iter(self.handle)
+        else:
+            lines = _rejoin(head, self.handle)
+        # csv.reader takes lines from `lines` only as it needs them, so the
+        # loop below goes on from the line after the header.
+        reader = csv.reader(lines, delimiter=delimiter)
         positions = self._find_header(reader, delimiter)
         width = max(positions.values(), default=-1) + 1
         skip = [positions[f] for f in self.mapping.skip_when_empty if f in positions]
@@ -256,36 +270,48 @@ class _Reader:
         constant_index = {
             name: i - len(extras) for i, name in enumerate(self.mapping.constants)
         }
-        pick = itemgetter(
-            *(
-                constant_index[name]
-                if name in constant_index
-                else positions.get(name, -1)
-                for name in FIELDS
-            )
-        )
+        order = [
+            constant_index[name] if name in constant_index else positions.get(name, -1)
+            for name in FIELDS
+        ]
+        pick = itemgetter(*order)
+        # cobra's own layout, every column in its place: a row is the cells
+        # as split, with nothing to pick.
+        as_is = order == list(range(len(FIELDS))) and not skip
 
-        batch: list[tuple] = []
-        # A quoted cell may hold line breaks: a record is reported at the
-        # line it starts on, the one after where the previous record ended.
-        ended = reader.line_num
-        for row in reader:
-            start, ended = ended + 1, reader.line_num
-            if not row or len(row) < width or not row[0] or row[0].isspace():
+        rows: list = []
+        numbers: list[int] = []
+        line = reader.line_num
+        for text in lines:
+            line += 1
+            start = line
+            if '"' in text or len(text) > _LONGEST_PLAIN_LINE:
+                # Quoted cells may hold separators and line breaks: the csv
+                # module reads this record, taking more lines if it needs them.
+                record = csv.reader(chain((text,), lines), delimiter=delimiter)
+                row = next(record)
+                line += record.line_num - 1
+            else:
+                row = text.rstrip("\r\n").split(delimiter)
+            if len(row) < width or not row[0] or row[0].isspace():
                 if not any(cell.strip() for cell in row):
                     # Blank lines, and lines of separators only (",,,,"),
                     # which spreadsheets write for emptied rows.
                     continue
                 if len(row) < width:
                     row += [""] * (width - len(row))
-            if skip and not all(row[i].strip() for i in skip):
-                continue  # a report's group header or subtotal line
-            batch.append((start, *pick(row + extras)))
-            if len(batch) >= BATCH:
-                yield LayoutRows(self.source, self.settings, batch)
-                batch = []
-        if batch:
-            yield LayoutRows(self.source, self.settings, batch)
+            if as_is and len(row) == width:
+                rows.append(row)
+            else:
+                if skip and not all(row[i].strip() for i in skip):
+                    continue  # a report's group header or subtotal line
+                rows.append(pick(row + extras))
+            numbers.append(start)
+            if len(rows) >= BATCH:
+                yield LayoutRows(self.source, self.settings, rows, numbers)
+                rows, numbers = [], []
+        if rows:
+            yield LayoutRows(self.source, self.settings, rows, numbers)
 
     def _find_header(self, reader, delimiter: str) -> dict[str, int]:
         wanted = {
