@@ -49,11 +49,6 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _identifier(name: str) -> str:
-    """*name* as a quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 class ManyRows:
     """An INSERT of many rows per statement, for bulk writes.
 
@@ -367,8 +362,6 @@ WHERE id = ?9"""
         # Whether the last batch of layout rows met no stored invoice.
         self.layout_new = True
         self._bulk = False
-        # The invoices' secondary indexes, (name, SQL), while dropped by bulk.
-        self._indexes: list | None = None
 
     # -- the seen marks ------------------------------------------------------------
 
@@ -431,41 +424,19 @@ WHERE id = ?9"""
         LayoutChecker has checked everything the invoices table's ask (a
         known currency, a balance not below zero, a due date not before the
         issue date; the status is computed here), and its `status IN (...)`
-        alone costs as much as the rest of a row. Into a store that held no
-        invoice, the invoices' secondary indexes are also dropped, and
-        built again, sorted once, when bulk writing ends: cheaper than
-        keeping them up to date row by row. Switching expires the prepared
-        statements, so it is done only when the kind of record written
-        changes; the indexes are dropped once at most, and are back before
-        any other record is written or looked up, and before the import
-        ends.
+        alone costs as much as the rest of a row. Switching expires the
+        prepared statements, so it is done only when the kind of record
+        written changes. (Dropping the invoices' secondary index for a
+        first load and building it at the end was tried too: slower.)
         """
-        if on == self._bulk:
-            return
-        self._bulk = on
-        conn = self.conn
-        conn.execute(f"PRAGMA ignore_check_constraints = {int(on)}")
-        if on and not self.before and self._indexes is None:
-            self._indexes = conn.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
-                " AND tbl_name = 'invoices' AND sql IS NOT NULL"
-            ).fetchall()
-            for name, _ in self._indexes:
-                conn.execute(f"DROP INDEX main.{_identifier(name)}")
-        elif not on and self._indexes:
-            for _, sql in self._indexes:
-                conn.execute(sql)
-            self._indexes = []
+        if on != self._bulk:
+            self._bulk = on
+            self.conn.execute(f"PRAGMA ignore_check_constraints = {int(on)}")
 
     def end(self) -> None:
-        """After the import's transaction: CHECK constraints apply again.
-
-        (Indexes dropped by :meth:`bulk` are back by :meth:`finish`, or,
-        after a rollback, were never dropped.)
-        """
+        """After the import's transaction, or its rollback: CHECKs apply again."""
         self.conn.execute("PRAGMA ignore_check_constraints = 0")
         self._bulk = False
-        self._indexes = []
 
     def _layout_insert(self, source: str) -> ManyRows:
         insert = self._layout_inserts.get(source)
@@ -647,7 +618,6 @@ WHERE id = ?9"""
         ).lastrowid
 
     def invoice(self, number: str) -> sqlite3.Row | None:
-        self.bulk(False)
         return self.conn.execute(
             "SELECT i.id, i.currency, i.balance, c.account FROM invoices i"
             " JOIN customers c ON c.id = i.customer_id WHERE i.number = ?",
@@ -656,7 +626,6 @@ WHERE id = ?9"""
 
     def open_invoices(self, customer_id: int, currency: str) -> list[sqlite3.Row]:
         """The customer's open invoices in *currency*, oldest due first."""
-        self.bulk(False)
         return self.conn.execute(
             "SELECT id, balance FROM invoices WHERE customer_id = ? AND currency = ?"
             " AND status = 'open' AND balance > 0 ORDER BY due_date, issue_date, number",
@@ -693,7 +662,6 @@ WHERE id = ?9"""
     # -- sync ---------------------------------------------------------------------
 
     def open_not_seen(self) -> int:
-        self.bulk(False)
         return self.conn.execute(
             "SELECT COUNT(*) FROM invoices WHERE status = 'open' AND id <= ?"
             " AND NOT cobra_invoice_seen(id)",
