@@ -2,7 +2,9 @@
 
 Plugins are found through the ``cobra`` entry-point group, loaded once and
 only when a command needs them (``cobra --help`` never pays for them). The
-built-ins shipped in ``cobra_plugins`` use the same group.
+built-ins shipped in ``cobra_plugins`` use the same group; they provide only
+importers and channels, so they are imported when those are first asked
+for, and a command such as ``cobra prioritize`` never imports them.
 
 ``COBRA_LOAD_PLUGINS`` limits which third-party plugins load: a comma list of
 entry-point or distribution names, and an empty value loads none, so a broken
@@ -63,6 +65,15 @@ class Plugins:
     manager: pluggy.PluginManager
     infos: list[PluginInfo] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    # Built-in entry points not imported yet: they only provide importers and
+    # channels, so commands that need neither never pay for loading them.
+    deferred: list = field(default_factory=list)
+
+    def load_builtins(self) -> None:
+        """Import and register the built-in plugins, once."""
+        pending, self.deferred = self.deferred, []
+        for entry, info in pending:
+            _register_entry(self.manager, entry, info)
 
     def register(self, plugin: object, name: str) -> None:
         """Register a plugin object directly (tests, embedding applications)."""
@@ -78,6 +89,7 @@ class Plugins:
 
     def provided(self, kind: str) -> dict[str, Provided]:
         """What every plugin registered of one kind, keyed by its name."""
+        self.load_builtins()
         hook = {
             "importer": self.manager.hook.register_importers,
             "channel": self.manager.hook.register_channels,
@@ -85,9 +97,14 @@ class Plugins:
         found: dict[str, Provided] = {}
         self.conflicts = [c for c in self.conflicts if not c.startswith(kind)]
         # Each implementation is called on its own so every registration can
-        # be credited to the plugin that made it. pluggy calls the latest
-        # registered first; reversing gives built-ins (loaded first) priority.
-        for impl in reversed(hook.get_hookimpls()):
+        # be credited to the plugin that made it; built-ins first, so their
+        # names win, then the others in the order they were registered.
+        builtin = {info.name for info in self.infos if info.builtin}
+        impls = list(reversed(hook.get_hookimpls()))
+        ordered = [i for i in impls if i.plugin_name in builtin] + [
+            i for i in impls if i.plugin_name not in builtin
+        ]
+        for impl in ordered:
 
             def register(obj, _plugin=impl.plugin_name):
                 name = getattr(obj, "name", None)
@@ -178,26 +195,34 @@ def load() -> Plugins:
             and not ({info.name, info.distribution} & wanted)
         ):
             continue
-        if manager.has_plugin(info.name):
-            info.error = f"another plugin is already registered as {info.name!r}"
-        else:
-            try:
-                manager.register(entry.load(), name=info.name)
-                manager.check_pending()
-            except Exception as exc:  # a plugin's bug must not stop cobra
-                if manager.has_plugin(info.name):
-                    manager.unregister(name=info.name)
-                info.error = _describe(exc)
-        if info.error:
-            log.warning(
-                "plugin %s (%s) was skipped: %s. COBRA_LOAD_PLUGINS=name,... "
-                "loads only the plugins you name",
-                info.name,
-                info.distribution or info.module,
-                info.error,
-            )
         plugins.infos.append(info)
+        if info.builtin:
+            plugins.deferred.append((entry, info))
+        else:
+            _register_entry(manager, entry, info)
     return plugins
+
+
+def _register_entry(manager: pluggy.PluginManager, entry, info: PluginInfo) -> None:
+    """Import one entry point and register it; a failure is recorded, not raised."""
+    if manager.has_plugin(info.name):
+        info.error = f"another plugin is already registered as {info.name!r}"
+    else:
+        try:
+            manager.register(entry.load(), name=info.name)
+            manager.check_pending()
+        except Exception as exc:  # a plugin's bug must not stop cobra
+            if manager.has_plugin(info.name):
+                manager.unregister(name=info.name)
+            info.error = _describe(exc)
+    if info.error:
+        log.warning(
+            "plugin %s (%s) was skipped: %s. COBRA_LOAD_PLUGINS=name,... "
+            "loads only the plugins you name",
+            info.name,
+            info.distribution or info.module,
+            info.error,
+        )
 
 
 _loaded: Plugins | None = None

@@ -42,7 +42,8 @@ def tasks(run) -> list[sqlite3.Row]:
     return database(run).execute("SELECT * FROM tasks ORDER BY id").fetchall()
 
 
-def pay(run, tmp_path, on: str, amount: str, reference: str) -> None:
+def pay(run, tmp_path, on: str, amount: str, reference: str) -> str:
+    """Import a payment; returns what the import said."""
     path = tmp_path / f"{reference}.jsonl"
     path.write_text(json.dumps({
         "type": "payment", "customer_id": "BRICK", "date": on, "payment_id": reference,
@@ -50,6 +51,7 @@ def pay(run, tmp_path, on: str, amount: str, reference: str) -> None:
     }) + "\n")
     result = run("import", str(path))
     assert result.exit_code == 0, result.stderr
+    return result.stderr
 
 
 def test_a_customer_from_reminder_to_payment_plan(run, tmp_path):
@@ -81,9 +83,11 @@ def test_a_customer_from_reminder_to_payment_plan(run, tmp_path):
     assert all(c["state"] == "held" for c in plan(run, 4) if c["channel"] != "call")
 
     # 150.00 arrives on day 5; after the grace period the promise is partly kept.
-    pay(run, tmp_path, day(5), "150.00", "BRICK-P-1")
-    after = run("plan", "--for", day(9))
-    assert "promises: 0 kept, 1 partly kept, 0 broken" in after.stderr
+    # The import checks promises at once: the story is told months later,
+    # so the grace period is long over.
+    imported = pay(run, tmp_path, day(5), "150.00", "BRICK-P-1")
+    assert "promises: 0 kept, 1 partly kept, 0 broken" in imported
+    assert run("plan", "--for", day(9)).exit_code == 0
     promise = database(run).execute("SELECT * FROM promises").fetchone()
     assert (promise["status"], promise["paid"], promise["resolved_on"]) == (
         "partly_kept", 15000, day(8))

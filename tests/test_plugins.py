@@ -65,7 +65,9 @@ def install(site: Path, dist: str, version: str, entry: str, module: str, source
     (info / "METADATA").write_text(
         f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n", encoding="utf-8"
     )
-    (info / "entry_points.txt").write_text(f"[cobra]\n{entry} = {module}\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text(
+        f"[cobra]\n{entry} = {module}\n", encoding="utf-8"
+    )
 
 
 @pytest.fixture
@@ -123,26 +125,44 @@ def test_kill_switch_can_name_the_plugins_to_load(chat, run, monkeypatch):
 
 
 def test_a_plugin_that_fails_to_import_is_named_and_skipped(chat, run):
-    install(chat, "cobra-broken", "0.0.1", "broken", "fake_broken", "raise RuntimeError('oops')\n")
+    install(
+        chat,
+        "cobra-broken",
+        "0.0.1",
+        "broken",
+        "fake_broken",
+        "raise RuntimeError('oops')\n",
+    )
     result = run("plugins", "--format", "json")
     assert result.exit_code == 0
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     assert rows["broken"]["error"] == "RuntimeError: oops"
     assert rows["broken"]["importers"] == []
     assert rows["chat"]["error"] is None  # the others still load
-    assert "plugin broken (cobra-broken) was skipped: RuntimeError: oops" in result.stderr
+    assert (
+        "plugin broken (cobra-broken) was skipped: RuntimeError: oops" in result.stderr
+    )
     assert "Traceback" not in result.stderr
 
 
 def test_a_misspelled_hook_is_reported_not_silently_ignored(site, run):
-    source = "import cobra\n\n@cobra.hookimpl\ndef register_importer(register):\n    pass\n"
+    source = (
+        "import cobra\n\n@cobra.hookimpl\ndef register_importer(register):\n    pass\n"
+    )
     install(site, "cobra-typo", "1.0", "typo", "fake_typo", source)
     rows = listing(run)
     assert "unknown hook 'register_importer'" in rows["typo"]["error"]
 
 
 def test_a_broken_plugin_does_not_lock_the_user_out(chat, run):
-    install(chat, "cobra-broken", "0.0.1", "broken", "fake_broken", "import no_such_module\n")
+    install(
+        chat,
+        "cobra-broken",
+        "0.0.1",
+        "broken",
+        "fake_broken",
+        "import no_such_module\n",
+    )
     result = run("hello")
     assert result.exit_code == 0
     assert result.stdout == "hello from chat\n"
@@ -172,9 +192,41 @@ def test_plugins_load_once_per_process(chat):
 
 def test_help_loads_no_plugin(chat, cobra_process, tmp_path):
     marker = tmp_path / "imported"
-    install(chat, "cobra-spy", "1.0", "spy", "fake_spy", f"open({str(marker)!r}, 'w').close()\n")
+    install(
+        chat,
+        "cobra-spy",
+        "1.0",
+        "spy",
+        "fake_spy",
+        f"open({str(marker)!r}, 'w').close()\n",
+    )
     env = {"PYTHONPATH": str(chat), "COBRA_LOAD_PLUGINS": "spy"}
     assert cobra_process("--help", env=env).returncode == 0
     assert not marker.exists()
     assert cobra_process("plugins", env=env).returncode == 0
     assert marker.exists()
+
+
+def test_builtins_provide_only_importers_and_channels_so_they_load_on_demand():
+    # The built-ins are imported only when importers or channels are asked
+    # for; that is right only while they implement no other hook.
+    import sys
+    from importlib import import_module
+
+    from cobra import hookspecs
+    from cobra import plugins as plugins_module
+
+    hook_names = {
+        name for name in dir(hookspecs) if name.startswith(("register_", "diagnose"))
+    }
+    loaded = plugins_module.load()
+    assert loaded.deferred, "the built-ins should wait to be imported"
+    assert not any(loaded.manager.has_plugin(info.name) for _, info in loaded.deferred)
+    for entry, info in loaded.deferred:
+        module = import_module(entry.value)
+        implemented = hook_names & set(vars(module))
+        assert implemented <= {"register_importers", "register_channels"}, info.name
+    assert "cobra_plugins.channel_smtp" in sys.modules  # imported just above
+    loaded.importers()
+    assert not loaded.deferred
+    assert loaded.manager.has_plugin("csv") and loaded.manager.has_plugin("smtp")
