@@ -2,7 +2,7 @@
 
 :class:`LedgerWriter` works inside one transaction opened by the caller
 (:func:`cobra.ledger.load`), which commits or rolls back as a whole. Rows
-are written in batches with ``executemany``.
+are written in batches.
 
 Only what changes is written. Importing the same file again must cost no
 more than importing it the first time, so a row equal to the stored one is
@@ -10,13 +10,19 @@ compared and left alone, never rewritten to say it was seen:
 
 - customers are compared in Python with what the store held when the import
   began (:class:`CustomerBook`), so only new and changed ones are written;
-- an invoice is upserted, and the upsert's update arm runs only when a field
-  differs. Its condition calls back into Python (``cobra_seen_*``), which
-  marks the stored invoice as seen in a bitmap of the ids that existed
-  before the import, one byte each: a million invoices take a megabyte. The
-  marks give the inserted, updated and unchanged counts, tell ``--sync``
-  which open invoices the sources no longer list, and catch the same
-  invoice twice in one import with other values.
+- rows of cobra's tabular layout (a CSV file) are inserted blind, many rows
+  a statement, while they are new invoices; once a batch meets stored ones,
+  each batch is compared in Python with the stored versions of its
+  invoices, fetched in one query, and only new and changed ones are written;
+- an invoice record (JSON Lines, UBL, Tryton) is upserted, and the upsert's
+  update arm runs only when a field differs. Its condition calls back into
+  Python (``cobra_seen_at``).
+
+Either way a stored invoice is marked as seen in a bitmap of the ids that
+existed before the import, one byte each: a million invoices take a
+megabyte. The marks give the inserted, updated and unchanged counts, tell
+``--sync`` which open invoices the sources no longer list, and catch the
+same invoice twice in one import with other values.
 
 ``seen_import`` and ``changed_import`` therefore record the last import
 that wrote the row, not every import that listed it unchanged.
