@@ -358,10 +358,13 @@ def test_the_rate_limit_spaces_the_messages(run, tmp_path, isolated):
     seed(db_path(run), 6)
     assert send(run).exit_code == 0
     times = [json.loads(line)["at"] for line in journal.read_text().splitlines()]
-    # 20 a second: a slot every 50 ms. A late wake-up shortens the next gap
-    # (the slots stay on the clock), but never the run as a whole.
-    assert times[-1] - times[0] >= 5 * 0.05 * 0.98
-    assert min(b - a for a, b in zip(times, times[1:])) >= 0.025
+    # 20 a second: a slot every 50 ms, counted from the first message. A late
+    # wake-up on a busy machine shortens the gap after it (the slots stay on
+    # the clock), so only the time since the first message is bounded: the
+    # n-th message never goes before its slot. The 10 ms allow for the work
+    # between the first slot and the backend's call.
+    for n, at in enumerate(times):
+        assert at - times[0] >= n * 0.05 - 0.01, (n, at - times[0])
 
 
 def test_dry_run_lists_what_would_go_and_changes_nothing(run):
