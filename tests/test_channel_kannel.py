@@ -14,6 +14,7 @@ in smsbox's wire format: a status line and one line of text.
 
 from __future__ import annotations
 
+import os
 import json
 import signal
 import socket
@@ -179,11 +180,33 @@ def test_gsm_7_alphabet(text, gsm):
 def test_without_kannel_and_without_root_the_tests_skip_with_the_reason(
     tmp_path, monkeypatch
 ):
+    from services import debian
     from services import kannel as service
 
     monkeypatch.setattr(service, "BEARERBOX", tmp_path / "bearerbox")
-    monkeypatch.setattr(service.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(debian.os, "geteuid", lambda: 1000)
     with pytest.raises(Unavailable, match="apt-get install kannel kannel-extras"):
+        installed()
+
+
+def test_an_install_that_was_possible_and_failed_is_an_error_not_a_skip(
+    tmp_path, monkeypatch
+):
+    from services import debian
+    from services import kannel as service
+
+    # An apt-get that cannot reach the archive, on a root machine: CI must
+    # go red rather than skip the gateway's tests.
+    apt_get = tmp_path / "apt-get"
+    apt_get.write_text(
+        "#!/bin/sh\necho 'E: Unable to locate package kannel' >&2\nexit 100\n"
+    )
+    apt_get.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setattr(service, "BEARERBOX", tmp_path / "bearerbox")
+    monkeypatch.setattr(debian.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(debian, "LOCK_FILE", str(tmp_path / "apt.lock"))
+    with pytest.raises(debian.InstallFailed, match="Unable to locate package kannel"):
         installed()
 
 

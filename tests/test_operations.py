@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from services import debian
 
 DEPLOY = Path(__file__).resolve().parent.parent / "docs" / "deploy"
 FIELD_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
@@ -49,9 +50,15 @@ def test_the_crontab_schedules_parse_and_its_commands_are_valid_shell():
     assert jobs == 2
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None,
-                    reason="systemd-analyze is not installed here")
 def test_the_systemd_units_verify(tmp_path):
+    try:
+        debian.ensure(
+            ("systemd",),
+            lambda: bool(shutil.which("systemd-analyze")),
+            "systemd-analyze",
+        )
+    except debian.Unavailable as exc:
+        pytest.skip(str(exc))
     # The units name cobra where the docs install it; point them at this one.
     cobra = Path(sys.executable).parent / "cobra"
     folder = tmp_path / "units"
@@ -63,7 +70,9 @@ def test_the_systemd_units_verify(tmp_path):
     assert len(units) == 4
     result = subprocess.run(
         ["systemd-analyze", "verify", "--man=no", *units],
-        capture_output=True, text=True, cwd=folder,
+        capture_output=True,
+        text=True,
+        cwd=folder,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout + result.stderr == "", result.stdout + result.stderr

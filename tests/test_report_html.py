@@ -20,6 +20,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from services import debian
 from test_reports import contacts_portfolio, portfolio
 
 AS_OF = "2026-09-25"
@@ -34,25 +35,12 @@ def _installed() -> str | None:
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """A headless Chromium, installed with apt-get when missing and allowed."""
-    found = _installed()
-    if found:
-        return found
-    if not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("Chromium is not installed, and apt-get as root is not available")
-    result = subprocess.run(
-        ["apt-get", "install", "-y", "-q", "chromium"],
-        check=False,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        timeout=900,
-    )
-    found = _installed()
-    if not found:
-        tail = (result.stdout + result.stderr).strip().splitlines()[-3:]
-        pytest.skip(f"Chromium could not be installed: {' / '.join(tail)}")
-    return found
+    """A headless Chromium, installed with apt-get when missing and possible."""
+    try:
+        debian.ensure(("chromium",), lambda: _installed() is not None, "Chromium")
+    except debian.Unavailable as exc:
+        pytest.skip(str(exc))
+    return _installed()
 
 
 def browse(chromium: str, page: Path, profile: Path, *extra: str) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
 import shutil
 import signal
 import smtplib
@@ -29,7 +28,9 @@ from pathlib import Path
 
 import pytest
 
-INSTALL = ["apt-get", "install", "-y", "-q", "dovecot-imapd", "dovecot-lmtpd"]
+from services import debian
+
+PACKAGES = ("dovecot-imapd", "dovecot-lmtpd")
 START_TIMEOUT = 10.0
 # Loopback addresses for failing logins, one per use (127.0.0.1 is the rest).
 _failing_sources = itertools.count(2)
@@ -162,22 +163,15 @@ def free_port() -> int:
 
 def find_dovecot() -> str:
     """The dovecot binary, installing the packages on a fresh machine."""
-    found = shutil.which("dovecot") or shutil.which("dovecot", path="/usr/sbin")
-    if found:
-        return found
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip(
-            "Dovecot is not installed and cannot be installed here (needs root and "
-            f"apt-get): run `{' '.join(INSTALL)}`"
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    done = subprocess.run(
-        INSTALL, check=False, env=env, capture_output=True, text=True, timeout=900
-    )
-    found = shutil.which("dovecot", path="/usr/sbin:/usr/bin")
-    if done.returncode != 0 or not found:
-        pytest.skip(f"installing Dovecot failed: {done.stderr.strip()[-500:]}")
-    return found
+
+    def found() -> str | None:
+        return shutil.which("dovecot", path="/usr/sbin:/usr/bin")
+
+    try:
+        debian.ensure(PACKAGES, lambda: found() is not None, "Dovecot")
+    except debian.Unavailable as exc:
+        pytest.skip(str(exc))
+    return found()
 
 
 def make_certificate(root: Path) -> None:

@@ -15,17 +15,14 @@ up, /etc/kannel) is neither used nor disturbed. The gateway has:
 Kannel 1.4 has no interface setting for these two ports: they bind every
 interface, and ``connect-allow-ip`` admits loopback only.
 
-:func:`installed` installs the Debian packages when they are missing and
-that is possible (root and apt-get), and otherwise says why not, so the
-fixtures skip instead of failing on a machine without Kannel.
+:func:`installed` installs the Debian packages when they are missing
+(:mod:`services.debian`): the fixtures skip, saying why, only on a machine
+that cannot install them.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -40,11 +37,13 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
+from services import debian
+from services.debian import Unavailable
+
 BEARERBOX = Path("/usr/sbin/bearerbox")
 SMSBOX = Path("/usr/sbin/smsbox")
 FAKESMSC = Path("/usr/lib/kannel/test/fakesmsc")
 PACKAGES = ("kannel", "kannel-extras")  # fakesmsc is in kannel-extras
-INSTALL_TIMEOUT = 600  # seconds for apt-get; about 15 normally
 START_TIMEOUT = 20  # seconds for a box to open its port; well under 1 normally
 STOP_TIMEOUT = 10
 
@@ -59,10 +58,6 @@ BARRED_PASSWORD = "barred-pw-4-tests"
 SHORT_CODE = "4242"  # where customers' replies are addressed
 
 
-class Unavailable(Exception):
-    """Kannel is not installed and cannot be installed here: skip, not fail."""
-
-
 def _missing() -> list[Path]:
     return [path for path in (BEARERBOX, SMSBOX, FAKESMSC) if not path.exists()]
 
@@ -71,50 +66,12 @@ def installed() -> None:
     """Make sure Kannel's programs exist, installing the packages if need be.
 
     Raises :class:`Unavailable` with the reason when they are missing and
-    cannot be installed (not root, no apt-get, no package archive).
+    cannot be installed here (not root, no apt-get), and
+    :class:`~services.debian.InstallFailed` when installing them failed.
     """
-    if not _missing():
-        return
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise Unavailable(
-            "Kannel is not installed (needs /usr/sbin/bearerbox, smsbox and "
-            "/usr/lib/kannel/test/fakesmsc) and this is not a root Debian "
-            "machine with apt-get: apt-get install kannel kannel-extras"
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", *PACKAGES]
-    # A lock: parallel test runs install once.
-    with open("/tmp/cobra-kannel-install.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not _missing():
-            return
-        done = _run(install, env)
-        if done.returncode != 0:
-            # A fresh machine whose package lists were never downloaded, or
-            # are too old to name the current version.
-            _run(["apt-get", "update", "-q"], env)
-            done = _run(install, env)
-    if done.returncode != 0 or _missing():
-        raise Unavailable(
-            f"apt-get install {' '.join(PACKAGES)} failed (exit {done.returncode}): "
-            + (done.stderr.strip().splitlines() or ["no message"])[-1]
-        )
-
-
-def _run(argv: list[str], env: dict) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(
-            argv,
-            check=False,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=INSTALL_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired:
-        raise Unavailable(
-            f"{' '.join(argv)} took more than {INSTALL_TIMEOUT} s"
-        ) from None
+    debian.ensure(
+        PACKAGES, lambda: not _missing(), "Kannel (bearerbox, smsbox, fakesmsc)"
+    )
 
 
 def free_ports(count: int) -> list[int]:
