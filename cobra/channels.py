@@ -39,9 +39,10 @@ A session's ``send`` returns the provider's id for the message (or None when
 the provider gives none) and raises :class:`TransientError` (nothing reached
 the provider, or it asked to try again later), :class:`OutcomeUnknown` (the
 request went out, no answer came back), :class:`PermanentError` (do not
-retry) or :class:`SetupError` (the channel is misconfigured). Anything else
-it raises is taken as transient, so a bug in a backend delays messages but
-never loses them.
+retry) or :class:`SetupError` (the channel is misconfigured; a
+:class:`cobra.errors.MissingSecret` from ``settings.secret`` counts as one).
+Anything else it raises is taken as transient, so a bug in a backend delays
+messages but never loses them.
 """
 
 from __future__ import annotations
@@ -150,7 +151,12 @@ class ChannelSettings:
         return self.options.get(key, default)
 
     def secret(self, key: str) -> str:
-        """The value of the environment variable that *key* names."""
+        """The value of the environment variable that *key* names.
+
+        Raises :class:`cobra.errors.MissingSecret` when it is not set, which
+        ``cobra send`` takes as a :class:`SetupError` of the channel: a
+        backend may let it through.
+        """
         return self.config.secret(f"channels.{self.channel}.{key}")
 
 

@@ -9,8 +9,9 @@ channel's backend, and records the answer at once:
 - a transient error → ``queued`` again, after an exponential backoff with
   jitter, until ``send.max_attempts``; then ``failed``;
 - a permanent error → ``failed`` (and a rejected address marked invalid);
-- a setup error (a wrong password) → the channel is left alone for the rest
-  of the run, its messages stay ``queued``.
+- a setup error (a wrong password, a ``*_env`` variable that is not set) →
+  the channel is left alone for the rest of the run, its messages stay
+  ``queued``.
 
 At most as many messages are in ``sending`` as there are workers, so a
 crash strands few; the next sender finds them (their owner's process is
@@ -40,7 +41,7 @@ from cobra.channels import (
     SetupError,
     TransientError,
 )
-from cobra.errors import CobraInputError
+from cobra.errors import CobraInputError, MissingSecret
 from cobra.store import outbox
 
 log = logging.getLogger(__name__)
@@ -437,6 +438,10 @@ class Sender:
             return session.send(prepared.message), None
         except (TransientError, PermanentError, SetupError, OutcomeUnknown) as exc:
             return None, exc
+        except MissingSecret as exc:
+            # A `*_env` variable that is not set: the channel's setup is at
+            # fault, whichever backend asked for it, so no message fails.
+            return None, SetupError(str(exc))
         except Exception as exc:  # a backend's bug: delay, never lose
             log.debug("backend %s raised", prepared.binding.backend_name, exc_info=True)
             return None, TransientError(f"{type(exc).__name__}: {exc}")

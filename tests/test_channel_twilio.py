@@ -545,3 +545,29 @@ def test_a_twilio_delivery_report_reaches_the_outbox(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_cobra_send_without_the_auth_token_keeps_the_sms_queued(
+    run, standin, isolated, monkeypatch
+):
+    """An unset auth_token_env variable is a setup error: nothing fails."""
+    from outbox_seed import seed
+
+    monkeypatch.delenv("TWILIO_TOKEN", raising=False)
+    bind_sms_to_twilio(isolated, standin, f"http://127.0.0.1:{free_port()}")
+    seed(run("db", "path").stdout.strip(), 2, channel="sms")
+
+    result = run("send", "--for", DAY, "--at", AT)
+    assert result.exit_code == 1
+    assert (
+        "error: channel sms: channels.sms.auth_token_env refers to the environment "
+        "variable TWILIO_TOKEN, which is not set; export TWILIO_TOKEN" in result.stderr
+    )
+    assert "Send: sent 0, failed 0, held 0, retried 0." in result.stderr
+    assert standin.messages == []
+    assert [r[1] for r in outbox_rows(run)] == ["queued", "queued"]
+
+    monkeypatch.setenv("TWILIO_TOKEN", AUTH_TOKEN)
+    fixed = run("send", "--for", DAY, "--at", AT)
+    assert fixed.exit_code == 0, fixed.stderr
+    assert "Send: sent 2" in fixed.stderr and len(standin.messages) == 2

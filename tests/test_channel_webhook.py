@@ -348,3 +348,41 @@ def test_cobra_send_posts_sms_to_a_webhook(run, receiver, isolated, monkeypatch)
     ids = {r.header("Idempotency-Key"): r for r in accepted}
     assert {(r[1], r[2]) for r in rows} == {("sent", "webhook")}
     assert all(r[3] and r[3].startswith("evt-") and r[0] in ids for r in rows)
+
+
+def test_cobra_send_without_the_secret_keeps_the_messages_queued(
+    run, receiver, isolated, monkeypatch
+):
+    """An unset secret_env variable is a setup error, not a failing message."""
+    import sqlite3
+
+    from outbox_seed import seed
+
+    monkeypatch.delenv("HOOK_SECRET", raising=False)
+    (isolated / "cobra.toml").write_text(
+        "[send]\nbackoff_seconds = 0.01\nmax_wait_seconds = 5\nmax_attempts = 3\n\n"
+        "[channels.sms]\n"
+        'backend = "webhook"\n'
+        f'url = "{receiver.url}"\n'
+        'secret_env = "HOOK_SECRET"\n',
+        encoding="utf-8",
+    )
+    path = run("db", "path").stdout.strip()
+    seed(path, 2, channel="sms")
+
+    result = run("send", "--for", "2026-12-03", "--at", "2026-12-03T11:00:00-05:00")
+    assert result.exit_code == 1
+    assert (
+        "error: channel sms: channels.sms.secret_env refers to the environment "
+        "variable HOOK_SECRET, which is not set; export HOOK_SECRET" in result.stderr
+    )
+    assert "Send: sent 0, failed 0, held 0, retried 0." in result.stderr
+    assert receiver.received == []
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT state, attempts FROM outbox").fetchall()
+    assert rows == [("queued", 0), ("queued", 0)]
+
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    fixed = run("send", "--for", "2026-12-03", "--at", "2026-12-03T11:00:00-05:00")
+    assert fixed.exit_code == 0, fixed.stderr
+    assert "Send: sent 2" in fixed.stderr and len(receiver.accepted()) == 2
