@@ -244,20 +244,27 @@ class _Clock:
 
 
 class _RateLimiter:
-    """At most *rate* messages a second: each waits for its slot."""
+    """At most *rate* messages a second: each waits for its slot.
+
+    A channel's workers share one limiter. Each takes its slot under the
+    lock before it sleeps, so workers waiting at once go one interval apart
+    instead of together.
+    """
 
     def __init__(self, rate: float | None):
         self.interval = 1.0 / rate if rate else 0.0
         self.next_slot = 0.0
+        self._lock = threading.Lock()
 
     def wait(self) -> None:
         if not self.interval:
             return
-        now = time.monotonic()
-        if self.next_slot > now:
-            time.sleep(self.next_slot - now)
-            now = self.next_slot
-        self.next_slot = now + self.interval
+        with self._lock:
+            slot = max(time.monotonic(), self.next_slot)
+            self.next_slot = slot + self.interval
+        pause = slot - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
 
 
 @dataclass

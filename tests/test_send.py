@@ -367,6 +367,24 @@ def test_the_rate_limit_spaces_the_messages(run, tmp_path, isolated):
         assert at - times[0] >= n * 0.05 - 0.01, (n, at - times[0])
 
 
+def test_the_rate_limit_holds_across_concurrent_workers(run, tmp_path, isolated):
+    # Four workers wait for a slot at once: each takes the next one in turn,
+    # so together they still send 20 a second, never a burst of four.
+    # Each send takes 0.1 s, two slots, so the workers overlap.
+    journal = use_provider(
+        tmp_path, isolated, rate_limit=20, concurrency=4, delay=0.1
+    )
+    _Stats.most = 0
+    seed(db_path(run), 12)
+    assert send(run).exit_code == 0
+    times = sorted(json.loads(line)["at"] for line in journal.read_text().splitlines())
+    assert len(times) == 12
+    # As above, only the time since the first message is bounded.
+    for n, at in enumerate(times):
+        assert at - times[0] >= n * 0.05 - 0.01, (n, at - times[0])
+    assert _Stats.most > 1  # the workers did send side by side
+
+
 def test_dry_run_lists_what_would_go_and_changes_nothing(run):
     seed(db_path(run), 2, country="CL", timezone="America/Santiago")
     result = run(
