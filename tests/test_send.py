@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -41,18 +41,23 @@ def states(run) -> Counter:
         return Counter(row[0] for row in conn.execute("SELECT state FROM outbox"))
 
 
-def use_provider(tmp_path, work: Path, **options) -> Path:
-    """Bind e-mail and SMS to the stand-in provider; returns its journal."""
+def use_provider(tmp_path, work: Path, *, send_table=None, **options) -> Path:
+    """Bind e-mail and SMS to the stand-in provider; returns its journal.
+
+    *options* go in the channels' tables, *send_table* in ``[send]``.
+    """
     plugins.get_plugins().register(plugin, "provider")
     journal = tmp_path / "provider.jsonl"
     table = {"backend": "provider", "journal": str(journal), **options}
-    lines = [
-        "[send]",
-        "backoff_seconds = 0.01",
-        "max_wait_seconds = 5",
-        "max_attempts = 3",
-        "",
-    ]
+    sending = {
+        "backoff_seconds": 0.01,
+        "max_wait_seconds": 5,
+        "max_attempts": 3,
+        **(send_table or {}),
+    }
+    lines = ["[send]"]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in sending.items()]
+    lines.append("")
     for channel in ("email", "sms"):
         lines.append(f"[channels.{channel}]")
         lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
@@ -248,6 +253,82 @@ def test_transient_errors_are_retried_with_backoff_until_accepted(
     assert events == ["queued", "queued"]  # then sent: sent_at and provider_id
 
 
+def retry_delays(run) -> dict[int, float]:
+    """Each queued message's wait before its next attempt, in seconds, as the
+    sender set it: from its last event to its ``next_attempt_at``."""
+    with sqlite3.connect(db_path(run)) as conn:
+        rows = conn.execute(
+            "SELECT o.id, o.next_attempt_at, MAX(e.at) FROM outbox o"
+            " JOIN outbox_events e ON e.outbox_id = o.id"
+            " WHERE o.state = 'queued' GROUP BY o.id"
+        ).fetchall()
+    return {
+        number: (
+            datetime.fromisoformat(due) - datetime.fromisoformat(at)
+        ).total_seconds()
+        for number, due, at in rows
+    }
+
+
+def test_the_backoff_doubles_with_jitter_up_to_its_maximum(run, tmp_path, isolated):
+    # One attempt per run (no waiting for a retry within it), each run acting
+    # at the moment the last one set, so every delay is read exactly.
+    use_provider(
+        tmp_path,
+        isolated,
+        fail_first=99,
+        send_table={
+            "backoff_seconds": 60,
+            "max_backoff_seconds": 600,
+            "max_attempts": 9,
+            "max_wait_seconds": 0,
+        },
+    )
+    seed(db_path(run), 4)
+    at = datetime.fromisoformat(AT)
+    seen = []
+    for attempt in range(1, 8):
+        result = send(run, at=at.isoformat())
+        assert result.exit_code == 0, result.stderr
+        assert "retried 4" in result.stderr
+        delays = retry_delays(run)
+        assert len(delays) == 4
+        # 60 s doubled each attempt, capped at 600 s, times a random 50-100%.
+        full = min(600, 60 * 2 ** (attempt - 1))
+        for delay in delays.values():
+            assert full / 2 <= delay <= full + 1, (attempt, delay)
+        seen.append(sorted(delays.values()))
+        at += timedelta(seconds=max(delays.values()) + 1)
+    # The messages do not all come back at the same moment.
+    assert all(len({round(d, 3) for d in attempt}) > 1 for attempt in seen)
+    # Past the cap, the waits stop growing: 600 s at most, not 3840 s.
+    assert max(seen[-1]) <= 601
+
+
+def test_a_providers_retry_after_is_honoured(run, tmp_path, isolated):
+    # The provider asks for 15 minutes, longer than cobra's own backoff and
+    # its cap: its word wins, and the message waits for it.
+    journal = use_provider(
+        tmp_path,
+        isolated,
+        fail_first=1,
+        retry_after=900,
+        send_table={"backoff_seconds": 1, "max_backoff_seconds": 60},
+    )
+    [key] = seed(db_path(run), 1)
+    first = send(run)
+    assert first.exit_code == 0, first.stderr
+    assert "Send: sent 0, failed 0, held 0, retried 1." in first.stderr
+    [delay] = retry_delays(run).values()
+    assert 900 <= delay <= 901
+
+    start = datetime.fromisoformat(AT)
+    early = send(run, at=(start + timedelta(seconds=850)).isoformat())
+    assert "Send: sent 0" in early.stderr and journal_keys(journal) == []
+    later = send(run, at=(start + timedelta(seconds=905)).isoformat())
+    assert "Send: sent 1" in later.stderr and journal_keys(journal) == [key]
+
+
 def test_a_message_out_of_attempts_fails_and_the_run_exits_1(run, tmp_path, isolated):
     journal = use_provider(tmp_path, isolated, fail_first=10)
     seed(db_path(run), 1)
@@ -371,9 +452,7 @@ def test_the_rate_limit_holds_across_concurrent_workers(run, tmp_path, isolated)
     # Four workers wait for a slot at once: each takes the next one in turn,
     # so together they still send 20 a second, never a burst of four.
     # Each send takes 0.1 s, two slots, so the workers overlap.
-    journal = use_provider(
-        tmp_path, isolated, rate_limit=20, concurrency=4, delay=0.1
-    )
+    journal = use_provider(tmp_path, isolated, rate_limit=20, concurrency=4, delay=0.1)
     _Stats.most = 0
     seed(db_path(run), 12)
     assert send(run).exit_code == 0
