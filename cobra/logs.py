@@ -4,15 +4,21 @@ Modules log through ``logging.getLogger(__name__)``; this module only decides
 where lines go and what they look like. Every secret cobra reads from the
 environment is registered here and replaced by ``***`` in any log line, so a
 password in an exception message cannot leak into a log file.
+
+The log file names customers and their addresses, so cobra creates it
+readable by its owner only (and any folder it makes for it, 0700).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+
+from cobra.errors import CobraInputError
 
 LEVELS = ["debug", "info", "warning", "error"]
 _secrets: set[str] = set()
@@ -51,6 +57,28 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+def _create_private(file: Path) -> None:
+    """Create the log file for its owner only, and any missing folder 0700.
+
+    A file that already exists keeps its mode: whoever made it (logrotate's
+    ``create`` line, say) chose it.
+    """
+    missing = []
+    folder = file.parent
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    try:
+        for folder in reversed(missing):
+            folder.mkdir(mode=0o700, exist_ok=True)
+        os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    except OSError as exc:
+        raise CobraInputError(
+            f"cannot write the log file {file}: {exc.strerror}; "
+            "choose another with --log-file or log.file"
+        ) from None
+
+
 def level_for(base: str, verbose: int, quiet: int) -> int:
     """Each -v moves one level toward debug, each -q one toward error."""
     index = LEVELS.index(base) - verbose + quiet
@@ -66,7 +94,7 @@ def configure(level: int, fmt: str = "text", file: Path | None = None) -> None:
 
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if file is not None:
-        file.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(file)
         file_handler = logging.FileHandler(file, encoding="utf-8")
         file_handler.setFormatter(
             _JsonFormatter()

@@ -6,7 +6,9 @@ import csv
 import io
 import json
 import logging
+import os
 import sqlite3
+import stat
 
 import pytest
 
@@ -255,6 +257,43 @@ def test_json_log_lines_for_log_shippers(failing_command, run, tmp_path):
     assert record["message"] == "talking to server with ***"
     assert record["time"].endswith("+00:00")
     assert json.loads(result.stderr.splitlines()[0])["message"] == record["message"]
+
+
+@pytest.fixture
+def umask_022():
+    """The usual default umask, under which a plain open() makes files 0644."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_the_log_file_and_its_folders_are_for_the_owner_only(
+    failing_command, run, tmp_path, umask_022
+):
+    # Log lines name customers and their addresses: personal data.
+    log_file = tmp_path / "logs" / "cobra" / "cobra.log"
+    run("--log-file", str(log_file), "explode", "work")
+    assert "talking to server with ***" in log_file.read_text()
+    assert stat.S_IMODE(log_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(log_file.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "logs").stat().st_mode) == 0o700
+
+
+def test_a_log_file_that_exists_keeps_its_mode(failing_command, run, tmp_path):
+    log_file = tmp_path / "cobra.log"
+    log_file.write_text("")
+    log_file.chmod(0o640)  # as logrotate's `create 0640` would leave it
+    run("--log-file", str(log_file), "explode", "work")
+    assert "talking to server" in log_file.read_text()
+    assert stat.S_IMODE(log_file.stat().st_mode) == 0o640
+
+
+def test_a_log_file_that_cannot_be_written_is_bad_input(run, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    result = run("--log-file", str(tmp_path / "a-file" / "cobra.log"), "customers")
+    assert result.exit_code == 2
+    assert f"cannot write the log file {tmp_path / 'a-file' / 'cobra.log'}" in result.stderr
+    assert "--log-file or log.file" in result.stderr
 
 
 def test_quiet_hides_warnings_and_verbose_shows_info(failing_command, run):
