@@ -11,7 +11,9 @@ chance they are in fact better.
 A contact is a success when the customer paid within the window after it
 was sent (``learn.window_days``), or made a promise in that window and kept
 it. Only contacts whose window has closed are counted, so recent contacts
-do not look like failures yet. Outcomes are kept per strategy, step and
+do not look like failures yet. Planning a day learns from what was known by
+the end of the day before, as :mod:`cobra.outcomes` defines it for
+``cobra report tactics`` too. Outcomes are kept per strategy, step and
 diagnosed reason: a tactic that moves customers who forgot may not move
 those who cannot pay.
 

@@ -91,25 +91,49 @@ def newcomer(account: str) -> History:
     return history
 
 
+def contact(
+    conn: sqlite3.Connection,
+    account: str,
+    variant: int,
+    sent_at: str,
+    *,
+    paid_on: str | None = None,
+    promise: tuple[str, str, str] | None = None,
+    reason: str = "forgot",
+) -> None:
+    """An earlier customer of the same step, sent *variant* at the instant
+    *sent_at*; it paid on *paid_on*, and *promise* is (made on, status,
+    resolved on)."""
+    sent = sent_at[:10]
+    customer = conn.execute(
+        "INSERT INTO customers (account, name, country, created_at, updated_at)"
+        " VALUES (?, ?, 'US', ?, ?)", (account, account, sent, sent)).lastrowid
+    conn.execute(
+        "INSERT INTO outbox (customer_id, planned_for, strategy, step, cycle, variant,"
+        " channel, template, reason, state, idempotency_key, created_at, sent_at)"
+        " VALUES (?, ?, 'friendly-reminder', 1, ?, ?, 'sms', 'reminder-sms',"
+        " ?, 'sent', ?, ?, ?)",
+        (customer, sent, sent, variant, reason, f"{account}|0", sent, sent_at))
+    if paid_on:
+        conn.execute(
+            "INSERT INTO payments (customer_id, reference, paid_on, currency, amount,"
+            " created_at) VALUES (?, ?, ?, 'USD', 30000, ?)",
+            (customer, f"{account}-P", paid_on, sent))
+    if promise:
+        made_on, status, resolved_on = promise
+        conn.execute(
+            "INSERT INTO promises (customer_id, made_on, due_on, currency, amount,"
+            " status, resolved_on) VALUES (?, ?, ?, 'USD', 30000, ?, ?)",
+            (customer, made_on, made_on, status, resolved_on))
+
+
 def past_contacts(db: Path, accounts: list[str], variant: int, paid: bool) -> None:
     """Earlier customers of the same step who got *variant*, and whether they paid."""
     conn = sqlite3.connect(db)
     sent = (DAY - timedelta(days=30)).isoformat()
+    paid_on = (DAY - timedelta(days=27)).isoformat() if paid else None
     for account in accounts:
-        customer = conn.execute(
-            "INSERT INTO customers (account, name, country, created_at, updated_at)"
-            " VALUES (?, ?, 'US', ?, ?)", (account, account, sent, sent)).lastrowid
-        conn.execute(
-            "INSERT INTO outbox (customer_id, planned_for, strategy, step, cycle, variant,"
-            " channel, template, reason, state, idempotency_key, created_at, sent_at)"
-            " VALUES (?, ?, 'friendly-reminder', 1, ?, ?, 'sms', 'reminder-sms',"
-            " 'forgot', 'sent', ?, ?, ?)",
-            (customer, sent, sent, variant, f"{account}|0", sent, sent + "T15:00:00+00:00"))
-        if paid:
-            conn.execute(
-                "INSERT INTO payments (customer_id, reference, paid_on, currency, amount,"
-                " created_at) VALUES (?, ?, ?, 'USD', 30000, ?)",
-                (customer, f"{account}-P", (DAY - timedelta(days=27)).isoformat(), sent))
+        contact(conn, account, variant, sent + "T15:00:00+00:00", paid_on=paid_on)
     conn.commit()
     conn.close()
 
@@ -155,3 +179,97 @@ def test_a_bad_learn_or_variant_setting_is_named(run, tmp_path, isolated):
         result = run("config", "check")
         assert result.exit_code == 2
         assert message in result.stderr
+
+
+# -- what counts as a success: the tactics report's outcome ---------------------------
+
+
+def report_outcomes(run, as_of: date) -> dict[tuple, tuple[int, int]]:
+    """(strategy, step from 0, reason, variant) -> (evaluated, succeeded), as
+    `cobra report tactics` shows them as of *as_of*, over every contact."""
+    result = run("report", "tactics", "--by", "variant,reason", "--from", "2026-01-01",
+                 "--as-of", as_of.isoformat(), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    return {(r["strategy"], r["step"] - 1, r["reason"], r["variant"]):
+            (r["evaluated"], r["succeeded"]) for r in json.loads(result.stdout)}
+
+
+def test_the_planner_counts_a_contact_s_day_in_the_company_zone(
+    run, tmp_path, isolated
+):
+    # Auckland is 12 hours ahead of UTC in May: a message sent at 13:00 UTC on
+    # 05-11 is sent at 01:00 on 05-12 there, so its 7 days are 05-12 to 05-19.
+    folder = strategies_with(tmp_path, "learn = true")
+    (isolated / "cobra.toml").write_text(
+        '[company]\ntimezone = "Pacific/Auckland"\n'
+        f'[plan]\nstrategies_dir = "{folder}"\n'
+    )
+    db = Path(run("db", "path").stdout.strip())
+    load(run, tmp_path, *[newcomer(f"NEW{n:02d}") for n in range(12)])
+    conn = sqlite3.connect(db)
+    for n in range(20):
+        # The e-mail variant's customers all paid on 05-19: day 7 in Auckland
+        # (a success), day 8 by the UTC date (a failure).
+        contact(conn, f"OLD-L{n}", 1, "2026-05-11T13:00:00+00:00", paid_on="2026-05-19")
+        # The SMS's all paid on 05-11: the day before the message in Auckland
+        # (a failure), the same day by the UTC date (a success).
+        contact(conn, f"OLD-U{n}", 0, "2026-05-11T13:00:00+00:00", paid_on="2026-05-11")
+    conn.commit()
+    conn.close()
+
+    # The report as of the day before the plan: what the plan learns from.
+    as_of = DAY - timedelta(days=1)
+    assert report_outcomes(run, as_of) == {
+        ("friendly-reminder", STEP, "forgot", 0): (20, 0),
+        ("friendly-reminder", STEP, "forgot", 1): (20, 20),
+    }
+    result = run("plan", "--for", DAY.isoformat(), "--format", "json", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    variants = [c["variant"] for c in json.loads(result.stdout)]
+    assert len(variants) == 12 and variants.count(1) >= 11, variants
+
+
+def test_learning_s_outcomes_are_the_report_s_as_of_the_day_before(
+    run, tmp_path, isolated
+):
+    from zoneinfo import ZoneInfo
+
+    from cobra.outcomes import variant_outcomes
+    from cobra.store import Store
+
+    # Santiago is 4 hours behind UTC in June. Planning 06-10 learns what was
+    # known by the end of 06-09, with 7 days. Contacts, by local day:
+    zone = "America/Santiago"
+    (isolated / "cobra.toml").write_text(f'[company]\ntimezone = "{zone}"\n')
+    db = Path(run("db", "path").stdout.strip())
+    with Store.open(db) as store:
+        conn = store.conn
+        # Variant 0, "forgot": sent 06-02 at 22:00 (06-03 in UTC): its days
+        # end 06-09, evaluated, unpaid: a failure. Sent 06-03 at 01:00: its
+        # days end 06-10, after 06-09: not evaluated. -> 1 evaluated, 0 succeeded.
+        contact(conn, "CLOSED", 0, "2026-06-03T02:00:00+00:00")
+        contact(conn, "OPEN", 0, "2026-06-03T05:00:00+00:00")
+        # Variant 1, "forgot": sent 06-01 at 11:00, each promised. Kept and
+        # resolved 06-09: a success, with no payment in the window. Kept but
+        # resolved 06-10: not known by 06-09, a failure. Made 06-09, day 8: a
+        # failure. -> 3 evaluated, 1 succeeded.
+        contact(conn, "KEPT", 1, "2026-06-01T15:00:00+00:00",
+                promise=("2026-06-04", "kept", "2026-06-09"))
+        contact(conn, "KEPT-LATER", 1, "2026-06-01T15:00:00+00:00",
+                promise=("2026-06-04", "kept", "2026-06-10"))
+        contact(conn, "PROMISED-LATE", 1, "2026-06-01T15:00:00+00:00",
+                promise=("2026-06-09", "kept", "2026-06-09"))
+        # Variant 0, "unaware": sent 05-31 at 23:00 (06-01 in UTC), paid
+        # 05-31, the contact's own day: a success. -> 1 of 1.
+        contact(conn, "MIDNIGHT", 0, "2026-06-01T03:00:00+00:00",
+                paid_on="2026-05-31", reason="unaware")
+        conn.commit()
+        learned = variant_outcomes(conn, ZoneInfo(zone), date(2026, 6, 9), 7)
+
+    expected = {
+        ("friendly-reminder", STEP, "forgot", 0): (1, 0),
+        ("friendly-reminder", STEP, "forgot", 1): (3, 1),
+        ("friendly-reminder", STEP, "unaware", 0): (1, 1),
+    }
+    assert learned == expected
+    assert report_outcomes(run, date(2026, 6, 9)) == expected

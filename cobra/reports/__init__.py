@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from importlib import import_module
@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
+from cobra import outcomes
 from cobra.reports.period import Period
 
 # name -> module; `html` draws the others on one page.
@@ -61,16 +62,12 @@ class Context:
 
     def start_of(self, day: date) -> str:
         """Midnight of *day* in the company's zone, as a UTC instant."""
-        start = datetime.combine(day, time(), self.zone)
-        return start.astimezone(timezone.utc).isoformat()
+        return outcomes.start_of(day, self.zone)
 
     def local_day(self, stored: str) -> date:
         """The company's calendar day of a stored instant (UTC if it has no
         offset)."""
-        instant = datetime.fromisoformat(stored)
-        if instant.tzinfo is None:
-            instant = instant.replace(tzinfo=timezone.utc)
-        return instant.astimezone(self.zone).date()
+        return outcomes.local_day(stored, self.zone)
 
 
 def money(minor: int, currency: str) -> str:

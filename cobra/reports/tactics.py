@@ -1,21 +1,13 @@
 """Which tactics work: for each tactic, method, channel, template, step variant
 and reason, the share of contacts the customer paid after within N days.
 
-A contact is a message of the outbox that went out in the period and was
-not failed since (a bounce reached no one), calls and third-party steps
-included from the moment they were handed to a person as a task. Its day is
-its sending instant's date in the company's time zone.
-
-A contact succeeded when the customer paid (any amount, any currency)
-within N days of it, the day itself included, or made a promise in those
-days and kept it: the outcome ``cobra plan`` learns variants from, with the
-same N (``learn.window_days``, or ``--within``). Only contacts whose N days
-are over by the as-of date are evaluated; the others are counted as
-contacts, not yet as results.
-
-The amount recovered counts each payment once, for one contact: the
-customer's latest contact sent on or before the payment's date, if at most
-N days older. So two reminders a day apart do not both claim one payment.
+What a contact is, when it is evaluated and when it succeeded (paid, or
+promised and kept it, within N days) is :mod:`cobra.outcomes`, the outcome
+``cobra plan`` learns variants from, with the same N (``learn.window_days``,
+or ``--within``). A contact counts in the period of its day in the
+company's time zone; only evaluated ones add to the rates and the amount
+recovered, which credits each payment once, to one contact, so two
+reminders a day apart do not both claim it.
 
 The success rate comes with its 95% Wilson score interval, which stays
 inside 0-1 and is honest about small numbers. Rows grouped by step variant
@@ -26,10 +18,10 @@ plan assigned to its step over the last ``report.allocation_days`` days.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import timedelta
 
+from cobra import outcomes
 from cobra.reports import NONE, Context, money_list, ratio
 
 DESCRIPTION = (
@@ -66,66 +58,11 @@ def wilson(successes: int, trials: int, z: float = Z_95) -> tuple[float, float] 
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-class _Contact:
-    __slots__ = ("day", "recovered", "row", "succeeded")
-
-    def __init__(self, row, day: date):
-        self.row, self.day = row, day
-        self.succeeded = False
-        self.recovered: dict[str, int] = defaultdict(int)
-
-
-def _any_within(days: list[date], first: date, last: date) -> bool:
-    """Whether the sorted *days* hold one in [first, last]."""
-    index = bisect_left(days, first)
-    return index < len(days) and days[index] <= last
-
-
-def _contacts(context: Context) -> list[_Contact]:
+def _contacts(context: Context) -> list[outcomes.Contact]:
     """Every contact up to the as-of date, with its outcome."""
-    from cobra.store import reports as queries
-
-    until = context.start_of(context.as_of + timedelta(days=1))
-    sent = [
-        _Contact(row, context.local_day(row["sent_at"]))
-        for row in queries.messages_sent(context.conn, None, until, reached=True)
-    ]
-    if not sent:
-        return []
-    first = min(contact.day for contact in sent).isoformat()
-    as_of = context.as_of.isoformat()
-    payments = queries.payments(context.conn, first, as_of)
-    paid_on: dict[int, list[date]] = defaultdict(list)
-    for payment in payments:  # in date order
-        paid_on[payment["customer_id"]].append(date.fromisoformat(payment["paid_on"]))
-    kept_on: dict[int, list[date]] = defaultdict(list)
-    for promise in queries.kept_promises(context.conn, first, as_of):
-        kept_on[promise["customer_id"]].append(date.fromisoformat(promise["made_on"]))
-
-    within = timedelta(days=context.within_days)
-    by_customer: dict[int, list[_Contact]] = defaultdict(list)
-    for contact in sent:  # in sending order
-        customer_id = contact.row["customer_id"]
-        by_customer[customer_id].append(contact)
-        last = contact.day + within
-        contact.succeeded = _any_within(
-            paid_on.get(customer_id, []), contact.day, last
-        ) or _any_within(kept_on.get(customer_id, []), contact.day, last)
-
-    # Each payment's amount goes to the latest contact on or before its day.
-    days = {
-        customer_id: [contact.day for contact in contacts]
-        for customer_id, contacts in by_customer.items()
-    }
-    for payment in payments:
-        customer_id = payment["customer_id"]
-        day = date.fromisoformat(payment["paid_on"])
-        index = bisect_right(days.get(customer_id, []), day) - 1
-        if index >= 0:
-            contact = by_customer[customer_id][index]
-            if day - contact.day <= within:
-                contact.recovered[payment["currency"]] += payment["amount"]
-    return sent
+    return outcomes.contacts(
+        context.conn, context.zone, context.as_of, context.within_days
+    )
 
 
 def _fields(by: tuple[str, ...]) -> tuple[str, ...]:
@@ -162,7 +99,9 @@ def _new_cell() -> dict:
     }
 
 
-def _cells(context: Context, fields: tuple[str, ...], contacts: list[_Contact]) -> dict:
+def _cells(
+    context: Context, fields: tuple[str, ...], contacts: list[outcomes.Contact]
+) -> dict:
     from cobra.store import reports as queries
 
     customers = queries.customers(context.conn)
@@ -176,7 +115,7 @@ def _cells(context: Context, fields: tuple[str, ...], contacts: list[_Contact]) 
         cell = cells[tuple(_value(field, row, customer) for field in fields)]
         cell["contacts"] += 1
         cell["customers"].add(row["customer_id"])
-        if (context.as_of - contact.day).days >= context.within_days:
+        if contact.evaluated:
             cell["evaluated"] += 1
             cell["succeeded"] += contact.succeeded
             for currency, amount in contact.recovered.items():
@@ -233,7 +172,7 @@ def _step_of(key: tuple, at: int) -> tuple:
 
 
 def _grouped(
-    context: Context, fields: tuple[str, ...], contacts: list[_Contact]
+    context: Context, fields: tuple[str, ...], contacts: list[outcomes.Contact]
 ) -> list[tuple[tuple, dict]]:
     """[(key, figures)] for one grouping; with the variant, its allocation."""
     cells = _cells(context, fields, contacts)

@@ -125,30 +125,3 @@ def insert(conn: sqlite3.Connection, rows: Iterable[dict]) -> int:
         )
     return conn.total_changes - before
 
-
-def variant_outcomes(
-    conn: sqlite3.Connection, day: str, window_days: int
-) -> dict[tuple, tuple[int, int]]:
-    """(strategy, step, reason, variant) -> (contacts, successes) for learning.
-
-    A contact counts once its window has closed; it is a success when the
-    customer paid within the window, or promised in it and kept the promise.
-    """
-    window = f"+{int(window_days)} days"
-    rows = conn.execute(
-        """
-        SELECT o.strategy, o.step, o.reason, o.variant, COUNT(*),
-               SUM(EXISTS (SELECT 1 FROM payments p WHERE p.customer_id = o.customer_id
-                             AND p.paid_on >= date(o.sent_at)
-                             AND p.paid_on <= date(o.sent_at, :window))
-                   OR EXISTS (SELECT 1 FROM promises q WHERE q.customer_id = o.customer_id
-                             AND q.status = 'kept' AND q.made_on >= date(o.sent_at)
-                             AND q.made_on <= date(o.sent_at, :window)))
-        FROM outbox o
-        WHERE o.state IN ('sent', 'delivered') AND o.sent_at IS NOT NULL
-          AND date(o.sent_at, :window) < :day
-        GROUP BY o.strategy, o.step, o.reason, o.variant
-        """,
-        {"window": window, "day": day},
-    )
-    return {(r[0], r[1], r[2], r[3]): (r[4], r[5]) for r in rows}
