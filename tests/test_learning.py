@@ -273,3 +273,102 @@ def test_learning_s_outcomes_are_the_report_s_as_of_the_day_before(
     }
     assert learned == expected
     assert report_outcomes(run, date(2026, 6, 9)) == expected
+
+
+def test_the_planner_waits_for_a_contact_s_window_to_close(run, tmp_path, isolated):
+    folder = strategies_with(tmp_path, "learn = true")
+    (isolated / "cobra.toml").write_text(f'[plan]\nstrategies_dir = "{folder}"\n')
+    db = Path(run("db", "path").stdout.strip())
+    load(run, tmp_path, *[newcomer(f"NEW{n:02d}") for n in range(12)])
+    # The SMS: 10 of 10 paid, and 30 sent a week ago that have not paid yet:
+    # their 7 days end today, and planning today knows only what was known by
+    # the end of yesterday, so they are no result yet. The e-mail: 3 of 10.
+    # Counted as failures, the 30 would make the SMS 10 of 40, worse.
+    past_contacts(db, [f"OLD-A{n}" for n in range(10)], 0, paid=True)
+    past_contacts(db, [f"OLD-B{n}" for n in range(3)], 1, paid=True)
+    past_contacts(db, [f"OLD-C{n}" for n in range(7)], 1, paid=False)
+    conn = sqlite3.connect(db)
+    recent = (DAY - timedelta(days=7)).isoformat() + "T15:00:00+00:00"
+    for n in range(30):
+        contact(conn, f"RECENT{n}", 0, recent)
+    conn.commit()
+    conn.close()
+
+    result = run("plan", "--for", DAY.isoformat(), "--format", "json", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    variants = [c["variant"] for c in json.loads(result.stdout)]
+    assert len(variants) == 12 and variants.count(0) >= 11, variants
+
+
+def test_the_planner_counts_a_kept_promise_as_a_success(run, tmp_path, isolated):
+    folder = strategies_with(tmp_path, "learn = true")
+    (isolated / "cobra.toml").write_text(f'[plan]\nstrategies_dir = "{folder}"\n')
+    db = Path(run("db", "path").stdout.strip())
+    load(run, tmp_path, *[newcomer(f"NEW{n:02d}") for n in range(12)])
+    # The e-mail: 20 customers who promised two days after the message and
+    # kept it, paying after the 7 days: 20 of 20. The SMS: 4 of 20 paid.
+    past_contacts(db, [f"OLD-A{n}" for n in range(4)], 0, paid=True)
+    past_contacts(db, [f"OLD-B{n}" for n in range(16)], 0, paid=False)
+    conn = sqlite3.connect(db)
+    sent = (DAY - timedelta(days=30)).isoformat() + "T15:00:00+00:00"
+    made, kept = (DAY - timedelta(days=28)).isoformat(), (DAY - timedelta(days=16))
+    for n in range(20):
+        contact(conn, f"PROMISED{n}", 1, sent, paid_on=kept.isoformat(),
+                promise=(made, "kept", kept.isoformat()))
+    conn.commit()
+    conn.close()
+
+    result = run("plan", "--for", DAY.isoformat(), "--format", "json", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    variants = [c["variant"] for c in json.loads(result.stdout)]
+    assert len(variants) == 12 and variants.count(1) >= 11, variants
+
+
+def test_plan_moves_the_allocation_the_tactics_report_shows(run, tmp_path, isolated):
+    folder = strategies_with(tmp_path, "learn = true")
+    (isolated / "cobra.toml").write_text(f'[plan]\nstrategies_dir = "{folder}"\n')
+    db = Path(run("db", "path").stdout.strip())
+    load(run, tmp_path, *[newcomer(f"NEW{n:02d}") for n in range(12)])
+    # The e-mail variant paid 24 of 30, the SMS 3 of 30, all planned 30 days
+    # ago: outside the 14 days of the allocation.
+    past_contacts(db, [f"OLD-A{n}" for n in range(24)], 1, paid=True)
+    past_contacts(db, [f"OLD-B{n}" for n in range(6)], 1, paid=False)
+    past_contacts(db, [f"OLD-C{n}" for n in range(3)], 0, paid=True)
+    past_contacts(db, [f"OLD-D{n}" for n in range(27)], 0, paid=False)
+    twin = tmp_path / "twin.db"
+    with sqlite3.connect(db) as source, sqlite3.connect(twin) as copy:
+        source.backup(copy)
+
+    args = ("report", "tactics", "--by", "variant", "--from", "2026-05-01",
+            "--as-of", DAY.isoformat())
+
+    def allocation() -> dict:
+        result = run(*args, "--format", "json")
+        assert result.exit_code == 0, result.stderr
+        return {(r["step"], r["variant"]): (r["planned"], r["allocation"])
+                for r in json.loads(result.stdout)}
+
+    # Nothing planned for the step lately: no share yet.
+    assert allocation() == {(2, 0): (0, None), (2, 1): (0, None)}
+    planned = run("plan", "--for", DAY.isoformat())
+    assert planned.exit_code == 0, planned.stderr
+    after = allocation()
+    # Learning gave all 12 newcomers the e-mail (seeded, so exactly this).
+    assert after == {(2, 0): (0, 0.0), (2, 1): (12, 1.0)}
+    table = run(*args).stdout.splitlines()[2:]
+    assert [line.split()[-2:] for line in table] == [["0", "0.0%"], ["12", "100.0%"]]
+
+    # Planning the same day on the same data again assigns the same variants.
+    again = run("--db", str(twin), "plan", "--for", DAY.isoformat())
+    assert again.exit_code == 0, again.stderr
+
+    def assigned(path: Path) -> list[tuple]:
+        with sqlite3.connect(path) as conn:
+            return conn.execute(
+                "SELECT c.account, o.step, o.variant, o.channel FROM outbox o"
+                " JOIN customers c ON c.id = o.customer_id"
+                " WHERE o.planned_for = ? ORDER BY c.account", (DAY.isoformat(),)
+            ).fetchall()
+
+    assert len(assigned(db)) == 12
+    assert assigned(twin) == assigned(db)
