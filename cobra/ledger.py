@@ -275,9 +275,14 @@ def load(
     sources: list[str],
     options: LoadOptions,
     on_reject: Callable[[Rejected], None] = lambda rejected: None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[..., None] | None = None,
 ) -> ImportResult:
-    """Write *records* into *store* in one transaction; see the module doc."""
+    """Write *records* into *store* in one transaction; see the module doc.
+
+    *progress*, when given, is called now and then with the records read so
+    far, and once with ``reading=False`` when all are read and what is left
+    is writing them.
+    """
     from cobra.store.ledger import begin_bulk_load, end_bulk_load
 
     conn = store.conn
@@ -322,6 +327,8 @@ def _load(conn, records, sources, options, on_reject, progress, now) -> ImportRe
             if progress and time.monotonic() - last_report > 0.5:
                 progress(seen)
                 last_report = time.monotonic()
+        if progress:
+            progress(seen, reading=False)  # what is left: writing and statistics
         loader.flush()
 
         for number, first, again in writer.repeated_invoices():

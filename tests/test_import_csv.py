@@ -1152,7 +1152,21 @@ def test_progress_on_a_terminal_counts_rows(run, tmp_path, monkeypatch):
     result = run("import", str(big_file(tmp_path)))
 
     assert result.exit_code == 0, result.stderr
-    assert "read 10,000 records..." in result.stderr
+    # The file has a header and 25,000 rows: the estimate counts its lines.
+    assert "] 100%  25,000 of about 25,001 records" in result.stderr
+    assert "[###############---------------]  50%  12,500 of" in result.stderr
+    assert "read 25,000 records; saving..." in result.stderr
+    # The bar is blanked out before the summary, which starts a clean line.
+    last = result.stderr.split("\r")[-2]
+    assert last.strip() == "" and len(last) >= len("  read 25,000 records; saving...")
+    assert result.stderr.split("\r")[-1].startswith("Imported ")
+
+
+def test_progress_without_a_file_to_measure_is_a_running_count():
+    from cobra.cli.cmd_import import Progress
+
+    assert Progress(("tryton://localhost:8000/db",)).total is None
+    assert Progress((str(DATA),)).total is None  # a folder
 
 
 # -- the shipped mappings, on exports in their vendors' layout -------------------------

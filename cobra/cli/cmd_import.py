@@ -159,7 +159,7 @@ def import_command(
         if skip_invalid
         else None
     )
-    progress = _progress if sys.stderr.isatty() else None
+    progress = Progress(sources) if sys.stderr.isatty() else None
     try:
         result = ledger.load(
             app.store(),
@@ -170,6 +170,8 @@ def import_command(
             progress=progress,
         )
     finally:
+        if progress:
+            progress.close()
         if sink:
             sink.close()
     _report(result, sources, sink, fmt)
@@ -188,8 +190,58 @@ def import_command(
             click.echo(f"  {checked.summary()}", err=True)
 
 
-def _progress(count: int) -> None:
-    click.echo(f"\r  read {count:,} records...", err=True, nl=False)
+class Progress:
+    """A progress bar on stderr for a terminal, called with the records read.
+
+    The total is estimated from the sources' lines (a CSV row or a JSON
+    Lines record is a line; counting newlines in a file is far cheaper than
+    parsing it), so the bar stays below 100% if rows hold quoted newlines.
+    A source that is not a plain file (a folder of UBL files, a server)
+    gets a running count instead of a bar.
+    """
+
+    WIDTH = 30
+
+    def __init__(self, sources: tuple[str, ...]):
+        self.total = _lines(sources)
+        self.width = 0  # of the line shown last
+
+    def __call__(self, count: int, *, reading: bool = True) -> None:
+        if not reading:
+            line = f"  read {count:,} records; saving..."
+        elif self.total:
+            share = min(count / self.total, 1.0)
+            filled = round(share * self.WIDTH)
+            bar = "#" * filled + "-" * (self.WIDTH - filled)
+            line = f"  [{bar}] {share:4.0%}  {count:,} of about {self.total:,} records"
+        else:
+            line = f"  read {count:,} records..."
+        # Padded to the last line's length rather than cleared with an ANSI
+        # code, which click strips where it thinks colours do not work.
+        click.echo(f"\r{line.ljust(self.width)}", err=True, nl=False)
+        self.width = len(line)
+
+    def close(self) -> None:
+        """Clear the bar, so the summary starts on a clean line."""
+        if self.width:
+            click.echo("\r" + " " * self.width + "\r", err=True, nl=False)
+
+
+def _lines(sources: tuple[str, ...]) -> int | None:
+    """Lines in the sources (a CSV header counts too: the total is an
+    estimate), or None when a source is not a regular file."""
+    total = 0
+    for source in sources:
+        path = Path(source)
+        if not path.is_file():
+            return None
+        count, last = 0, b"\n"
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                count += chunk.count(b"\n")
+                last = chunk[-1:]
+        total += count + (last != b"\n")
+    return total
 
 
 class RejectsFile:
