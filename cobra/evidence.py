@@ -64,7 +64,8 @@ class Evidence:
     # Due date of the oldest open invoice: strategies count days from it.
     oldest_open_due: str | None = None
     # The latest promise to pay: "none", "open", "kept", "partly_kept" or
-    # "broken"; and the date an open promise is due.
+    # "broken" (an instalment of a broken payment plan counts as broken);
+    # and the date an open promise is due.
     promise_state: str = "none"
     open_promise_due: str | None = None
 

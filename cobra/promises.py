@@ -6,7 +6,9 @@ after the day it was made and by its date plus a grace period
 has passed, a promise partly paid is *partly kept* (the rest is still owed)
 and one not paid at all is *broken*. Payment-plan instalments are promises
 like any other, so a missed instalment is a broken promise, and its plan is
-broken with it.
+broken with it: the plan's instalments still to come are *cancelled*, so
+they no longer hold contact back, and the customer's latest promise is the
+broken one.
 
 Payments are spent on promises in order of their dates: a payment goes to
 the earliest promise that was already made, is not yet covered, and whose
@@ -15,8 +17,8 @@ all of a customer's promises, and only open promises change: a resolved one
 stays as it was decided.
 
 A broken or partly kept promise raises a task for a person, and the
-customer's latest promise being broken moves it to the strategy its config
-names for that (``on_broken_promise``).
+customer's latest promise being broken (or its payment plan) moves it to the
+strategy its config names for that (``on_broken_promise``).
 """
 
 from __future__ import annotations
@@ -41,19 +43,32 @@ class Checked:
     still_open: int = 0
     plans_broken: int = 0
     plans_completed: int = 0
+    cancelled: int = 0  # instalments of the plans broken
     tasks: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (
+        text = (
             f"promises: {self.kept} kept, {self.partly_kept} partly kept, "
             f"{self.broken} broken, {self.still_open} still open"
         )
+        if self.plans_broken:
+            text += (
+                f"; {self.plans_broken} payment plan"
+                f"{'s' if self.plans_broken > 1 else ''} broken, "
+                f"{self.cancelled} later instalment"
+                f"{'s' if self.cancelled != 1 else ''} cancelled"
+            )
+        return text
 
 
 def _allocate(
     promises, payments, grace: timedelta
 ) -> dict[int, tuple[int, str | None]]:
-    """promise id -> (amount covered, day it was covered in full or None)."""
+    """promise id -> (amount covered, day it was covered in full or None).
+
+    A cancelled instalment takes no share: the plan it belonged to is over.
+    """
+    promises = [p for p in promises if p["status"] != "cancelled"]
     remaining = {p["id"]: p["amount"] for p in promises}
     covered = {p["id"]: 0 for p in promises}
     full_on: dict[int, str | None] = {p["id"]: None for p in promises}
@@ -83,6 +98,7 @@ def check(store, today: date, grace_days: int = DEFAULT_GRACE_DAYS) -> Checked:
     grace = timedelta(days=grace_days)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     found = Checked()
+    raised = []  # (promise, status, task title) of each broken or partly kept
     groups = defaultdict(list)
     for row in queries.promises_to_check(conn):
         groups[(row["customer_id"], row["currency"])].append(row)
@@ -132,22 +148,36 @@ def check(store, today: date, grace_days: int = DEFAULT_GRACE_DAYS) -> Checked:
                         else f"{promise['name']} ({promise['account']}) paid only part "
                         f"of {promised} promised by {promise['due_on']}: {owed} still owed"
                     )
-                    if promise["plan_id"]:
-                        what += (
-                            f" (instalment {promise['instalment']} of a payment plan)"
-                        )
-                    queries.add_task(
-                        conn,
-                        customer_id=customer_id,
-                        kind="broken_promise",
-                        due_on=today.isoformat(),
-                        title=what,
-                        at=now,
-                        source_key=f"promise:{promise['id']}:{status}",
-                        promise_id=promise["id"],
-                    )
-                    found.tasks.append(what)
-        found.plans_broken, found.plans_completed = queries.settle_plans(
+                    raised.append((promise, status, what))
+        broken_plans, found.plans_completed = queries.settle_plans(
             conn, at_day=today.isoformat()
         )
+        found.plans_broken = len(broken_plans)
+        cancelled = queries.cancel_instalments_of_broken_plans(conn, at=now)
+        found.cancelled = sum(cancelled.values())
+        found.still_open -= found.cancelled
+        # The tasks come after the plans are settled, so a missed instalment's
+        # task says what became of its plan.
+        for promise, status, what in raised:
+            plan = promise["plan_id"]
+            if plan:
+                what += f" (instalment {promise['instalment']} of a payment plan"
+                if plan in broken_plans:
+                    what += ", now broken"
+                    left = cancelled.get(plan, 0)
+                    if left:
+                        what += f"; its {left} later instalment"
+                        what += "s cancelled" if left > 1 else " cancelled"
+                what += ")"
+            queries.add_task(
+                conn,
+                customer_id=promise["customer_id"],
+                kind="broken_promise",
+                due_on=today.isoformat(),
+                title=what,
+                at=now,
+                source_key=f"promise:{promise['id']}:{status}",
+                promise_id=promise["id"],
+            )
+            found.tasks.append(what)
     return found

@@ -4,7 +4,9 @@ A promise counts in the period it was made. Its status is the one the
 promise check recorded (``cobra plan`` and ``cobra run`` check promises),
 if it was resolved on or before the as-of date; otherwise it was still open
 then. kept rate = kept / (kept + partly kept + broken): open promises are
-not yet a result. Amounts per currency.
+not yet a result. The instalments of a payment plan cancelled when it broke
+count no more once cancelled: the missed instalment is the broken promise.
+Amounts per currency.
 """
 
 from __future__ import annotations
@@ -20,8 +22,13 @@ RESOLVED = ("kept", "partly_kept", "broken")
 
 
 def status_as_of(promise, as_of: str) -> str:
+    """kept, partly_kept, broken, cancelled (no longer a promise) or open."""
     resolved_on = promise["resolved_on"]
-    if promise["status"] in RESOLVED and resolved_on and resolved_on <= as_of:
+    if (
+        promise["status"] in (*RESOLVED, "cancelled")
+        and resolved_on
+        and resolved_on <= as_of
+    ):
         return promise["status"]
     return "open"
 
@@ -35,6 +42,9 @@ def build(context: Context, by: tuple[str, ...]) -> list[dict]:
     for promise in queries.promises(
         context.conn, context.period.start.isoformat(), context.period.end.isoformat()
     ):
+        status = status_as_of(promise, as_of)
+        if status == "cancelled":
+            continue
         customer = customers[promise["customer_id"]]
         key: tuple = ()
         for field in by:
@@ -48,7 +58,6 @@ def build(context: Context, by: tuple[str, ...]) -> list[dict]:
             else:
                 key += (customer[field] or NONE,)
         cell = cells[(key, promise["currency"])]
-        status = status_as_of(promise, as_of)
         cell["made"] += 1
         cell[status] += 1
         cell["promised"] += promise["amount"]

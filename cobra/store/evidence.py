@@ -93,11 +93,17 @@ SELECT customer_id, COUNT(*) AS contacts,
 FROM contacts WHERE 1 {only} GROUP BY customer_id
 """
 
+# The latest promise is the last one made; the instalments of a payment plan
+# that broke count as the broken promise they became (the later ones were
+# cancelled with the plan, and are no promise any more).
 _PROMISES = """
-SELECT customer_id, COUNT(*) AS promises_made,
+SELECT customer_id, SUM(status <> 'cancelled') AS promises_made,
        MAX(CASE WHEN status = 'open' THEN due_on END) AS open_promise_due,
-       (SELECT p2.status FROM promises p2 WHERE p2.customer_id = promises.customer_id
-          AND p2.made_on <= :as_of ORDER BY p2.made_on DESC, p2.id DESC LIMIT 1)
+       (SELECT CASE WHEN pl.status = 'broken' THEN 'broken' ELSE p2.status END
+          FROM promises p2 LEFT JOIN payment_plans pl ON pl.id = p2.plan_id
+          WHERE p2.customer_id = promises.customer_id AND p2.made_on <= :as_of
+          AND p2.status <> 'cancelled'
+          ORDER BY p2.made_on DESC, p2.id DESC LIMIT 1)
            AS latest_promise_status,
        SUM(status = 'broken' AND resolved_on <= :as_of) AS promises_broken,
        SUM(status IN ('kept', 'partly_kept') AND resolved_on <= :as_of) AS promises_kept

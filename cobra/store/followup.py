@@ -242,14 +242,21 @@ def close_tasks(conn, promise_id: int, *, kind: str, at: str, note: str) -> None
     )
 
 
-def settle_plans(conn, *, at_day: str) -> tuple[int, int]:
-    """Plans with a broken instalment are broken; with all kept, completed."""
-    broken = conn.execute(
-        "UPDATE payment_plans SET status = 'broken', resolved_on = ?"
-        " WHERE status = 'active' AND id IN (SELECT plan_id FROM promises"
-        "   WHERE plan_id IS NOT NULL AND status IN ('broken', 'partly_kept'))",
-        (at_day,),
-    ).rowcount
+def settle_plans(conn, *, at_day: str) -> tuple[set[int], int]:
+    """Plans with a broken instalment are broken; with all kept, completed.
+
+    Returns the ids of the plans broken now, and how many were completed.
+    """
+    broken = {
+        row[0]
+        for row in conn.execute(
+            "UPDATE payment_plans SET status = 'broken', resolved_on = ?"
+            " WHERE status = 'active' AND id IN (SELECT plan_id FROM promises"
+            "   WHERE plan_id IS NOT NULL AND status IN ('broken', 'partly_kept'))"
+            " RETURNING id",
+            (at_day,),
+        )
+    }
     completed = conn.execute(
         "UPDATE payment_plans SET status = 'completed', resolved_on = ?"
         " WHERE status = 'active' AND NOT EXISTS (SELECT 1 FROM promises"
@@ -257,6 +264,35 @@ def settle_plans(conn, *, at_day: str) -> tuple[int, int]:
         (at_day,),
     ).rowcount
     return broken, completed
+
+
+def cancel_instalments_of_broken_plans(conn, *, at: str) -> dict[int, int]:
+    """The open instalments of broken plans cancelled; plan id -> how many.
+
+    The plan ended with the instalment missed: the later ones hold no
+    contact back and wait for no payment, but stay, dated the day the plan
+    broke, so the history shows them. Their open tasks are closed.
+    """
+    cancelled: dict[int, int] = {}
+    ids = []
+    for promise_id, plan_id in conn.execute(
+        "UPDATE promises SET status = 'cancelled', resolved_on = (SELECT"
+        "   pl.resolved_on FROM payment_plans pl WHERE pl.id = promises.plan_id)"
+        " WHERE status = 'open' AND plan_id IN"
+        "   (SELECT id FROM payment_plans WHERE status = 'broken')"
+        " RETURNING id, plan_id"
+    ).fetchall():
+        cancelled[plan_id] = cancelled.get(plan_id, 0) + 1
+        ids.append(promise_id)
+    if ids:
+        marks = ", ".join("?" * len(ids))
+        conn.execute(
+            "UPDATE tasks SET state = 'done', done_at = ?,"
+            " note = 'the payment plan was broken: this instalment is cancelled'"
+            f" WHERE state = 'open' AND promise_id IN ({marks})",
+            [at, *ids],
+        )
+    return cancelled
 
 
 def next_instalments(conn) -> dict[int, sqlite3.Row]:

@@ -18,7 +18,8 @@ _PARTS = {
                   FROM payments WHERE customer_id = ?""",
     "credit_note": """SELECT issue_date AS date, number, currency, amount
                       FROM credit_notes WHERE customer_id = ?""",
-    "promise": """SELECT made_on AS date, due_on, currency, amount, status
+    "promise": """SELECT made_on AS date, due_on, currency, amount, status, resolved_on,
+                         instalment
                   FROM promises WHERE customer_id = ?""",
     "interaction": """SELECT substr(at, 1, 10) AS date, channel, outcome, collector, note
                       FROM interactions WHERE customer_id = ?""",
@@ -64,9 +65,20 @@ def _text(kind: str, row: sqlite3.Row) -> str:
     if kind == "credit_note":
         return f"{row['number']}: {_money(row['currency'], row['amount'])}"
     if kind == "promise":
+        status = row["status"]
+        if status == "cancelled":
+            status = f"cancelled on {row['resolved_on']}: its payment plan was broken"
+        number = row["instalment"]
+        what = (
+            ""
+            if number is None
+            else "down payment: "
+            if number == 0
+            else f"instalment {number}: "
+        )
         return (
-            f"to pay {_money(row['currency'], row['amount'])} by {row['due_on']} "
-            f"({row['status']})"
+            f"{what}to pay {_money(row['currency'], row['amount'])} by {row['due_on']} "
+            f"({status})"
         )
     if kind == "interaction":
         who = f" by {row['collector']}" if row["collector"] else ""

@@ -1,0 +1,144 @@
+"""The promise check, through the commands that run it (`cobra plan`, `cobra run`,
+`cobra import`): promises kept, partly kept and broken, its grace period, and
+a payment plan broken by a missed instalment."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+from histories import database, load, struggling
+
+D1 = date(2026, 6, 10)
+
+
+def day(offset: int) -> str:
+    return (D1 + timedelta(days=offset)).isoformat()
+
+
+def at(offset: int, hour: int = 15) -> str:
+    return f"{day(offset)}T{hour:02d}:00:00+00:00"
+
+
+def plan(run, offset: int) -> tuple[list[dict], str]:
+    """`cobra plan` for D1 + *offset*: the contacts, and what it said."""
+    result = run("plan", "--for", day(offset), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout), result.stderr
+
+
+def log(run, *args: str, today: int):
+    result = run("log", *args, "--at", at(today))
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+def owed(run) -> int:
+    """What BRICK owes, in cents."""
+    return database(run).execute(
+        "SELECT SUM(balance) FROM invoices WHERE status = 'open'").fetchone()[0]
+
+
+def cents(minor: int) -> str:
+    return f"{minor // 100}.{minor % 100:02d}"
+
+
+def promises(run) -> list[tuple]:
+    return [tuple(r) for r in database(run).execute(
+        "SELECT instalment, due_on, status, resolved_on FROM promises ORDER BY id")]
+
+
+def broken_tasks(run) -> list[str]:
+    return [r[0] for r in database(run).execute(
+        "SELECT title FROM tasks WHERE kind = 'broken_promise' ORDER BY id")]
+
+
+def pay(run, tmp_path, on: str, amount: str, reference: str) -> str:
+    path = tmp_path / f"{reference}.jsonl"
+    path.write_text(json.dumps({
+        "type": "payment", "customer_id": "BRICK", "date": on, "payment_id": reference,
+        "currency": "USD", "amount": amount,
+    }) + "\n")
+    result = run("import", str(path))
+    assert result.exit_code == 0, result.stderr
+    return result.stderr
+
+
+# -- a payment plan broken by a missed instalment ----------------------------------
+
+
+def agree_three_instalments(run, tmp_path) -> list[str]:
+    """BRICK agrees on D1 to pay what it owes on days 5, 35 and 65."""
+    brick = struggling()
+    brick.records[0]["phone"] = "+12125550188"
+    load(run, tmp_path, brick)
+    total = owed(run)
+    first = total - 2 * (total // 3)
+    dates = [day(5), day(35), day(65)]
+    amounts = [first, total // 3, total // 3]
+    log(run, "BRICK", "--outcome", "plan_agreed", "--collector", "ana",
+        *[arg for due, amount in zip(dates, amounts)
+          for arg in ("--instalment", f"{due}={cents(amount)}")], today=0)
+    return dates
+
+
+def test_a_missed_instalment_breaks_the_plan_and_the_customer_is_pressed_again(
+    run, tmp_path
+):
+    dates = agree_three_instalments(run, tmp_path)
+    # While the plan runs, the plan's instalments set the contacts.
+    reminders, _ = plan(run, 2)
+    assert [(c["strategy"], c["template"]) for c in reminders] == [
+        ("payment-plan", "instalment-reminder")]
+
+    # Nothing paid on day 5; two days of grace later, on day 8, the promise
+    # check of `cobra plan` finds the instalment broken, and the plan with it.
+    contacts, said = plan(run, 8)
+    assert "1 broken" in said
+    assert "1 payment plan broken, 2 later instalments cancelled" in said
+    assert promises(run) == [
+        (1, dates[0], "broken", day(7)),
+        (2, dates[1], "cancelled", day(8)),
+        (3, dates[2], "cancelled", day(8)),
+    ]
+    assert database(run).execute(
+        "SELECT status, resolved_on FROM payment_plans").fetchone()[:] == (
+        "broken", day(8))
+    [task] = broken_tasks(run)
+    assert task.startswith("Brickwork Builders LLC (BRICK) did not keep the promise")
+    assert task.endswith(
+        "(instalment 1 of a payment plan, now broken; its 2 later instalments "
+        "cancelled)")
+
+    # The customer moves to the strategy for a broken promise, and nothing
+    # waits for the instalments still to come: the message goes out.
+    assert {c["strategy"] for c in contacts} == {"broken-promise"}
+    assert [(c["channel"], c["state"], c["held_because"]) for c in contacts] == [
+        ("email", "planned", None)]
+
+    # The cancelled instalments are no promise to check on their dates, and
+    # the history says why they ended.
+    agenda = run("agenda", "--for", dates[1], "--format", "json")
+    assert agenda.exit_code == 0, agenda.stderr
+    assert [i["kind"] for i in json.loads(agenda.stdout)] == ["broken_promise"]
+    shown = json.loads(run("show", "BRICK", "--format", "json").stdout)["timeline"]
+    assert [e["text"] for e in shown if e["kind"] == "promise"][1:] == [
+        f"instalment {n}: to pay {cents(a)} USD by {d} (cancelled on {day(8)}: its "
+        "payment plan was broken)"
+        for n, a, d in [(2, owed(run) // 3, dates[1]), (3, owed(run) // 3, dates[2])]
+    ]
+
+
+def test_a_payment_after_the_plan_broke_goes_to_the_promise_made_since(
+    run, tmp_path
+):
+    dates = agree_three_instalments(run, tmp_path)
+    plan(run, 8)  # the plan breaks
+    # A new promise, due after the second (cancelled) instalment's date: the
+    # payment that keeps it is not spent on the cancelled instalment.
+    assert dates[1] < day(36)
+    log(run, "BRICK", "--outcome", "promise", "--amount", "300", "--on", day(36),
+        today=10)
+    said = pay(run, tmp_path, day(30), "300.00", "BRICK-P-AFTER")
+    assert "promises: 1 kept" in said
+    assert [p[2] for p in promises(run)] == ["broken", "cancelled", "cancelled", "kept"]
