@@ -6,7 +6,10 @@ environment is registered here and replaced by ``***`` in any log line, so a
 password in an exception message cannot leak into a log file.
 
 The log file names customers and their addresses, so cobra creates it
-readable by its owner only (and any folder it makes for it, 0700).
+readable by its owner only (and any folder it makes for it, 0700). A
+command's failures are printed on stderr in the command's own words and
+written to the log file with :func:`to_file`, so cron's mail and the file
+both have them without stderr showing them twice.
 """
 
 from __future__ import annotations
@@ -57,6 +60,26 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+class _NotForStderr(logging.Filter):
+    """Leaves out the lines meant for the log file alone."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "file_only", False)
+
+
+def to_file(
+    level: int, message: str, logger: str = "cobra", *, exc_info: bool = False
+) -> None:
+    """Write *message* to the log file only, when one is configured.
+
+    For what a command has already printed on stderr in its own words: a
+    failure, the summary of a run that failed.
+    """
+    logging.getLogger(logger).log(
+        level, "%s", message, exc_info=exc_info, extra={"file_only": True}
+    )
+
+
 def _create_private(file: Path) -> None:
     """Create the log file for its owner only, and any missing folder 0700.
 
@@ -93,6 +116,7 @@ def configure(level: int, fmt: str = "text", file: Path | None = None) -> None:
         formatter = _ScrubbingFormatter("%(levelname)s %(name)s: %(message)s")
 
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    handlers[0].addFilter(_NotForStderr())
     if file is not None:
         _create_private(file)
         file_handler = logging.FileHandler(file, encoding="utf-8")

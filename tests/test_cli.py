@@ -296,6 +296,39 @@ def test_a_log_file_that_cannot_be_written_is_bad_input(run, tmp_path):
     assert "--log-file or log.file" in result.stderr
 
 
+def test_a_failed_command_is_in_the_log_file_and_once_on_stderr(
+    failing_command, run, tmp_path
+):
+    log_file = tmp_path / "cobra.log"
+    result = run("-q", "--log-file", str(log_file), "explode", "work")
+    assert result.exit_code == 1
+    assert result.stderr == "Error: server said no to ***\n"
+    logged = log_file.read_text()
+    assert "ERROR cobra.cli: cobra explode failed (exit 1): server said no to ***" in logged
+    assert "s3cr3t" not in logged
+
+
+def test_an_unexpected_error_leaves_its_traceback_in_the_log_file(
+    failing_command, run, tmp_path, monkeypatch
+):
+    monkeypatch.delenv("COBRA_DEBUG")
+    log_file = tmp_path / "cobra.log"
+    result = run("--log-file", str(log_file), "explode", "bug")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.stderr
+    logged = log_file.read_text()
+    assert "cobra explode failed (exit 1): unexpected KeyError: 'unexpected'" in logged
+    assert "Traceback" in logged and 'raise KeyError("unexpected")' in logged
+
+
+def test_a_usage_error_is_in_the_log_file(run, tmp_path):
+    log_file = tmp_path / "cobra.log"
+    result = run("--log-file", str(log_file), "customers", "--no-such-option")
+    assert result.exit_code == 2
+    logged = log_file.read_text()
+    assert "cobra customers failed (exit 2): No such option '--no-such-option'" in logged
+
+
 def test_quiet_hides_warnings_and_verbose_shows_info(failing_command, run):
     assert "talking to server" not in run("-q", "explode", "work").stderr
     assert "talking to server" in run("explode", "work").stderr

@@ -124,6 +124,21 @@ class CobraCommandError(click.ClickException):
         self.exit_code = exit_code
 
 
+def _log_failure(
+    ctx: click.Context, code, message: str | None = None, exc_info=False
+) -> None:
+    """Write a command's failure to the log file; stderr gets it from click."""
+    import logging
+
+    from cobra import logs
+
+    line = " ".join(filter(None, ["cobra", ctx.invoked_subcommand]))
+    line += f" failed (exit {code})"
+    if message:
+        line += f": {logs.scrub(message)}"
+    logs.to_file(logging.ERROR, line, "cobra.cli", exc_info=exc_info)
+
+
 def _debugging() -> bool:
     return os.environ.get("COBRA_DEBUG", "") not in ("", "0")
 
@@ -187,23 +202,30 @@ class CobraGroup(click.Group):
         except CobraError as exc:
             from cobra.logs import scrub
 
-            raise CobraCommandError(scrub(str(exc)), exc.exit_code) from exc
-        except (
-            click.exceptions.ClickException,
-            click.exceptions.Exit,
-            click.Abort,
-            BrokenPipeError,
-        ):
+            message = scrub(str(exc))
+            _log_failure(ctx, exc.exit_code, message)
+            raise CobraCommandError(message, exc.exit_code) from exc
+        except click.exceptions.ClickException as exc:
+            _log_failure(ctx, exc.exit_code, exc.format_message())
+            raise
+        except SystemExit as exc:
+            # A command that printed its own report (`cobra run`, `cobra
+            # send`) and exits non-zero: the log file gets a closing line.
+            if exc.code not in (0, None):
+                _log_failure(ctx, exc.code)
+            raise
+        except (click.exceptions.Exit, click.Abort, BrokenPipeError):
             raise
         except Exception as exc:
+            message = f"unexpected {type(exc).__name__}: {exc}"
+            _log_failure(ctx, 1, message, exc_info=True)
             if _debugging():
                 raise
             import logging
 
             logging.getLogger("cobra").debug("unexpected error", exc_info=True)
             raise CobraCommandError(
-                f"unexpected {type(exc).__name__}: {exc} (COBRA_DEBUG=1 shows the traceback)",
-                1,
+                f"{message} (COBRA_DEBUG=1 shows the traceback)", 1
             ) from exc
 
 

@@ -7,6 +7,7 @@ needs them.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,3 +70,15 @@ class App:
 
 
 pass_app = click.make_pass_decorator(App)
+
+
+def report(kind: str, message: str, logger: str = "cobra.cli") -> None:
+    """A problem on stderr as ``kind: message``, and in the log file.
+
+    *kind* is ``error`` or ``warning``; the log line takes that level, so a
+    cron job's mail and the log file tell the same story.
+    """
+    message = logs.scrub(message)
+    click.echo(f"{kind}: {message}", err=True)
+    level = logging.ERROR if kind == "error" else logging.WARNING
+    logs.to_file(level, message, logger)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from datetime import date, datetime
 
 import click
 
-from cobra.cli.app import App, pass_app
+from cobra import logs
+from cobra.cli.app import App, pass_app, report
 from cobra.cli.cmd_send import InstantParam
 from cobra.cli.options import DATE, today
 
@@ -67,24 +69,40 @@ def run_command(
 
 
 def _report(summary, *, quiet: bool, dry_run: bool) -> None:
-    """The summary on stderr: always when something failed, else unless -q."""
+    """The summary on stderr: always when something failed, else unless -q.
+
+    Each failure also goes to the log file, and so does the whole summary of
+    a run that failed: a sysadmin reading the file sees what cron mailed.
+    """
     for source in summary.sources:
         if source.error:
-            click.echo(f"error: {source.source}: {source.error}", err=True)
+            # An importer's message usually names its source already.
+            named = source.error.startswith(source.source)
+            message = source.error if named else f"{source.source}: {source.error}"
+            report("error", message, "cobra.run")
     if summary.stopped:
-        click.echo(f"error: {summary.stopped}", err=True)
+        report("error", summary.stopped, "cobra.run")
     sending = summary.sending
     if sending is not None:
         for name, problem in {**sending.unbound, **sending.setup_errors}.items():
-            click.echo(f"error: channel {name}: {problem}", err=True)
+            report("error", f"channel {name}: {problem}", "cobra.run")
         if sending.unknown:
-            click.echo(
-                f"warning: {sending.unknown} messages were interrupted while sending; "
+            report(
+                "warning",
+                f"{sending.unknown} messages were interrupted while sending; "
                 "check them, then `cobra send --retry-unknown`",
-                err=True,
+                "cobra.run",
             )
-    if quiet and summary.ok:
+    lines = _summary_lines(summary, dry_run=dry_run)
+    if not summary.ok:
+        steps = "; ".join(line.strip() for line in lines[1:])
+        logs.to_file(logging.ERROR, f"{lines[0]} {steps}", "cobra.run")
+    elif quiet:
         return
+    click.echo("\n".join(lines), err=True)
+
+
+def _summary_lines(summary, *, dry_run: bool) -> list[str]:
     lines = [f"{'Dry run' if dry_run else 'Run'} for {summary.day}:"]
     for source in summary.sources:
         if source.counts:
@@ -105,10 +123,11 @@ def _report(summary, *, quiet: bool, dry_run: bool) -> None:
         lines.append(
             f"  planned {summary.planned}, held back {summary.held_in_plan}{new}"
         )
+    sending = summary.sending
     if sending is not None:
         lines.append(
             f"  sent {sending.sent}, failed {sending.failed}, held {sending.held}, "
             f"retried {sending.retried}, waiting {sending.waiting}"
         )
     lines.append(f"  on the agenda: {summary.tasks_due} (cobra agenda)")
-    click.echo("\n".join(lines), err=True)
+    return lines

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from datetime import date, datetime
 
 import click
 
-from cobra.cli.app import App, pass_app
+from cobra import logs
+from cobra.cli.app import App, pass_app, report
 from cobra.cli.options import DATE, format_option
 from cobra.output import emit
 
@@ -138,7 +140,7 @@ def send_command(
     if fmt != "table":
         emit([summary.as_dict()], fmt)
     for name, problem in {**summary.unbound, **summary.setup_errors}.items():
-        click.echo(f"error: channel {name}: {problem}", err=True)
+        report("error", f"channel {name}: {problem}", "cobra.send")
     parts = [
         f"sent {summary.sent}",
         f"failed {summary.failed}",
@@ -154,11 +156,13 @@ def send_command(
             parts.append(f"{label} {count}")
     click.echo("Send: " + ", ".join(parts) + ".", err=True)
     if summary.unknown:
-        click.echo(
-            f"warning: {summary.unknown} messages were interrupted while sending and "
+        report(
+            "warning",
+            f"{summary.unknown} messages were interrupted while sending and "
             "may or may not have reached the customer; check them (cobra show), then "
             "`cobra send --retry-unknown` sends them again.",
-            err=True,
+            "cobra.send",
         )
     if not summary.ok:
+        logs.to_file(logging.ERROR, "Send: " + ", ".join(parts) + ".", "cobra.send")
         sys.exit(1)
