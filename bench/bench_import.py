@@ -210,6 +210,32 @@ def baseline(shell: str, csv_path: Path, db: Path) -> Child:
     return done
 
 
+# The least any CPython importer can do: csv.reader's rows, unchecked, into
+# a bare table by executemany, in one transaction. Not a target: it shows
+# how much of the sqlite3 shell's time pure Python spends before checking,
+# deduplicating customers or keeping an index.
+PYTHON_FLOOR = """
+import csv, sqlite3, sys
+conn = sqlite3.connect(sys.argv[2])
+with open(sys.argv[1], newline="", encoding="utf-8") as handle:
+    rows = csv.reader(handle)
+    width = len(next(rows))
+    columns = ", ".join(f"c{i}" for i in range(width))
+    conn.execute(f"CREATE TABLE t ({columns})")
+    marks = ", ".join("?" * width)
+    with conn:
+        conn.executemany(f"INSERT INTO t VALUES ({marks})", rows)
+"""
+
+
+def python_floor(csv_path: Path, db: Path) -> Child:
+    """PYTHON_FLOOR over the file into a new database file."""
+    for leftover in (db, db.with_name(db.name + "-journal")):
+        leftover.unlink(missing_ok=True)
+    argv = [sys.executable, "-c", PYTHON_FLOOR, str(csv_path), str(db)]
+    return measure(argv, cwd=csv_path.parent).check("the Python floor")
+
+
 def cobra_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COBRA_")}
     config = home / "empty.toml"
@@ -285,6 +311,7 @@ def run(quick: bool) -> dict[str, float]:
     baselines: list[Child] = []
     firsts: list[Child] = []
     agains: list[Child] = []
+    floors: list[Child] = []
     with tempfile.TemporaryDirectory(dir=OUT, prefix="import-run-") as work:
         work = Path(work)
         home = work / "home"
@@ -296,6 +323,8 @@ def run(quick: bool) -> dict[str, float]:
         def sqlite_round() -> None:
             progress(f"sqlite3 .import ({len(baselines) + 1} of {total})...")
             baselines.append(baseline(shell, csv_path, bare))
+            progress(f"Python floor ({len(floors) + 1} of {total})...")
+            floors.append(python_floor(csv_path, work / "floor.sqlite"))
 
         # Interleaved: a burst of load on the machine lands on both sides.
         # Each round: baseline, first import, baseline, re-import; then one
@@ -328,6 +357,7 @@ def run(quick: bool) -> dict[str, float]:
     base = statistics.median(child.seconds for child in baselines)
     first_s = statistics.median(child.seconds for child in firsts)
     again_s = statistics.median(child.seconds for child in agains)
+    floor_s = statistics.median(child.seconds for child in floors)
     # The peak is a limit, not a typical value: the worst round counts.
     first_peak = max(child.peak_mb for child in firsts)
     again_peak = max(child.peak_mb for child in agains)
@@ -339,6 +369,10 @@ def run(quick: bool) -> dict[str, float]:
     print(
         f"baseline: sqlite3 {version[0] if version else '?'} .import into a bare "
         f"table: {_times(baselines)}"
+    )
+    print(
+        "Python floor (csv.reader rows, unchecked, executemany into a bare table): "
+        f"{_times(floors)}"
     )
     print(f"cobra first import into a new store: {_times(firsts)}")
     print(f"cobra re-import of the unchanged file: {_times(agains)}")
@@ -357,6 +391,8 @@ def run(quick: bool) -> dict[str, float]:
         "reimport_s": again_s,
         "first_import_ratio": first_s / base,
         "reimport_ratio": again_s / first_s,
+        "python_floor_s": floor_s,
+        "python_floor_ratio": floor_s / base,
         "baseline_rows_per_sec": round(rows / base),
         "first_import_rows_per_sec": round(rows / first_s),
         "reimport_rows_per_sec": round(rows / again_s),
