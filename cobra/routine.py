@@ -5,6 +5,10 @@
 3. diagnose and plan the day's contacts;
 4. send what is due.
 
+A dry run does steps 1 to 3 on a scratch copy of the store, thrown away at
+the end, and sends nothing: it checks the sources and plans on what they
+would import, exactly as the real run would, and keeps none of it.
+
 Every step is idempotent (imports are upserts, the plan is keyed, the outbox
 claims each message), so a run killed halfway and started again finishes
 the day without repeating anything, and a second run on the same day sends
@@ -35,6 +39,7 @@ class RunSummary:
     """One line per step, for the report and for monitoring."""
 
     day: date
+    dry_run: bool = False
     sources: list[SourceResult] = field(default_factory=list)
     promises: object = None  # cobra.promises.Checked
     planned: int = 0
@@ -52,6 +57,7 @@ class RunSummary:
     def as_dict(self) -> dict:
         return {
             "day": self.day.isoformat(),
+            "dry_run": self.dry_run,
             "ok": self.ok,
             "stopped": self.stopped,
             "sources": [
@@ -98,7 +104,7 @@ def configured_sources(config) -> list[dict]:
     return found
 
 
-def import_source(store, config, spec: dict, *, dry_run: bool = False):
+def import_source(store, config, spec: dict):
     """Import one configured source in its own transaction."""
     from cobra import ledger
     from cobra.importers import ImportContext, choose
@@ -114,7 +120,6 @@ def import_source(store, config, spec: dict, *, dry_run: bool = False):
     records = importer.read(spec["source"], spec["options"], context)
     options = ledger.LoadOptions(
         sync=spec["sync"],
-        dry_run=dry_run,
         sync_max_close_share=float(config.get("import.sync_max_close_share", 0.5)),
     )
     return importer.name, ledger.load(store, records, [spec["source"]], options)
@@ -124,17 +129,21 @@ def run(
     store, config, day: date, *, dry_run: bool = False, at: datetime | None = None
 ) -> RunSummary:
     """Do the day; see the module docstring."""
+    if dry_run:
+        with store.scratch_copy() as scratch:
+            return _run(scratch, config, day, RunSummary(day, dry_run=True), at)
+    return _run(store, config, day, RunSummary(day), at)
+
+
+def _run(store, config, day: date, summary: RunSummary, at: datetime | None):
     from cobra import planning, promises, sending
     from cobra.store import agenda, plans
 
-    summary = RunSummary(day)
     for spec in configured_sources(config):
         result = SourceResult(spec["source"], spec["importer"] or "?")
         summary.sources.append(result)
         try:
-            result.importer, loaded = import_source(
-                store, config, spec, dry_run=dry_run
-            )
+            result.importer, loaded = import_source(store, config, spec)
         except CobraError as exc:
             result.error = str(exc)
             summary.stopped = (
@@ -145,18 +154,17 @@ def run(
             return summary
         result.counts = loaded.counts
 
-    if not dry_run:
-        summary.promises = promises.check(
-            store, day, int(config.get("follow_up.promise_grace_days", 2))
-        )
+    summary.promises = promises.check(
+        store, day, int(config.get("follow_up.promise_grace_days", 2))
+    )
 
     planner = planning.Planner(store, config)
     contacts = planner.plan(day)
     summary.planned = sum(1 for c in contacts if not c.held)
     summary.held_in_plan = sum(1 for c in contacts if c.held)
-    if not dry_run:
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        summary.planned_new = plans.insert(store.conn, (c.row(now) for c in contacts))
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    summary.planned_new = plans.insert(store.conn, (c.row(now) for c in contacts))
+    if not summary.dry_run:
         summary.sending = sending.Sender(store, config, at=at).run(day=day)
     summary.tasks_due = sum(1 for _ in agenda.due(store.conn, day=day.isoformat()))
     return summary

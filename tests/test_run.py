@@ -135,3 +135,160 @@ def test_a_successful_quiet_run_logs_nothing(run, isolated, ledger, tmp_path):
     result = day_run(run, "-q", "--log-file", str(log_file), "--")
     assert (result.exit_code, result.stderr) == (0, ""), result.stderr
     assert log_file.read_text(encoding="utf-8") == ""
+
+
+# -- the summary ----------------------------------------------------------------------
+
+
+def imported(ledger: Path) -> str:
+    return (
+        f"  imported {ledger} (jsonl): customers 3 inserted; invoices 75 inserted; "
+        "payments 72 inserted"
+    )
+
+
+def sent_files(work: Path) -> list[Path]:
+    """What the file backend wrote: one .eml per e-mail, one .json per SMS."""
+    folder = work / "outbox"
+    return sorted(folder.iterdir()) if folder.exists() else []
+
+
+def test_the_text_summary_names_each_step_on_stderr(run, isolated, ledger):
+    use_sources(isolated, ledger)
+    result = day_run(run)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"Run for {DAY}:",
+        imported(ledger),
+        "  promises: 0 kept, 0 partly kept, 0 broken, 0 still open",
+        "  planned 3, held back 0 (3 new in the outbox)",
+        "  sent 3, failed 0, held 0, retried 0, waiting 0",
+        "  on the agenda: 0 (cobra agenda)",
+    ]
+    files = sent_files(isolated)
+    assert [f.suffix for f in files] == [".eml", ".eml", ".json"]
+    assert {f.name.split("_")[0] for f in files} == {"ACME", "BOLT", "CRUX"}
+
+
+def test_quiet_prints_nothing_when_the_day_went_well(run, isolated, ledger):
+    use_sources(isolated, ledger)
+    result = day_run(run, "-q", "--")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")
+    assert len(sent_files(isolated)) == 3
+
+
+def test_the_json_summary_is_one_object_on_stdout(run, isolated, ledger):
+    use_sources(isolated, ledger)
+    result = day_run(run, "-q", "--", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    summary = json.loads(result.stdout)
+    assert summary["day"] == DAY
+    assert (summary["ok"], summary["dry_run"], summary["stopped"]) == (True, False, None)
+    [source] = summary["sources"]
+    assert source["source"] == str(ledger) and source["importer"] == "jsonl"
+    assert source["counts"]["customers"] == {"inserted": 3, "updated": 0, "unchanged": 0}
+    assert source["error"] is None
+    assert summary["promises"] == {"kept": 0, "partly_kept": 0, "broken": 0}
+    assert (summary["planned"], summary["planned_new"], summary["held_in_plan"]) == (3, 3, 0)
+    assert summary["send"]["sent"] == 3 and summary["send"]["failed"] == 0
+    assert summary["tasks_due"] == 0
+
+    # The same day again: everything is already done.
+    again = json.loads(day_run(run, "--format", "json").stdout)
+    assert again["sources"][0]["counts"]["customers"]["unchanged"] == 3
+    assert (again["planned"], again["planned_new"], again["send"]["sent"]) == (0, 0, 0)
+    assert len(sent_files(isolated)) == 3
+
+
+def test_a_source_that_cannot_be_read_stops_the_run_before_planning(
+    run, isolated, ledger, tmp_path
+):
+    missing = tmp_path / "missing.jsonl"
+    use_sources(isolated, ledger, missing)
+    result = day_run(run, "--format", "json")
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert summary["ok"] is False
+    assert summary["stopped"].startswith(f"source {missing} could not be imported")
+    assert [s["error"] for s in summary["sources"]] == [
+        None,
+        f"{missing}: cannot read: No such file or directory",
+    ]
+    assert (summary["planned"], summary["send"]) == (0, None)
+    # The text summary is printed even though the run was not asked to be
+    # loud: a failure always is. Nothing was planned or sent.
+    assert "\n  planned " not in result.stderr
+    assert f"Run for {DAY}:\n  imported {ledger} (jsonl)" in result.stderr
+    assert outbox_rows(run) == 0
+    assert sent_files(isolated) == []
+
+
+# -- --dry-run -------------------------------------------------------------------
+
+
+def dump(run) -> list[str]:
+    """Every table's rows, as SQL, to compare a store before and after."""
+    database = Path(run("db", "path").stdout.strip())
+    with sqlite3.connect(database) as conn:
+        return list(conn.iterdump())
+
+
+def test_a_dry_run_on_a_fresh_store_plans_what_the_import_would_bring(
+    run, isolated, ledger
+):
+    use_sources(isolated, ledger)
+    run("db", "migrate")
+    before = dump(run)
+
+    result = day_run(run, "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"Dry run for {DAY}:",
+        imported(ledger),
+        "  promises: 0 kept, 0 partly kept, 0 broken, 0 still open",
+        "  planned 3, held back 0 (3 would be new in the outbox)",
+        "  on the agenda: 0 (cobra agenda)",
+    ]
+    # Nothing of it was kept, and nothing was sent.
+    assert dump(run) == before
+    assert sent_files(isolated) == []
+    assert json.loads(run("customers", "--format", "json").stdout) == []
+    database = Path(run("db", "path").stdout.strip())
+    assert sorted(p.name for p in database.parent.iterdir() if "scratch" in p.name) == []
+
+    # The real run then does what the dry run announced.
+    real = json.loads(day_run(run, "--format", "json").stdout)
+    assert (real["planned"], real["planned_new"], real["send"]["sent"]) == (3, 3, 3)
+
+
+def test_a_dry_run_plans_a_new_customer_of_the_source_and_keeps_it_out(
+    run, isolated, ledger
+):
+    use_sources(isolated, ledger)
+    assert day_run(run).exit_code == 0
+    with ledger.open("a", encoding="utf-8") as more:
+        more.writelines(json.dumps(r) + "\n" for r in good_payer("DUNE").records)
+    before = dump(run)
+
+    summary = json.loads(day_run(run, "--dry-run", "--format", "json").stdout)
+    assert summary["dry_run"] is True
+    assert summary["sources"][0]["counts"]["customers"] == {
+        "inserted": 1, "updated": 0, "unchanged": 3,
+    }
+    # Only the newcomer is due: the others had their reminder this morning.
+    assert (summary["planned"], summary["planned_new"], summary["send"]) == (1, 1, None)
+    assert dump(run) == before
+    assert len(sent_files(isolated)) == 3
+
+
+def test_a_dry_run_fails_on_a_bad_source_as_the_run_would(
+    run, isolated, ledger, tmp_path
+):
+    missing = tmp_path / "missing.jsonl"
+    use_sources(isolated, ledger, missing)
+    result = day_run(run, "--dry-run")
+    assert result.exit_code == 1
+    assert f"error: {missing}: cannot read" in result.stderr
+    assert json.loads(run("customers", "--format", "json").stdout) == []

@@ -32,7 +32,8 @@ from cobra.cli.options import DATE, today
 @click.option(
     "--dry-run",
     is_flag=True,
-    help="Import, check and plan without writing; send nothing.",
+    help="Do the day on a scratch copy of the database: import, check promises "
+    "and plan as the real run would, then keep none of it; send nothing.",
 )
 @click.option(
     "--format",
@@ -50,8 +51,11 @@ def run_command(
     Safe to schedule: a second `cobra run` while one is running exits at
     once with code 75; a run killed halfway and started again finishes the
     day without repeating anything; running twice on the same day sends
-    nothing new. Quiet on success with -q. Exit codes: 0 done, 1 something
-    failed (a source, a send), 2 bad config or usage, 75 already running.
+    nothing new. Quiet on success with -q. --dry-run does the day on a
+    scratch copy of the database: it checks the sources and shows the plan
+    they would give, keeps nothing and sends nothing. Exit codes: 0 done, 1
+    something failed (a source, a send), 2 bad config or usage, 75 already
+    running.
 
     Example: cobra -q run   (in a crontab: 0 9 * * 1-6 cobra -q run)
     """
@@ -119,9 +123,10 @@ def _summary_lines(summary, *, dry_run: bool) -> list[str]:
     if summary.promises is not None:
         lines.append(f"  {summary.promises.summary()}")
     if not summary.stopped:
-        new = "" if dry_run else f" ({summary.planned_new} new in the outbox)"
+        new = f"{summary.planned_new} {'would be ' if dry_run else ''}new"
         lines.append(
-            f"  planned {summary.planned}, held back {summary.held_in_plan}{new}"
+            f"  planned {summary.planned}, held back {summary.held_in_plan} "
+            f"({new} in the outbox)"
         )
     sending = summary.sending
     if sending is not None:

@@ -271,6 +271,43 @@ class Store:
         os.replace(partial, destination)
         return destination
 
+    @contextmanager
+    def scratch_copy(self) -> Iterator[Store]:
+        """A private copy of the database to try work on, deleted afterwards.
+
+        For dry runs that must do everything a real one does (imports,
+        plans) and keep none of it. The copy is SQLite's online backup,
+        made next to the database (same disk, same protections) or, when
+        that folder is not writable, in the temporary folder; 0600 either
+        way, and removed with its journal files however the work ends.
+        """
+        import tempfile
+
+        try:
+            fd, name = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".scratch", dir=self.path.parent
+            )
+        except OSError:
+            fd, name = tempfile.mkstemp(prefix="cobra-", suffix=".scratch")
+        os.close(fd)
+        path = Path(name)
+        try:
+            target = sqlite3.connect(path)
+            try:
+                self.conn.backup(target)
+            finally:
+                target.close()
+            copy = Store.open(path, migrate=False)
+            # Thrown away at the end: no flush to disk is worth waiting for.
+            copy.conn.execute("PRAGMA synchronous = OFF")
+            try:
+                yield copy
+            finally:
+                copy.close()
+        finally:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+
     # -- the portfolio -----------------------------------------------------
 
     def portfolio(
