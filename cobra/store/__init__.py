@@ -279,7 +279,9 @@ class Store:
         plans) and keep none of it. The copy is SQLite's online backup,
         made next to the database (same disk, same protections) or, when
         that folder is not writable, in the temporary folder; 0600 either
-        way, and removed with its journal files however the work ends.
+        way, and removed with its journal files when the work ends, even
+        with an error. Only a killed process leaves one behind, as
+        ``.NAME.*.scratch``: safe to delete.
         """
         import tempfile
 
