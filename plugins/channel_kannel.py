@@ -68,6 +68,22 @@ DLR_STATES = {
     16: ("failed", "rejected by the SMS centre"),
 }
 
+# Failed reports that blame the number, which cobra then marks invalid. A 2
+# (not delivered to the phone) does, unless the centre's answer says the
+# message only expired or was dropped: a phone switched off for days works
+# again later. A 16 (refused by the centre) does only when the refusal names
+# the destination: SMPP's invalid destination address, type of number or
+# numbering plan (Kannel answers "NACK/0x0000000b/Invalid Destination
+# Address"), or an upstream smsbox refusing the receiver. Other refusals (the
+# sender, the account, the text, a busy centre) are on cobra's side, and
+# would otherwise mark every number of a run invalid.
+_NOT_THE_NUMBER = re.compile(r"\bstat:(?:EXPIRED|DELETED|UNKNOWN)\b", re.IGNORECASE)
+_BAD_DESTINATION = re.compile(
+    r"NACK/(?:0x0000000b|0x00000050|0x00000051)/"
+    r"|NACK/.*(?:receiver|number\(s\) has/have been denied)",
+    re.IGNORECASE,
+)
+
 # smsbox's answers that mean it took the message: "0: Accepted for delivery",
 # "3: Queued for later delivery" (no SMS centre connected right now; the
 # bearerbox keeps it and sends it when one is), and "Sent." from a smsbox
@@ -281,6 +297,15 @@ def _decode(data: bytes, charset: str, coding: str) -> str:
     return data.decode(name or "utf-8", errors="replace")
 
 
+def bad_number(status: int, answer: str) -> bool:
+    """Whether a delivery report of type *status* says the number is bad."""
+    if status == 2:
+        return not _NOT_THE_NUMBER.search(answer)
+    if status == 16:
+        return bool(_BAD_DESTINATION.match(answer))
+    return False
+
+
 def phone_number(value: str) -> str:
     """An SMS sender in E.164 where it can be read as a number.
 
@@ -423,7 +448,14 @@ class KannelBackend:
             raise ValueError(f"unknown Kannel delivery report type {status}")
         state, meaning = known
         answer = str(values.get("answer") or "").strip()
-        return [Receipt(state=state, key=key, detail=answer or meaning)]
+        return [
+            Receipt(
+                state=state,
+                key=key,
+                detail=answer or meaning,
+                invalid_address=bad_number(int(status), answer),
+            )
+        ]
 
     def inbound(self, request, settings=None) -> list[Inbound]:
         """An SMS from a customer, passed on by an ``sms-service`` get-url."""

@@ -277,6 +277,60 @@ def test_delivery_reports_arrive_and_are_read(kannel, monkeypatch):
     assert abs(int(by_status["1"].query["at"]) - time.time()) < 60
 
 
+def test_a_number_an_upstream_gateway_refuses_is_reported_invalid(kannel, monkeypatch):
+    # The upstream gateway bars +1 numbers: Kannel reports 16 with its answer.
+    key = f"BARRED-{next(counter)}|friendly-reminder#2|2026-06-10|sms"
+    base = kannel.listener.base + "/sms"
+    send(
+        settings(kannel.sendsms_url, monkeypatch, receipts_url=base, smsc="upstream"),
+        message(unique("Recordatorio"), to="+12125550190", key=key),
+    )
+
+    [call] = kannel.listener.wait_for(
+        lambda c: c.path == "/sms/status" and c.query.get("key") == key
+    )
+    assert call.query["status"] == "16"
+    [receipt] = BACKEND.receipt(request(call))
+    assert (receipt.state, receipt.key) == ("failed", key)
+    assert receipt.invalid_address is True
+    assert receipt.detail == (
+        "NACK/Number(s) has/have been denied by white- and/or black-lists."
+    )
+
+
+def test_a_report_that_the_phone_never_got_it_marks_the_number_invalid(
+    kannel, monkeypatch
+):
+    key = f"UNDELIV-{next(counter)}|friendly-reminder#2|2026-06-10|sms"
+    body = unique("Aviso de pago")
+    base = kannel.listener.base + "/sms"
+    send(
+        settings(kannel.sendsms_url, monkeypatch, receipts_url=base, smsc="web"),
+        message(body, key=key),
+    )
+    [sent] = kannel.listener.wait_for(
+        lambda c: c.path == "/smsc" and c.query.get("text") == body
+    )
+    assert kannel.report(sent, 2) == "Sent."  # the centre: not delivered
+
+    def reported(status):
+        [call] = kannel.listener.wait_for(
+            lambda c: (
+                c.path == "/sms/status"
+                and c.query.get("key") == key
+                and c.query.get("status") == status
+            )
+        )
+        [receipt] = BACKEND.receipt(request(call))
+        return receipt
+
+    accepted, failed = reported("8"), reported("2")
+    assert (accepted.state, accepted.invalid_address) == ("sent", False)
+    assert (failed.state, failed.key) == ("failed", key)
+    assert failed.invalid_address is True
+    assert failed.detail == "the SMS centre could not deliver it"
+
+
 def test_without_a_receipts_url_no_report_is_asked_for(kannel, monkeypatch):
     body = unique("Sin reportes")
     send(settings(kannel.sendsms_url, monkeypatch, smsc="web"), message(body))
@@ -622,6 +676,40 @@ def test_each_report_type_maps_to_a_state(status, state):
     assert receipt.detail  # the meaning, when the centre gave no answer
 
 
+SMPP_REPORT = "id:7 sub:001 dlvrd:000 submit date:2606101200 done date:2606101201"
+
+
+@pytest.mark.parametrize(
+    ("status", "answer", "invalid"),
+    [
+        ("2", "", True),  # Kannel's own word: not delivered to the phone
+        ("2", f"{SMPP_REPORT} stat:UNDELIV err:001 text:Hola", True),
+        ("2", f"{SMPP_REPORT} stat:REJECTD err:000 text:Hola", True),
+        # Switched off past the validity period, or dropped: it may work later.
+        ("2", f"{SMPP_REPORT} stat:EXPIRED err:000 text:Hola", False),
+        ("2", f"{SMPP_REPORT} stat:DELETED err:000 text:Hola", False),
+        ("16", "NACK/0x0000000b/Invalid Destination Address", True),
+        ("16", "NACK/0x00000051/Invalid Destination Numbering Plan Indicator", True),
+        (
+            "16",
+            "NACK/Number(s) has/have been denied by white- and/or black-lists.",
+            True,
+        ),
+        # The centre refused cobra's side: the sender, the account, the rate.
+        ("16", "NACK/0x0000000a/Invalid Source Address", False),
+        ("16", "NACK/0x00000058/Throttling error", False),
+        ("16", "NACK/", False),
+        ("1", "", False),
+        ("8", "ACK/", False),
+    ],
+)
+def test_a_failed_report_says_whether_the_number_is_bad(status, answer, invalid):
+    query = {"key": "K|s#1|2026-06-10|sms", "status": status, "answer": answer}
+    call = Request("GET", "/sms/status", "http://x/sms/status", query, {}, {}, b"")
+    [receipt] = BACKEND.receipt(call)
+    assert receipt.invalid_address is invalid
+
+
 @pytest.mark.parametrize(
     "query",
     [{"status": "1"}, {"key": "K", "status": "32"}, {"key": "K", "status": "%d"}],
@@ -773,6 +861,45 @@ def test_cobra_send_through_kannel_then_reports_and_a_stop_reach_receipts_serve(
         assert (sender, text) == (number, "STOP")
         db.close()
     listener.close()
+
+
+def test_a_number_refused_upstream_is_marked_invalid_through_receipts_serve(
+    kannel, run, tmp_path, isolated, monkeypatch, receipts_serve
+):
+    port, start_serve = receipts_serve
+    number = "+12125550191"
+    monkeypatch.setenv("KANNEL_TEST_PASSWORD", PASSWORD)
+    (isolated / "cobra.toml").write_text(
+        "[channels.sms]\n"
+        'backend = "kannel"\n'
+        f'url = "{kannel.sendsms_url}"\n'
+        f'username = "{USERNAME}"\n'
+        'password_env = "KANNEL_TEST_PASSWORD"\n'
+        'smsc = "upstream"\n'
+        "[receipts]\n"
+        f'public_url = "http://127.0.0.1:{port}"\n'
+    )
+    reminded_customer(run, tmp_path, "BARREDUP", number)
+    start_serve()
+
+    result = run("send", "--for", DAY, "--at", f"{DAY}T12:00:00-04:00")
+    assert result.exit_code == 0, result.stderr
+    assert "Send: sent 1, failed 0" in result.stderr  # smsbox took it
+    with sqlite3.connect(run("db", "path").stdout.strip()) as db:
+
+        def outcome():
+            return db.execute(
+                "SELECT o.state, o.error, c.invalid_since, c.invalid_reason"
+                " FROM outbox o JOIN contacts c ON c.customer_id = o.customer_id"
+                " WHERE o.channel = 'sms' AND c.value = ?",
+                (number,),
+            ).fetchone()
+
+        wait_until(lambda: outcome()[0] == "failed", "Kannel's report 16 applied")
+        wait_until(lambda: outcome()[2], "the number marked invalid")
+        _, error, _, reason = outcome()
+    assert "denied by white- and/or black-lists" in error
+    assert "denied by white- and/or black-lists" in reason
 
 
 def reminded_customer(run, tmp_path, account: str, number: str) -> None:

@@ -9,9 +9,14 @@ up, /etc/kannel) is neither used nor disturbed. The gateway has:
 - ``web``: an HTTP "SMS centre" (``smsc = http``, ``system-type = kannel``).
   Messages sent with ``smsc=web`` arrive at the test's :class:`Listener` as
   query parameters; a GET on its own port injects an incoming SMS, which
-  smsbox passes to the ``sms-service`` get-url, the listener again.
+  smsbox passes to the ``sms-service`` get-url, the listener again, or
+  reports a message's delivery (:meth:`Kannel.report`).
+- ``upstream``: another HTTP centre, whose "remote Kannel" is this gateway's
+  own smsbox, logged in as the barred account: a message sent with
+  ``smsc=upstream`` to a +1 number is refused there, and Kannel reports 16.
 
-``fake`` refuses messages routed to ``web``, and ``web`` takes only those.
+``fake`` refuses messages routed to ``web`` or ``upstream``, which take only
+their own.
 Kannel 1.4 has no interface setting for these two ports: they bind every
 interface, and ``connect-allow-ip`` admits loopback only.
 
@@ -212,8 +217,10 @@ smsc = fake
 smsc-id = fake
 port = {fake}
 connect-allow-ip = "127.0.0.1"
-denied-smsc-id = web
+denied-smsc-id = "web;upstream"
 
+# A remote centre that reports back: it calls the dlr-url given with each
+# message, this centre's own port with the report's type and Kannel's id.
 group = smsc
 smsc = http
 smsc-id = web
@@ -223,7 +230,21 @@ connect-allow-ip = "127.0.0.1"
 smsc-username = {web_username}
 smsc-password = {web_password}
 send-url = "{listener}/smsc"
+dlr-url = "http://127.0.0.1:{web}/?username={web_username}&password={web_password}"
 allowed-smsc-id = web
+
+# An upstream Kannel, this gateway's own smsbox as the barred account: it
+# refuses numbers of the United States and Canada, so Kannel reports 16.
+group = smsc
+smsc = http
+smsc-id = upstream
+system-type = kannel
+port = {upstream}
+connect-allow-ip = "127.0.0.1"
+smsc-username = {barred_username}
+smsc-password = {barred_password}
+send-url = "http://127.0.0.1:{sendsms}/cgi-bin/sendsms"
+allowed-smsc-id = upstream
 
 group = smsbox
 bearerbox-host = 127.0.0.1
@@ -419,6 +440,25 @@ class Kannel:
                 return found
             time.sleep(0.05)
 
+    def report(self, call: Call, kind: int) -> str:
+        """The ``web`` centre's delivery report of type *kind* for the message
+        it got as *call*: what a remote centre does with the ``dlr-url``
+        Kannel gave it, a call on the centre's port naming Kannel's id."""
+        found = re.search(r"[?&]dlr-mid=([0-9a-f-]+)", call.query.get("dlr-url", ""))
+        assert found, f"no dlr-mid in the centre's dlr-url: {call.query}"
+        query = urlencode(
+            {
+                "username": WEB_USERNAME,
+                "password": WEB_PASSWORD,
+                "dlr-mask": kind,
+                "dlr-mid": found.group(1),
+                "to": call.query["to"],
+            }
+        )
+        url = f"http://127.0.0.1:{self.ports['web']}/?{query}"
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.read().decode("utf-8", errors="replace")
+
     def inject(self, sender: str, text: str | bytes, **extra: str) -> str:
         """An SMS from a customer, handed in through the ``web`` centre."""
         query = urlencode(
@@ -455,7 +495,7 @@ def running(
     """
     installed()
     folder.mkdir(parents=True, exist_ok=True)
-    names = ("admin", "smsbox", "fake", "web", "sendsms")
+    names = ("admin", "smsbox", "fake", "web", "upstream", "sendsms")
     ports = dict(zip(names, free_ports(len(names))))
     core_extra = (
         f"sms-outgoing-queue-limit = {outgoing_queue_limit}\n"
