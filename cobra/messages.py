@@ -112,9 +112,11 @@ class MessageContext:
     language: str | None = None  # the customer's language tag (es, en-US)
     country: str | None = None  # ISO 3166-1 alpha-2; picks the locale (es_CL)
     # Each: number, issue_date, due_date, currency, amount, balance (minor
-    # units), days_overdue; optionally disputed (bool).
+    # units), days_overdue; optionally disputed (bool). A message to the
+    # customer leaves the disputed ones out (see _namespace).
     invoices: list[dict] = field(default_factory=list)
-    # currency -> overdue minor units; derived from the invoices when empty.
+    # currency -> overdue minor units, disputed invoices included; derived
+    # from the invoices when empty.
     overdue: dict[str, int] = field(default_factory=dict)
     objective: str = ""
     reason: str = "unknown"
@@ -146,6 +148,8 @@ class MessageContext:
 # Names a template can use besides the fields above, computed from them.
 DERIVED = {
     "totals": "the overdue amounts as Money, one per currency, by currency code",
+    "disputed_invoices": "the invoices in dispute, which a customer message leaves "
+    "out of invoices and totals",
     "disputed_totals": "the balances of invoices in dispute, as Money per currency",
     "undisputed_totals": "the overdue balances not in dispute, as Money per currency",
     "oldest": "the invoice with the most days overdue, or None",
@@ -505,11 +509,22 @@ def _invoice(item: dict) -> dict:
     return result
 
 
-def _namespace(context: MessageContext, template_language: str, locale: str) -> dict:
+def _namespace(
+    context: MessageContext,
+    template_language: str,
+    locale: str,
+    *,
+    to_customer: bool = True,
+) -> dict:
+    """The template's variables. A message *to_customer* demands nothing in
+    dispute: the disputed invoices are left out of ``invoices``, ``totals``
+    and ``oldest`` (``disputed_invoices`` still names them); a brief for a
+    person lists them, marked, with the totals as owed."""
     from cobra.money import Money
 
     values = {f.name: getattr(context, f.name) for f in fields(context)}
     invoices = [_invoice(item) for item in context.invoices]
+    in_dispute = [item for item in invoices if item["disputed"]]
     overdue = dict(context.overdue)
     if not overdue:
         for item in invoices:
@@ -526,8 +541,16 @@ def _namespace(context: MessageContext, template_language: str, locale: str) -> 
         else:
             continue
         bucket[item["currency"]] = bucket.get(item["currency"], 0) + item["balance"]
+    if to_customer and in_dispute:
+        invoices = [item for item in invoices if not item["disputed"]]
+        for item in in_dispute:
+            code = item["currency"]
+            if item["days_overdue"] > 0 and code in overdue:
+                overdue[code] -= item["balance"]
+        overdue = {code: amount for code, amount in overdue.items() if amount > 0}
     values.update(
         invoices=invoices,
+        disputed_invoices=in_dispute,
         overdue=overdue,
         disputed_totals=[Money(disputed[code], code) for code in sorted(disputed)],
         undisputed_totals=[
@@ -659,11 +682,15 @@ def _render_file(
 ) -> Rendered:
     env = _environment(folders)
     locale = _locale(language, context.language, context.country)
-    values = _namespace(context, language, locale)
     template_name = f"{language}/{name}{SUFFIX}"
-    token = _LOCALE.set(locale)
     try:
         parsed = _read(path)
+    except UnicodeDecodeError:
+        raise MessageTemplateError(str(path), None, "not UTF-8 text") from None
+    audience = parsed.meta.get("audience", "customer")
+    values = _namespace(context, language, locale, to_customer=audience != "staff")
+    token = _LOCALE.set(locale)
+    try:
         body = env.get_template(template_name).render(values)
         subject = None
         if "subject" in parsed.meta:
@@ -678,7 +705,6 @@ def _render_file(
     finally:
         _LOCALE.reset(token)
     body = _tidy(body)
-    audience = parsed.meta.get("audience", "customer")
     if (
         context.opt_out
         and audience != "staff"

@@ -6,7 +6,9 @@ due today, and turns it into a contact: channel, template, method, tactic,
 and the rendered message. Then it checks what must hold the contact back:
 an opt-out, disputed invoices, a promise not yet due, a missing contact
 address, or the contact rules of the customer's country (:mod:`cobra.guard`),
-which may also move it to the next allowed moment.
+which may also move it to the next allowed moment. An automated message
+that goes out demands only what is not in dispute: the templates leave
+disputed invoices out of its listing and totals (:mod:`cobra.messages`).
 
 Catching up: after days without planning, only the step due *now* is
 planned, once; earlier skipped steps are not sent in a burst. A customer
@@ -479,6 +481,12 @@ class Planner:
             }
             for row in self.plans.open_invoices(self.store.conn, contact.customer_id)
         ]
+        # Plans are offered for what may be asked for: not what is in dispute.
+        undisputed: dict[str, int] = {}
+        for invoice in invoices:
+            if invoice["days_overdue"] and not invoice["disputed"]:
+                code = invoice["currency"]
+                undisputed[code] = undisputed.get(code, 0) + invoice["balance"]
         language = contact.language
         context = messages.MessageContext(
             company=self.company_name,
@@ -502,7 +510,7 @@ class Planner:
             ),
             salesperson=customer["salesperson_email"],
             plan_options=(
-                self._plan_options(entry.evidence.overdue, contact.planned_for)
+                self._plan_options(undisputed, contact.planned_for)
                 if contact.template in self.templates_with_plans
                 else []
             ),

@@ -251,6 +251,24 @@ def test_customer_emails_are_written_in_the_customers_language(name):
     assert " the " in english.body and " de " not in english.body
 
 
+@pytest.mark.parametrize("language", ["es", "en"])
+@pytest.mark.parametrize("name", sorted(SHIPPED - PLAN))
+def test_only_briefs_list_and_count_the_invoices_in_dispute(name, language):
+    # N-3 (99.99 USD, 4 days overdue) is in dispute: a message to the
+    # customer asks for the other two only; a brief for a person shows all.
+    context = full_context("USD", language, name)
+    message = render(name, language, context)
+    listed = [line for line in message.body.splitlines() if "N-3" in line]
+    if name in BRIEFS:
+        assert any(line.startswith("- ") for line in listed), message.body
+        assert "[in dispute]" in message.body or "[en disputa]" in message.body
+    else:
+        assert not any(line.startswith("- ") for line in listed), message.body
+        assert "99.99" not in message.body
+        assert "$12,445.66" not in message.body  # N-1 + N-2 + N-3
+        assert "$12,355.67" in message.body, message.body  # N-1 + N-2
+
+
 @pytest.mark.parametrize(
     ("language", "maker", "amount", "due", "subject"),
     [

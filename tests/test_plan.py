@@ -184,6 +184,65 @@ def test_no_valid_email_falls_back_to_the_channel_the_strategy_names(run, tmp_pa
     assert contact["state"] == "planned"
 
 
+@pytest.mark.parametrize(
+    ("language", "listed", "total", "left_out"),
+    [
+        ("en", "- Invoice ACME-0026, issued", "Total overdue: $300.00",
+         "Invoice ACME-0025 is not included here because it is in dispute; we will "
+         "write to you separately once we have reviewed it."),
+        ("es", "- Factura ACME-0026, emitida", "Total vencido: $300.00",
+         "La factura ACME-0025 no se incluye en este mensaje porque está en disputa; "
+         "le escribiremos por separado cuando la hayamos revisado."),
+    ],
+)
+def test_an_automated_message_demands_nothing_in_dispute(
+    run, tmp_path, language, listed, total, left_out
+):
+    # Two bills overdue; the customer disputes the larger one. The reminder
+    # that goes out asks for the other only: its listing and its total leave
+    # the disputed invoice out, and say so.
+    history = History("ACME", "Acme Tools Inc.")
+    history.records[0]["language"] = language
+    history.monthly(date(2024, 4, 1), 24, "1200.00")
+    disputed = history.invoice(date(2026, 4, 1), "1200.00")  # 40 days overdue
+    history.invoice(date(2026, 5, 1), "300.00")  # 10 days overdue
+    load(run, tmp_path, history)
+    logged = run("log", "ACME", "--outcome", "dispute", "--invoice", disputed,
+                 "--at", "2026-06-09T15:00:00+00:00")
+    assert logged.exit_code == 0, logged.stderr
+
+    [contact] = plan(run)
+    assert (contact["channel"], contact["state"]) == ("email", "planned")
+    body, subject = database(run).execute("SELECT body, subject FROM outbox").fetchone()
+    assert "ACME-0025" not in subject and "ACME-0026" in subject
+    listing = [line for line in body.splitlines() if line.startswith("- ")]
+    assert len(listing) == 1 and listing[0].startswith(listed), body
+    assert total in body, body
+    assert "1,500" not in body and "1.500" not in body
+    assert left_out in body
+
+
+def test_payment_plans_are_offered_for_what_is_not_in_dispute(run, tmp_path):
+    import re
+
+    history = History("ACME", "Acme Tools Inc.")
+    history.monthly(date(2024, 4, 1), 24, "1200.00")
+    disputed = history.invoice(date(2026, 4, 1), "1200.00")
+    history.invoice(date(2026, 5, 1), "300.00")
+    load(run, tmp_path, history)
+    logged = run("log", "ACME", "--outcome", "dispute", "--invoice", disputed,
+                 "--reason", "cannot_pay", "--at", "2026-06-09T15:00:00+00:00")
+    assert logged.exit_code == 0, logged.stderr
+    [contact] = plan(run)
+    assert contact["template"] == "payment-options"
+    body = database(run).execute("SELECT body FROM outbox").fetchone()[0]
+    offered = re.findall(r"(\d+) monthly installments of \$([\d.,]+)", body)
+    assert offered, body
+    for count, amount in offered:
+        # Each plan spreads the 300.00 not in dispute, never the 1500.00.
+        assert int(count) * float(amount.replace(",", "")) <= 300, body
+
+
 def test_disputes_hold_automated_messages(run, tmp_path):
     # Half the overdue amount disputed, half not: the undisputed part is chased.
     # All of it disputed with an e-mail step due: held.
