@@ -568,6 +568,7 @@ def test_activity_counts_interactions_and_messages(run, tmp_path):
 #           half 1.96 x sqrt(0.0625 + 0.0600) / 1.9604 = 0.3500 -> 0.15 .. 0.85
 #   2 of 3: centre (0.6667 + 0.6403) / 2.2805 = 0.5731,
 #           half 1.96 x sqrt(0.0741 + 0.1067) / 2.2805 = 0.3654 -> 0.2077 .. 0.9385
+#           (to more places 0.207655 .. 0.938510: the table's 20.8% .. 93.9%)
 #   0 of 1: centre 1.9208 / 4.8416 = 0.3967, half 0.3967 -> 0.0 .. 0.7935
 #   5 of 7: centre (0.7143 + 0.2744) / 1.5488 = 0.6384,
 #           half 1.96 x sqrt(0.0292 + 0.0196) / 1.5488 = 0.2794 -> 0.3589 .. 0.9178
@@ -721,6 +722,30 @@ def test_tactics_allocation_by_variant_and_reason(run, tmp_path, isolated):
     ]
     table = run("report", "tactics", *SEPT, "--by", "tactic")
     assert "66.7%" in table.stdout and "1200.00 USD" in table.stdout
+
+
+def test_the_tactics_table_rounds_each_ratio_once(run, tmp_path):
+    contacts_portfolio(run, tmp_path)
+    # pressure, 2 of 3: 66.7%, 20.8% to 93.9%. The upper bound is 0.938510;
+    # rounded to 0.9385 for scripts first and then again, it would show 93.8%.
+    # legitimating, 1 of 1: the lower bound is 0.206543, 20.7%; through
+    # 0.2065 it would be 20.6%. personal_appeal, 2 of 4: 15.0% .. 85.0%.
+    table = run("report", "tactics", *SEPT, "--by", "tactic").stdout.splitlines()
+    header = table[0].split()
+    rows = {line.split()[0]: line.split() for line in table[2:]}
+    assert header[5:8] == ["success_rate", "rate_low", "rate_high"]
+    assert rows["pressure"][5:8] == ["66.7%", "20.8%", "93.9%"]
+    assert rows["legitimating"][5:8] == ["100.0%", "20.7%", "100.0%"]
+    assert rows["personal_appeal"][5:8] == ["50.0%", "15.0%", "85.0%"]
+    # Scripts get the numbers, rounded once to 4 places.
+    pressure = next(
+        r for r in report(run, "tactics", *SEPT, "--by", "tactic")
+        if r["tactic"] == "pressure"
+    )
+    assert (pressure["rate_low"], pressure["rate_high"]) == (0.2077, 0.9385)
+    # The HTML page's table too.
+    page = run("report", "html", *SEPT).stdout
+    assert ">20.8%-93.9%<" in page and ">20.7%-100.0%<" in page
 
 
 # -- Bad input ---------------------------------------------------------------------

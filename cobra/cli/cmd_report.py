@@ -13,9 +13,6 @@ from cobra.cli.app import App
 from cobra.cli.options import DATE, format_option, today
 from cobra.errors import CobraInputError, CobraWorkError
 
-# Ratios shown as percentages in the table; scripts get the number (0-1).
-PERCENT = ("kept_rate", "success_rate", "rate_low", "rate_high", "allocation")
-
 
 def _names() -> str:
     from cobra.reports import REPORTS
@@ -41,11 +38,22 @@ def _by_fields(name: str, given: tuple[str, ...], module) -> tuple[str, ...]:
     return tuple(dict.fromkeys(fields))  # each once, in the order given
 
 
+def _for_scripts(row: dict) -> dict:
+    """Ratios as numbers (0-1) rounded once, from their exact values."""
+    from cobra.reports import RATIOS, share
+
+    return {key: share(value) if key in RATIOS else value for key, value in row.items()}
+
+
 def _for_table(row: dict) -> dict:
+    """Ratios as percentages rounded once, from their exact values; amounts
+    in several currencies on one line."""
+    from cobra.reports import RATIOS, percent
+
     shown = {}
     for key, value in row.items():
-        if key in PERCENT and value is not None:
-            value = f"{value:.1%}"
+        if key in RATIOS:
+            value = percent(value)
         elif isinstance(value, list):
             value = "; ".join(f"{m['amount']} {m['currency']}" for m in value)
         shown[key] = value
@@ -213,8 +221,7 @@ def report_command(
     from cobra.output import emit
 
     rows = module.build(context, fields)
-    if fmt == "table":
-        rows = [_for_table(row) for row in rows]
+    rows = [_for_table(row) if fmt == "table" else _for_scripts(row) for row in rows]
     empty = (
         f"Nothing open on {as_of}."
         if name == "aging"

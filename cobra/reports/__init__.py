@@ -3,9 +3,10 @@
 Each report module has ``DESCRIPTION``, ``FIELDS`` (what ``--by`` may name,
 in order), ``DEFAULT_BY`` and ``build(context, by) -> list[dict]``: rows with
 stable snake_case keys, amounts as decimal strings in the currency's major
-unit next to a ``currency`` column, ratios as numbers. Amounts in different
-currencies are never added together: a report that sums money has one row
-per currency, or lists one total per currency.
+unit next to a ``currency`` column, ratios as exact numbers (``RATIOS``),
+rounded where they are shown. Amounts in different currencies are never
+added together: a report that sums money has one row per currency, or lists
+one total per currency.
 
 docs/reports.md defines every figure with its formula.
 """
@@ -86,19 +87,45 @@ def money_list(totals: dict[str, int]) -> list[dict]:
     ]
 
 
-def ratio(numerator: int, denominator: int, places: int = 4) -> float | None:
-    """numerator / denominator rounded half up, or None when nothing to divide."""
+# The ratios (0-1) among the reports' columns. Reports keep them exact (a
+# Fraction, or a float for an interval's bounds) and they are rounded once,
+# when shown: share() for scripts, percent() for people. Rounding for the
+# JSON first and again for the table would show 2 of 3's upper bound,
+# 0.93851, as 0.9385 and then 93.8%.
+RATIOS = ("kept_rate", "success_rate", "rate_low", "rate_high", "allocation")
+
+
+def ratio(numerator: int, denominator: int) -> Fraction | None:
+    """numerator / denominator exactly, or None when nothing to divide."""
     if not denominator:
         return None
-    return rounded(Fraction(numerator, denominator), places)
+    return Fraction(numerator, denominator)
 
 
-def rounded(value: Fraction | Decimal | int, places: int) -> float:
-    """An exact value rounded half up to *places* decimals, for display."""
+def _exact(value: Fraction | Decimal | float) -> Decimal:
     if isinstance(value, Fraction):
-        value = Decimal(value.numerator) / Decimal(value.denominator)
+        return Decimal(value.numerator) / Decimal(value.denominator)
+    return Decimal(value)
+
+
+def rounded(value: Fraction | Decimal | float, places: int) -> float:
+    """An exact value rounded half up to *places* decimals, for display."""
     step = Decimal(1).scaleb(-places)
-    return float(Decimal(value).quantize(step, rounding=ROUND_HALF_UP))
+    return float(_exact(value).quantize(step, rounding=ROUND_HALF_UP))
+
+
+def share(value: Fraction | float | None) -> float | None:
+    """A ratio for scripts: rounded half up to 4 decimals (0.9385)."""
+    return None if value is None else rounded(value, 4)
+
+
+def percent(value: Fraction | float | None, places: int = 1) -> str | None:
+    """A ratio for people: a percentage rounded half up (93.9%)."""
+    if value is None:
+        return None
+    step = Decimal(1).scaleb(-places)
+    shown = _exact(value).scaleb(2).quantize(step, rounding=ROUND_HALF_UP)
+    return f"{shown}%"
 
 
 class Customers:

@@ -16,7 +16,17 @@ from dataclasses import replace
 from datetime import timedelta
 from html import escape
 
-from cobra.reports import Context, Customers, aging, dso, money, promises, tactics
+from cobra.reports import (
+    Context,
+    Customers,
+    aging,
+    dso,
+    money,
+    percent,
+    promises,
+    share,
+    tactics,
+)
 from cobra.reports.period import Period
 from cobra.reports.svg import (
     Bar,
@@ -196,16 +206,16 @@ def _tactics(context: Context) -> str:
     for row in rows:
         rate = row["success_rate"]
         text = (
-            f"{rate:.0%} of {row['evaluated']}"
+            f"{percent(rate, 0)} of {row['evaluated']}"
             if rate is not None
             else f"{row['contacts']} pending"
         )
         bars.append(
             Interval(
                 row["tactic"],
-                rate,
-                row["rate_low"],
-                row["rate_high"],
+                share(rate),
+                share(row["rate_low"]),
+                share(row["rate_high"]),
                 text,
                 {
                     "data-tactic": row["tactic"],
@@ -236,10 +246,10 @@ def _tactics(context: Context) -> str:
                 r["contacts"],
                 r["evaluated"],
                 r["succeeded"],
-                "" if r["success_rate"] is None else f"{r['success_rate']:.1%}",
+                percent(r["success_rate"]) or "",
                 ""
                 if r["rate_low"] is None
-                else f"{r['rate_low']:.1%}-{r['rate_high']:.1%}",
+                else f"{percent(r['rate_low'])}-{percent(r['rate_high'])}",
                 "; ".join(f"{m['amount']} {m['currency']}" for m in r["recovered"]),
             ]
             for r in rows
@@ -262,10 +272,10 @@ def _allocation(context: Context) -> str:
                 r["step"],
                 r["variant"],
                 r["planned"],
-                f"{r['allocation']:.0%}",
+                percent(r["allocation"], 0),
                 ""
                 if r["success_rate"] is None
-                else f"{r['success_rate']:.0%} of {r['evaluated']}",
+                else f"{percent(r['success_rate'], 0)} of {r['evaluated']}",
             ]
             for r in rows
         ],

@@ -209,8 +209,8 @@ def _figures(cell: dict) -> dict:
         "evaluated": evaluated,
         "succeeded": succeeded,
         "success_rate": ratio(succeeded, evaluated),
-        "rate_low": None if low is None else round(low, 4),
-        "rate_high": None if high is None else round(high, 4),
+        "rate_low": low,
+        "rate_high": high,
         "recovered": money_list(cell["recovered"]),
     }
 
