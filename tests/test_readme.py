@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -49,13 +50,30 @@ def test_the_first_command_works(tmp_path):
         (tmp_path / name).symlink_to(REPO / name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("COBRA_")}
     result = subprocess.run(
-        ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        ["bash", "-c", script], check=False, cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / ".demo" / "cobra.toml").exists()
     assert (tmp_path / ".demo" / "cobra.sqlite").exists()
-    # cobra run imported the sample and planned the day; the worklist and the
-    # agenda follow it.
     assert "customers 40 inserted" in result.stderr
-    assert "planned " in result.stderr and "on the agenda:" in result.stderr
-    assert "C00000" in result.stdout  # the worklist's accounts
+
+    # The day's messages went out through the file backend, for the owner's
+    # eyes only, and nothing was left waiting for a later hour.
+    outbox = tmp_path / ".demo" / "outbox"
+    messages = sorted(outbox.glob("*.eml")) + sorted(outbox.glob("*.json"))
+    assert messages, f"cobra run sent nothing to .demo/outbox/:\n{result.stderr}"
+    assert {stat.S_IMODE(m.stat().st_mode) for m in messages} == {0o600}
+    assert stat.S_IMODE(outbox.stat().st_mode) == 0o700
+    sent = re.search(r"^  sent (\d+), failed 0, held 0, retried 0, waiting 0$",
+                     result.stderr, re.MULTILINE)
+    assert sent, result.stderr
+
+    # The worklist, then the agenda of that day: the calls the plan left for
+    # a person, which with the files make up everything sent.
+    worklist = re.findall(r"^\d+ +C\d{7} ", result.stdout, re.MULTILINE)
+    assert len(worklist) == 10, result.stdout
+    calls = re.findall(r"^T\d+ +2026-12-07 +call +C\d{7} ", result.stdout, re.MULTILINE)
+    assert calls, result.stdout
+    assert "Nothing due" not in result.stderr
+    assert int(sent.group(1)) == len(messages) + len(calls)
