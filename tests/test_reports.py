@@ -367,6 +367,21 @@ def test_cei_for_the_quarter(run, tmp_path):
     july = {r["currency"]: r for r in report(run, "cei", "--period", "2026-07")}
     assert (july["USD"]["ending"], july["USD"]["cei"]) == ("2550.00", 44.0)
 
+    # May: ALDER-0002 falls due on 05-31, the period's last day, and counts as
+    # current. Beginning (04-30): ALDER-0001 1000 + BIRCH-0001 2000 +
+    # BIRCH-0002 1500 + BIRCH-0003 800 = 5300; sales ALDER-0002 500; ending
+    # 5300 + 500 - BIRCH-0002 (paid 05-08) = 4300, of which current ALDER-0002
+    # 500. CEI = (5300 + 500 - 4300) / (5300 + 500 - 500) x 100 = 1500 / 5300
+    # x 100 = 28.30 -> 28.3 (with it past due: 1500 / 5800 = 25.9).
+    may = {r["currency"]: r for r in report(run, "cei", "--period", "2026-05")}
+    assert (
+        may["USD"]["beginning"],
+        may["USD"]["sales"],
+        may["USD"]["ending"],
+        may["USD"]["ending_current"],
+        may["USD"]["cei"],
+    ) == ("5300.00", "500.00", "4300.00", "500.00", 28.3)
+
 
 def test_promises_made_kept_and_broken(run, tmp_path):
     portfolio(run, tmp_path)
