@@ -283,6 +283,13 @@ SCHEMA = Table(
                     ),
                     "Language of messages for customers whose language is unknown.",
                 ),
+                "collections_manager_email": Key(
+                    pattern(
+                        r"[^@\s]+@[^@\s]+", "an e-mail address such as ar@example.com"
+                    ),
+                    "Who gets a third-party brief when the customer has no "
+                    "salesperson.",
+                ),
             },
             "Who is collecting.",
         ),

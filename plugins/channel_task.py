@@ -4,7 +4,10 @@ Strategies plan ``call`` and ``third_party`` steps; nothing automatic can
 make a call. This backend turns such a contact into a task on the agenda
 (``cobra agenda``), with the brief the plan rendered for it. For a
 ``third_party`` step it also e-mails the brief to the customer's
-salesperson, through whatever backend the ``email`` channel is bound to.
+salesperson, or to ``company.collections_manager_email`` when the customer
+has none, through whatever backend the ``email`` channel is bound to. When
+nobody can be e-mailed, the task's brief starts by saying so and why, and a
+warning says it too: the brief is not lost in a task nobody was given.
 
 Tasks are keyed by the message's idempotency key, so sending twice creates
 one task, and after a crash the backend can tell whether it was created
@@ -14,15 +17,22 @@ one task, and after a crash the backend can tell whether it was created
 from __future__ import annotations
 
 import dataclasses
+import logging
 from datetime import datetime, timezone
 
 import cobra
 from cobra.channels import SetupError
 
+log = logging.getLogger(__name__)
+
 TITLES = {
     "call": "Call {name} ({account})",
     "third_party": "Ask the salesperson to help with {name} ({account})",
 }
+# A third-party step whose brief goes to the manager, or to nobody.
+MANAGER_TITLE = "Ask the collections manager to help with {name} ({account})"
+NOBODY_TITLE = "Find someone to help with {name} ({account})"
+MANAGER_KEY = "company.collections_manager_email"
 
 
 class TaskSession:
@@ -46,34 +56,66 @@ class TaskSession:
         existing = outbox.task_for(conn, message.key)
         if existing:
             return f"task:{existing}"
-        if kind == "third_party" and message.cc and self.settings.relay:
-            # The brief goes to the salesperson, not to the customer; first,
-            # so that a failure leaves no task and the whole step is retried.
-            # A crash between the two repeats the e-mail to a colleague,
-            # never a message to the customer.
-            self.settings.relay("email").send(
-                dataclasses.replace(
-                    message,
-                    key=message.key + "|brief",
-                    kind="email",
-                    to=message.cc,
-                    cc=None,
-                    customer_name=message.cc,
-                    subject=message.subject or title,
+        brief, assignee = message.body, None
+        if kind == "third_party":
+            assignee, not_sent = self._brief_recipient(message)
+            if assignee and assignee != message.cc:
+                title = MANAGER_TITLE.format(
+                    name=message.customer_name, account=message.account
                 )
-            )
+            if not_sent:
+                log.warning("%s: %s", message.key, not_sent)
+                brief = f"{not_sent}\n\n{message.body}"
+                if not assignee:
+                    title = NOBODY_TITLE.format(
+                        name=message.customer_name, account=message.account
+                    )
+            else:
+                # The brief goes to a colleague, not to the customer; first,
+                # so that a failure leaves no task and the whole step is
+                # retried. A crash between the two repeats the e-mail to a
+                # colleague, never a message to the customer.
+                self.settings.relay("email").send(
+                    dataclasses.replace(
+                        message,
+                        key=message.key + "|brief",
+                        kind="email",
+                        to=assignee,
+                        cc=None,
+                        customer_name=assignee,
+                        subject=message.subject or title,
+                    )
+                )
         task_id, _ = outbox.add_task(
             conn,
             customer_id=customer,
             kind=kind,
             due_on=message.planned_for.isoformat(),
             title=title,
-            brief=message.body,
-            assignee=message.cc if kind == "third_party" else None,
+            brief=brief,
+            assignee=assignee,
             source_key=message.key,
             at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
         return f"task:{task_id}"
+
+    def _brief_recipient(self, message) -> tuple[str | None, str | None]:
+        """Who gets a third-party brief by e-mail, and why it cannot go, if not."""
+        config = self.settings.config
+        manager = config.get(MANAGER_KEY) if config is not None else None
+        recipient = message.cc or manager or None
+        if recipient is None:
+            return None, (
+                f"Not e-mailed: {message.account} has no salesperson_email in the "
+                f"ledger and {MANAGER_KEY} is not set in the config; pass this "
+                "brief on yourself."
+            )
+        if self.settings.relay is None:
+            return recipient, (
+                f"Not e-mailed to {recipient}: this run of the task backend has no "
+                "e-mail channel to send it through; pass this brief on yourself."
+            )
+        return recipient, None
 
     def lookup(self, key: str) -> str | None:
         from cobra.store import outbox

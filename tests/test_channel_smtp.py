@@ -857,6 +857,108 @@ def test_cobra_send_marks_a_refused_address_invalid(
     assert server.received == []
 
 
+SALESPERSON = "vendedora@andesur.example"
+MANAGER = "jefa.cobranzas@andesur.example"
+
+
+def third_party_step(run, *, salesperson: str | None) -> str:
+    """A queued third_party step for one customer; returns its key."""
+    from outbox_seed import seed
+
+    path = run("db", "path").stdout.strip()
+    [key] = seed(path, 1, channel="third_party")
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE customers SET salesperson_email = ?", (salesperson,))
+    return key
+
+
+def tasks(run) -> list[dict]:
+    path = run("db", "path").stdout.strip()
+    with sqlite3.connect(path) as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(row) for row in conn.execute("SELECT * FROM tasks")]
+
+
+def test_a_third_party_brief_reaches_the_salesperson(
+    run, smtp_server, smtp_certs, password
+):
+    server = smtp_server("starttls", users={USER: PASSWORD})
+    send_setup(server, smtp_certs)
+    key = third_party_step(run, salesperson=SALESPERSON)
+
+    result = run("send", "--for", DAY, "--at", AT)
+    assert result.exit_code == 0, result.stderr
+    assert "Send: sent 1, failed 0" in result.stderr
+    [row] = outbox_rows(run)
+    [got] = server.received
+    parsed = got.message
+    assert got.rcpt_tos == [SALESPERSON]  # to the colleague, not the customer
+    assert parsed["To"].addresses[0].addr_spec == SALESPERSON
+    assert parsed["Cc"] is None
+    assert parsed["Subject"] == "Factura F-000000 vencida"
+    assert parsed[KEY_HEADER] == key + "|brief"
+    assert text(next(parsed.iter_parts())).rstrip("\n") == row["body"].rstrip("\n")
+    [task] = tasks(run)
+    assert (task["kind"], task["assignee"], task["brief"]) == (
+        "third_party",
+        SALESPERSON,
+        row["body"],
+    )
+    assert task["title"] == "Ask the salesperson to help with Cliente 0 Ltda. (C000000)"
+    assert row["provider_id"] == f"task:{task['id']}"
+
+    again = run("send", "--for", DAY, "--at", AT)
+    assert again.exit_code == 0 and "Send: sent 0" in again.stderr
+    assert len(server.received) == 1 and len(tasks(run)) == 1
+
+
+def test_without_a_salesperson_the_brief_goes_to_the_collections_manager(
+    run, smtp_server, smtp_certs, password
+):
+    server = smtp_server("starttls", users={USER: PASSWORD})
+    send_setup(server, smtp_certs)
+    with open("cobra.toml", "a", encoding="utf-8") as file:
+        file.write(f'\n[company]\ncollections_manager_email = "{MANAGER}"\n')
+    third_party_step(run, salesperson=None)
+
+    result = run("send", "--for", DAY, "--at", AT)
+    assert result.exit_code == 0, result.stderr
+    [got] = server.received
+    assert got.rcpt_tos == [MANAGER]
+    [task] = tasks(run)
+    assert task["assignee"] == MANAGER
+    assert task["title"] == (
+        "Ask the collections manager to help with Cliente 0 Ltda. (C000000)"
+    )
+    assert task["brief"] == outbox_rows(run)[0]["body"]
+
+
+def test_a_brief_nobody_can_be_sent_says_so_in_its_task(
+    run, smtp_server, smtp_certs, password
+):
+    server = smtp_server("starttls", users={USER: PASSWORD})
+    send_setup(server, smtp_certs)
+    third_party_step(run, salesperson=None)
+
+    result = run("send", "--for", DAY, "--at", AT)
+    assert result.exit_code == 0, result.stderr
+    assert "Send: sent 1, failed 0" in result.stderr  # the task is made
+    why = (
+        "Not e-mailed: C000000 has no salesperson_email in the ledger and "
+        "company.collections_manager_email is not set in the config; pass this "
+        "brief on yourself."
+    )
+    assert why in result.stderr  # the warning
+    assert server.received == []
+    [task] = tasks(run)
+    assert task["assignee"] is None
+    assert task["title"] == "Find someone to help with Cliente 0 Ltda. (C000000)"
+    assert task["brief"] == why + "\n\n" + outbox_rows(run)[0]["body"]
+    agenda = run("agenda", "--for", DAY, "--format", "json")
+    [item] = [i for i in json.loads(agenda.stdout) if i["kind"] == "third_party"]
+    assert item["brief"].startswith("Not e-mailed: C000000 has no salesperson_email")
+
+
 def test_every_key_is_documented():
     text = (REPO / "docs" / "channels" / "smtp.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"^\| `(\w+)` \|", text, flags=re.MULTILINE))
