@@ -576,6 +576,45 @@ def test_activity_counts_interactions_and_messages(run, tmp_path):
     ]
 
 
+def test_activity_counts_a_bounced_message_as_failed(run, tmp_path):
+    from cobra.channels import Receipt
+    from cobra.receipts import apply_receipt
+    from cobra.store import Store
+
+    contacts_portfolio(run, tmp_path)
+    # Delivery reports after sending: C0's e-mail delivered, C1's bounced.
+    with Store.open(run("db", "path").stdout.strip()) as store:
+        for account, state in (("C000000", "delivered"), ("C000001", "failed")):
+            key = f"{account}|friendly-reminder#1|2026-09-01|email"
+            applied = apply_receipt(
+                store,
+                Receipt(state, key=key, detail="mailbox unknown"),
+                at="2026-09-01T16:00:00+00:00",
+            )
+            assert applied.updated == 1
+
+    # Each message keeps counting as a contact, with its state as outcome: the
+    # 8 e-mails are 1 delivered (C0), 1 failed (C1), and 6 still sent to 5
+    # customers (C2-C5, C5 twice, and C6).
+    rows = report(run, "activity", *SEPT, "--by", "kind,outcome")
+    assert [(r["kind"], r["outcome"], r["contacts"], r["customers"]) for r in rows] == [
+        ("interaction", "left_message", 1, 1),
+        ("interaction", "no_answer", 1, 1),
+        ("interaction", "promise", 1, 1),
+        ("message", "delivered", 1, 1),
+        ("message", "failed", 1, 1),
+        ("message", "sent", 6, 5),
+    ]
+    # A bounce reached no one: not a contact for the tactics. personal_appeal
+    # is C0, C2, C7 and C6 now: 4 contacts, 3 evaluated, 2 succeeded (C0, C2).
+    appeal = next(
+        r
+        for r in report(run, "tactics", *SEPT, "--by", "tactic")
+        if r["tactic"] == "personal_appeal"
+    )
+    assert (appeal["contacts"], appeal["evaluated"], appeal["succeeded"]) == (4, 3, 2)
+
+
 # Wilson 95% intervals (z = 1.96, z² = 3.8416) used below:
 #   1 of 1: centre (1 + 1.9208) / 4.8416 = 0.6033,
 #           half 1.96 x sqrt(0 + 3.8416/4) / 4.8416 = 0.3967 -> 0.2065 .. 1.0
@@ -737,6 +776,42 @@ def test_tactics_allocation_by_variant_and_reason(run, tmp_path, isolated):
     ]
     table = run("report", "tactics", *SEPT, "--by", "tactic")
     assert "66.7%" in table.stdout and "1200.00 USD" in table.stdout
+
+
+def test_tactics_recovered_is_listed_per_currency(run, tmp_path):
+    contacts_portfolio(run, tmp_path)
+    # C4 (pressure, e-mailed 09-01) pays 50000 CLP on 09-05, 4 days later.
+    clp = payment("C000004", "2026-09-05", "50000", currency="CLP")
+    import_records(run, tmp_path, "clp", [clp])
+
+    # pressure: C3's 1200.00 USD and now C4's 50000 CLP, each in its own
+    # currency, never added; C4 paid, so 3 of 3 succeeded.
+    rows = {r["tactic"]: r for r in report(run, "tactics", *SEPT, "--by", "tactic")}
+    pressure = rows["pressure"]
+    assert (pressure["evaluated"], pressure["succeeded"]) == (3, 3)
+    assert pressure["recovered"] == [
+        {"currency": "CLP", "amount": "50000"},
+        {"currency": "USD", "amount": "1200.00"},
+    ]
+    # The other tactics' amounts are as they were: USD only.
+    assert rows["legitimating"]["recovered"] == [
+        {"currency": "USD", "amount": "600.00"}
+    ]
+    # By channel, e-mail: 1200 + 1200 + 600 USD and the 50000 CLP apart.
+    email = next(
+        r
+        for r in report(run, "tactics", *SEPT, "--by", "channel")
+        if r["channel"] == "email"
+    )
+    assert email["recovered"] == [
+        {"currency": "CLP", "amount": "50000"},
+        {"currency": "USD", "amount": "3000.00"},
+    ]
+    table = run("report", "tactics", *SEPT, "--by", "tactic").stdout.splitlines()
+    line = next(line for line in table if line.startswith("pressure"))
+    assert line.rstrip().endswith("50000 CLP; 1200.00 USD")
+    csv = run("report", "tactics", *SEPT, "--by", "tactic", "--format", "csv").stdout
+    assert '""currency"": ""CLP"", ""amount"": ""50000""' in csv
 
 
 def test_the_tactics_table_rounds_each_ratio_once(run, tmp_path):
