@@ -13,6 +13,9 @@ What each outcome writes besides the interaction itself:
   task to check it after the grace period;
 - ``dispute``: the named invoices marked disputed (no automated message on
   them) and a task to resolve it;
+- ``dispute_resolved``: the dispute cleared on the named invoices (all the
+  customer's disputed ones when none is named), and the dispute tasks whose
+  invoices are all settled closed;
 - ``plan_agreed``: a payment plan, each instalment a promise, from a
   ``cobra offer`` option or given explicitly;
 - ``wrong_contact``: the address or number marked invalid;
@@ -36,6 +39,7 @@ OUTCOMES = (
     "promise",
     "partial_promise",
     "dispute",
+    "dispute_resolved",
     "plan_agreed",
     "no_answer",
     "left_message",
@@ -94,6 +98,7 @@ class Prepared:
     invoice_ids: list[int] = field(default_factory=list)
     promise: tuple[str, int, date] | None = None  # currency, minor units, date
     plan: tuple[str, str | None, list[tuple[date, int]]] | None = None
+    resolves: list[str] = field(default_factory=list)  # invoices, by number
     invalidate: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -220,6 +225,8 @@ def prepare(store, config, entry: Entry, *, now: datetime | None = None) -> Prep
         raise EntryError(
             "invoice", "a dispute names the invoices disputed: --invoice ID"
         )
+    elif entry.outcome == "dispute_resolved":
+        _prepare_resolution(prepared, named, conn)
     elif entry.outcome == "wrong_contact":
         prepared.invalidate = _wrong_contact(conn, entry, customer)
     return prepared
@@ -313,6 +320,28 @@ def _prepare_plan(prepared: Prepared, owed: dict, day: date, config, conn) -> No
     prepared.plan = (currency, None, schedule)
 
 
+def _prepare_resolution(prepared: Prepared, named: dict, conn) -> None:
+    """The invoices whose dispute ends: those named, or all in dispute."""
+    entry, customer = prepared.entry, prepared.customer
+    disputed = queries.disputed_invoices(conn, customer["id"])
+    if not disputed:
+        raise EntryError(
+            "invoice", f"{entry.account} has no invoice in dispute to resolve"
+        )
+    if not entry.invoices:
+        prepared.invoice_ids = [row["id"] for row in disputed]
+        prepared.resolves = [row["number"] for row in disputed]
+        return
+    for number in entry.invoices:
+        if not named[number]["disputed_since"]:
+            numbers = ", ".join(row["number"] for row in disputed)
+            raise EntryError(
+                "invoice",
+                f"invoice {number} is not in dispute (in dispute: {numbers})",
+            )
+    prepared.resolves = list(entry.invoices)
+
+
 def _wrong_contact(conn, entry: Entry, customer) -> str:
     if entry.contact:
         if not queries.contact_exists(conn, customer["id"], entry.contact):
@@ -343,6 +372,8 @@ class Recorded:
     tasks: int = 0
     promises: int = 0
     disputed: int = 0
+    resolved: int = 0  # invoices no longer in dispute
+    closed: int = 0  # dispute tasks closed
     invalidated: int = 0
     already: bool = False  # read from a file before: nothing written
 
@@ -451,6 +482,16 @@ def record(store, config, prepared: Prepared) -> Recorded:
             "dispute",
             entry.follow_up or prepared.day,
             f"Resolve {who}'s dispute of {', '.join(entry.invoices)}",
+        )
+    if entry.outcome == "dispute_resolved":
+        done.resolved = queries.end_dispute(conn, prepared.invoice_ids)
+        done.closed = queries.close_settled_dispute_tasks(
+            conn,
+            customer["id"],
+            at=at,
+            note=f"dispute of {', '.join(prepared.resolves)} resolved, logged by "
+            f"{entry.collector or 'a collector'}"
+            + (f": {entry.note}" if entry.note else ""),
         )
     if prepared.invalidate:
         done.invalidated = queries.invalidate(

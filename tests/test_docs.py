@@ -47,6 +47,25 @@ def test_every_config_key_is_documented():
         assert f"`{key}`" in text, f"{key} is missing from docs/configuration.md"
 
 
+def test_the_outcomes_listed_are_the_outcomes_cobra_log_knows():
+    from cobra.followup import OUTCOMES
+
+    guide = (DOCS / "follow-up.md").read_text(encoding="utf-8")
+    listed = re.search(r"^Outcomes: (.+?), and any listed", guide, re.S | re.M)
+    assert listed, "docs/follow-up.md lost its list of outcomes"
+    assert re.findall(r"`(\w+)`", listed.group(1)) == list(OUTCOMES)
+    documented = re.findall(r"^\| `(\w+)`", guide, re.M)
+    for outcome in ("promise", "dispute", "dispute_resolved", "plan_agreed",
+                    "wrong_contact", "paid"):
+        assert outcome in documented, f"docs/follow-up.md: no row for {outcome}"
+
+    starter = (DOCS.parent / "config" / "cobra.toml").read_text(encoding="utf-8")
+    comment = re.search(r"besides the built-in ones \((.+?)\)\.", starter, re.S)
+    assert comment, "config/cobra.toml lost its list of outcomes"
+    words = re.sub(r"[#\s]+", " ", comment.group(1))
+    assert [w.strip() for w in words.split(",")] == list(OUTCOMES)
+
+
 def python_blocks(text: str) -> list[str]:
     return re.findall(r"```python\n(.+?)```", text, flags=re.DOTALL)
 

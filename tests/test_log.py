@@ -171,6 +171,84 @@ def test_a_dispute_marks_the_invoices_and_raises_a_task(run, tmp_path):
     assert conn.execute("SELECT COUNT(*) FROM interaction_invoices").fetchone()[0] == 1
 
 
+def two_bills_unpaid() -> History:
+    """A good payer whose April and May 2026 bills (300.00, 500.00) are open."""
+    acme = History("ACME", "Acme Tools Inc.")
+    acme.monthly(date(2024, 4, 1), 24, "1200.00")
+    acme.invoice(date(2026, 4, 1), "300.00")
+    acme.invoice(date(2026, 5, 1), "500.00")
+    return acme
+
+
+def disputed(run) -> list[str]:
+    return [r[0] for r in database(run).execute(
+        "SELECT number FROM invoices WHERE disputed_since IS NOT NULL ORDER BY number")]
+
+
+def test_a_resolved_dispute_ends_on_its_invoices_and_closes_its_task(run, tmp_path):
+    load(run, tmp_path, two_bills_unpaid())
+    for number in ("ACME-0025", "ACME-0026"):
+        assert run("log", "ACME", "--outcome", "dispute", "--invoice", number,
+                   "--collector", "ana").exit_code == 0
+    reason = json.loads(run("prioritize", "--format", "json", "--as-of",
+                            "2026-06-10").stdout)[0]["reason"]
+    assert reason == "dissatisfied"
+
+    # One dispute settled: its invoice and its task, not the other's.
+    result = run("log", "ACME", "--outcome", "dispute_resolved", "--invoice",
+                 "ACME-0025", "--channel", "call", "--collector", "ana",
+                 "--note", "Credit note for the double-counted hours agreed")
+    assert result.exit_code == 0, result.stderr
+    assert ("Logged dispute_resolved for ACME; dispute resolved on ACME-0025; "
+            "1 dispute task closed.") in result.stderr
+    assert disputed(run) == ["ACME-0026"]
+    states = [(t["title"], t["state"], t["note"]) for t in tasks(run)]
+    assert states == [
+        ("Resolve Acme Tools Inc. (ACME)'s dispute of ACME-0025", "done",
+         "dispute of ACME-0025 resolved, logged by ana: Credit note for the "
+         "double-counted hours agreed"),
+        ("Resolve Acme Tools Inc. (ACME)'s dispute of ACME-0026", "open", None),
+    ]
+    conn = database(run)
+    [(interaction, outcome)] = conn.execute(
+        "SELECT id, outcome FROM interactions WHERE outcome = 'dispute_resolved'")
+    assert [r[0] for r in conn.execute(
+        "SELECT i.number FROM interaction_invoices l JOIN invoices i"
+        " ON i.id = l.invoice_id WHERE l.interaction_id = ?", (interaction,))] == [
+        "ACME-0025"]
+    timeline = json.loads(run("show", "ACME", "--format", "json").stdout)["timeline"]
+    assert ("dispute_resolved (ACME-0025) via call by ana: Credit note for the "
+            "double-counted hours agreed") in [e["text"] for e in timeline]
+
+    # Without --invoice, every invoice still in dispute; then nothing is left
+    # in dispute, the diagnosis no longer counts one, and the agenda is clear.
+    rest = run("log", "ACME", "--outcome", "dispute_resolved")
+    assert rest.exit_code == 0, rest.stderr
+    assert "dispute resolved on ACME-0026; 1 dispute task closed" in rest.stderr
+    assert disputed(run) == []
+    assert [t["state"] for t in tasks(run)] == ["done", "done"]
+    reason = json.loads(run("prioritize", "--format", "json", "--as-of",
+                            "2026-06-10").stdout)[0]["reason"]
+    assert reason != "dissatisfied"
+    agenda = run("agenda", "--for", date.today().isoformat(), "--format", "json")
+    assert [i["kind"] for i in json.loads(agenda.stdout)] == []
+
+
+def test_resolving_a_dispute_on_an_invoice_not_in_dispute_is_refused(run, tmp_path):
+    load(run, tmp_path, two_bills_unpaid())
+    assert run("log", "ACME", "--outcome", "dispute", "--invoice",
+               "ACME-0026").exit_code == 0
+    before = counts(run)
+    result = run("log", "ACME", "--outcome", "dispute_resolved", "--invoice",
+                 "ACME-0026", "--invoice", "ACME-0025")
+    assert result.exit_code == 2
+    assert ("invoice: invoice ACME-0025 is not in dispute (in dispute: ACME-0026)"
+            in result.stderr)
+    assert counts(run) == before
+    assert disputed(run) == ["ACME-0026"]
+    assert [t["state"] for t in tasks(run)] == ["open"]
+
+
 def test_a_wrong_contact_is_marked_invalid(run, tmp_path):
     load(run, tmp_path, good_payer())
     result = run("log", "ACME", "--outcome", "wrong_contact", "--channel", "email")
@@ -231,6 +309,10 @@ def future(days: int = 5) -> str:
         (["ACME", "--outcome", "plan_agreed", "--plan", "7"],
          "plan: '7' is not one of the options `cobra offer ACME` makes today"),
         (["ACME", "--outcome", "dispute"], "invoice: a dispute names the invoices"),
+        (["ACME", "--outcome", "dispute_resolved"],
+         "invoice: ACME has no invoice in dispute to resolve"),
+        (["ACME", "--outcome", "dispute_resolved", "--invoice", "ACME-0025"],
+         "invoice: ACME has no invoice in dispute to resolve"),
         (["ACME", "--outcome", "other", "--reason", "lazy"],
          "reason: 'lazy' is not a reason"),
     ],

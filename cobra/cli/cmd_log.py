@@ -142,9 +142,11 @@ def log_command(
 
     A promise stores the amount and date and a task to check it; a dispute
     marks the named invoices disputed (no automated messages on them) with a
-    task to resolve it; plan_agreed stores a payment plan from `cobra offer`
-    or explicit instalments; wrong_contact marks the address invalid;
-    --reason overrides the diagnosis. Anything wrong: exit 2, nothing written.
+    task to resolve it, and dispute_resolved ends it (on the --invoice named,
+    or all) and closes that task; plan_agreed stores a payment plan from
+    `cobra offer` or explicit instalments; wrong_contact marks the address
+    invalid; --reason overrides the diagnosis. Anything wrong: exit 2,
+    nothing written.
 
     Example: cobra log C0000014 --outcome promise --amount 500 --on 2026-12-10
     """
@@ -203,6 +205,11 @@ def _log_one(app: App, entry, *, dry_run: bool) -> None:
         parts.append(f"{result.promises} promise{'s' if result.promises > 1 else ''}")
     if result.disputed:
         parts.append(f"{result.disputed} invoices disputed")
+    if result.resolved:
+        parts.append(
+            f"dispute resolved on {', '.join(prepared.resolves)}; "
+            f"{result.closed} dispute task{'' if result.closed == 1 else 's'} closed"
+        )
     if result.invalidated:
         parts.append(f"{prepared.invalidate} marked invalid")
     if result.tasks:

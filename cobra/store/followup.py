@@ -158,6 +158,40 @@ def dispute(conn, invoice_ids: Iterable[int], since: str) -> int:
     ).rowcount
 
 
+def disputed_invoices(conn, customer_id: int) -> list[sqlite3.Row]:
+    """The customer's invoices in dispute, oldest dispute first."""
+    return conn.execute(
+        "SELECT id, number FROM invoices WHERE customer_id = ?"
+        " AND disputed_since IS NOT NULL ORDER BY disputed_since, number",
+        (customer_id,),
+    ).fetchall()
+
+
+def end_dispute(conn, invoice_ids: Iterable[int]) -> int:
+    ids = list(invoice_ids)
+    marks = ", ".join("?" * len(ids))
+    return conn.execute(
+        f"UPDATE invoices SET disputed_since = NULL WHERE id IN ({marks})"
+        " AND disputed_since IS NOT NULL",
+        ids,
+    ).rowcount
+
+
+def close_settled_dispute_tasks(conn, customer_id: int, *, at: str, note: str) -> int:
+    """Close the customer's open dispute tasks none of whose invoices is still
+    in dispute (a task names the invoices through the interaction that
+    raised it)."""
+    return conn.execute(
+        "UPDATE tasks SET state = 'done', done_at = ?, note = ?"
+        " WHERE customer_id = ? AND kind = 'dispute' AND state = 'open'"
+        " AND NOT EXISTS (SELECT 1 FROM interaction_invoices l"
+        "   JOIN invoices i ON i.id = l.invoice_id"
+        "   WHERE l.interaction_id = tasks.interaction_id"
+        "   AND i.disputed_since IS NOT NULL)",
+        (at, note, customer_id),
+    ).rowcount
+
+
 def invalidate(conn, customer_id: int, value: str, *, at: str, reason: str) -> int:
     return conn.execute(
         "UPDATE contacts SET invalid_since = ?, invalid_reason = ?"

@@ -21,7 +21,11 @@ _PARTS = {
     "promise": """SELECT made_on AS date, due_on, currency, amount, status, resolved_on,
                          instalment
                   FROM promises WHERE customer_id = ?""",
-    "interaction": """SELECT substr(at, 1, 10) AS date, channel, outcome, collector, note
+    "interaction": """SELECT substr(at, 1, 10) AS date, channel, outcome, collector, note,
+                             (SELECT group_concat(i.number, ', ')
+                              FROM interaction_invoices l
+                              JOIN invoices i ON i.id = l.invoice_id
+                              WHERE l.interaction_id = interactions.id) AS invoices
                       FROM interactions WHERE customer_id = ?""",
     "message": """SELECT substr(COALESCE(sent_at, send_at, planned_for), 1, 10) AS date,
                          channel, state, subject, address, hold_reason, error, template
@@ -83,7 +87,11 @@ def _text(kind: str, row: sqlite3.Row) -> str:
     if kind == "interaction":
         who = f" by {row['collector']}" if row["collector"] else ""
         note = f": {row['note']}" if row["note"] else ""
-        return f"{row['outcome']} via {row['channel'] or 'unknown channel'}{who}{note}"
+        about = f" ({row['invoices']})" if row["invoices"] else ""
+        return (
+            f"{row['outcome']}{about} via {row['channel'] or 'unknown channel'}"
+            f"{who}{note}"
+        )
     if kind == "message":
         about = f" {row['subject']!r}" if row["subject"] else f" ({row['template']})"
         to = f" to {row['address']}" if row["address"] else ""
