@@ -404,6 +404,76 @@ def test_a_person_confirms_an_unknown_message_arrived(run, tmp_path, isolated):
     assert len(journal_keys(journal)) == 1  # never sent a second time
 
 
+def outbox_by_channel(run) -> Counter:
+    with sqlite3.connect(db_path(run)) as conn:
+        return Counter(conn.execute("SELECT channel, state FROM outbox").fetchall())
+
+
+def test_limit_sends_at_most_n_messages_and_leaves_the_rest_queued(run, tmp_path):
+    seed(db_path(run), 5)
+    first = send(run, "--limit", "2")
+    assert first.exit_code == 0, first.stderr
+    assert "Send: sent 2, failed 0" in first.stderr
+    assert states(run) == Counter(sent=2, queued=3)
+    assert len(list((tmp_path / "home" / "outbox").glob("*.eml"))) == 2
+
+    second = send(run, "--limit", "2")
+    assert "Send: sent 2" in second.stderr
+    assert states(run) == Counter(sent=4, queued=1)
+    assert "Send: sent 1" in send(run, "--limit", "2").stderr
+
+
+def test_limit_holds_with_more_workers_than_messages_allowed(run, tmp_path, isolated):
+    journal = use_provider(tmp_path, isolated, concurrency=8, delay=0.02)
+    seed(db_path(run), 10)
+    result = send(run, "--limit", "3")
+    assert result.exit_code == 0, result.stderr
+    assert "Send: sent 3" in result.stderr
+    assert len(journal_keys(journal)) == 3
+    assert states(run) == Counter(sent=3, queued=7)
+
+
+def test_limit_must_be_a_positive_number(run):
+    result = run("send", "--limit", "0")
+    assert result.exit_code == 2
+    assert "0 is not in the range x>=1" in result.stderr
+
+
+def test_channel_sends_only_that_channel(run, tmp_path):
+    seed(db_path(run), 2)
+    seed(db_path(run), 3, channel="sms", first=2)
+    result = send(run, "--channel", "sms")
+    assert result.exit_code == 0, result.stderr
+    assert "Send: sent 3, failed 0" in result.stderr
+    assert outbox_by_channel(run) == Counter(
+        {("sms", "sent"): 3, ("email", "queued"): 2}
+    )
+    folder = tmp_path / "home" / "outbox"
+    assert len(list(folder.glob("*.json"))) == 3 and not list(folder.glob("*.eml"))
+
+    email = send(run, "--channel", "email")
+    assert "Send: sent 2" in email.stderr
+    assert outbox_by_channel(run) == Counter({("sms", "sent"): 3, ("email", "sent"): 2})
+
+
+def test_channel_ignores_a_problem_of_another_channel(run, isolated):
+    # sms is bound to a backend that is not installed: sending only e-mail
+    # neither tries it nor fails for it; asking for sms names the problem.
+    (isolated / "cobra.toml").write_text('[channels.sms]\nbackend = "kannell"\n')
+    seed(db_path(run), 2)
+    seed(db_path(run), 1, channel="sms", first=2)
+    result = send(run, "--channel", "email")
+    assert result.exit_code == 0, result.stderr
+    assert "Send: sent 2" in result.stderr and "kannell" not in result.stderr
+    assert outbox_by_channel(run) == Counter(
+        {("email", "sent"): 2, ("sms", "queued"): 1}
+    )
+
+    sms = send(run, "--channel", "sms")
+    assert sms.exit_code == 2
+    assert "channels.sms.backend: no channel backend 'kannell'" in sms.stderr
+
+
 def test_an_unknown_channel_is_bad_usage(run):
     result = run("send", "--channel", "pigeon")
     assert result.exit_code == 2
