@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from pathlib import Path
 
@@ -161,3 +162,121 @@ def test_the_channel_example_in_the_plugin_docs_sends_through_cobra_send(
     assert document == {"to": "+12125550000", "text": document["text"], "ref": key}
     assert "vencida" in document["text"]
     assert "Send: sent 1" in result.stderr
+
+
+# -- every hook: its parameters, its aggregation, its example ----------------------
+
+
+def hook_sections() -> dict[str, str]:
+    """Each hook's section of docs/plugins.md, from its heading to the next."""
+    text = (DOCS / "plugins.md").read_text(encoding="utf-8")
+    headings = list(re.finditer(r"^#{2,3} ", text, flags=re.MULTILINE))
+    sections = {}
+    for here, after in zip(headings, headings[1:] + [None]):
+        end = after.start() if after else len(text)
+        found = re.match(r"### `(\w+)\(", text[here.start() : end])
+        if found:
+            sections[found.group(1)] = text[here.start() : end]
+    return sections
+
+
+def test_every_hook_documents_each_parameter_and_its_aggregation_rule():
+    sections = hook_sections()
+    for name, function in hook_functions().items():
+        section = sections[name]
+        for parameter in inspect.signature(function).parameters:
+            assert re.search(rf"^- `{parameter}`: \S", section, flags=re.MULTILINE), (
+                f"docs/plugins.md: {name} does not describe its parameter {parameter}"
+            )
+        rules = re.findall(
+            r"^Aggregation: (.+?)(?:\n\n|\Z)", section, flags=re.MULTILINE | re.DOTALL
+        )
+        assert len(rules) == 1, f"docs/plugins.md: {name} needs one 'Aggregation:' line"
+        rule = " ".join(rules[0].split())
+        spec = function.cobra_spec
+        assert not spec["historic"], f"{name} is historic: document how it replays"
+        if spec["firstresult"]:
+            assert rule.startswith("`firstresult`"), (name, rule)
+        else:
+            assert rule.startswith("every plugin's implementation is called"), (name, rule)
+            assert "firstresult" not in rule, (name, rule)
+
+
+def register_example(hook: str, name: str):
+    """The example of *hook* in docs/plugins.md, registered as plugin *name*."""
+    import types
+
+    from cobra.plugins import get_plugins
+
+    [source] = [
+        block
+        for block in python_blocks(hook_sections()[hook])
+        if f"def {hook}(" in block
+    ]
+    module = types.ModuleType(name.replace("-", "_"))
+    exec(compile(source, "docs/plugins.md", "exec"), module.__dict__)
+    get_plugins().register(module, name=name)
+    return module
+
+
+def test_the_commands_example_in_the_plugin_docs_adds_a_command(run):
+    from cobra.cli import cli
+
+    register_example("register_commands", "acme-sync")
+    try:
+        result = run("acme-sync")
+        assert (result.exit_code, result.stdout) == (0, "synced\n"), result.stderr
+        assert "Pull today's invoices from Acme Ledger." in run("acme-sync", "--help").stdout
+    finally:
+        cli.commands.pop("acme-sync", None)
+
+
+def late_customers(run, tmp_path, **segments):
+    """BIG owes 9000.00 USD overdue, SMALL 300.00; each in *segments* if named."""
+    from datetime import date
+
+    from histories import History, load
+
+    big = History("BIG", "Big Buyer Inc.", segment=segments.get("BIG"))
+    big.monthly(date(2026, 1, 1), 11, "3000.00", unpaid={8, 9, 10})
+    small = History("SMALL", "Small Buyer Inc.", segment=segments.get("SMALL"))
+    small.monthly(date(2026, 1, 1), 11, "300.00", unpaid={10})
+    load(run, tmp_path, big, small)
+
+
+def diagnosis(run, account: str) -> dict:
+    result = run("show", account, "--as-of", "2026-12-15", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)["diagnosis"]
+
+
+def test_the_evidence_example_in_the_plugin_docs_feeds_a_diagnosis_rule(
+    run, isolated, tmp_path
+):
+    register_example("register_evidence", "acme-exposure")
+    (isolated / "cobra.toml").write_text(
+        "[[diagnosis.rules]]\n"
+        'reason = "cannot_pay"\n'
+        "confidence = 0.6\n"
+        'when = ["overdue_major_units >= 5000"]\n',
+        encoding="utf-8",
+    )
+    late_customers(run, tmp_path)
+    assert diagnosis(run, "BIG")["reason"] == "cannot_pay"
+    assert diagnosis(run, "BIG")["source"] == "rule 1"
+    assert diagnosis(run, "SMALL")["reason"] == "unknown"
+
+
+def test_the_diagnose_example_in_the_plugin_docs_answers_for_public_bodies(
+    run, tmp_path
+):
+    register_example("diagnose", "acme-government")
+    late_customers(run, tmp_path, BIG="government")
+    assert diagnosis(run, "BIG") == {
+        "reason": "unknown",
+        "confidence": 0.5,
+        "evidence": ["public bodies pay on their own calendar"],
+        "source": "plugin government",
+    }
+    # The example answers None for everyone else: the rules decide.
+    assert diagnosis(run, "SMALL")["source"] != "plugin government"
