@@ -259,6 +259,51 @@ def test_a_wrong_contact_is_marked_invalid(run, tmp_path):
     assert invalid[0] and invalid[1] == "wrong contact, logged by a collector"
 
 
+def test_a_wrong_contact_named_is_marked_invalid_and_the_plan_falls_back(
+    run, tmp_path
+):
+    acme = good_payer()
+    acme.records[0]["phone"] = "+12125550100"
+    load(run, tmp_path, acme)
+    # Named as the collector typed it: e-mail addresses match in any case.
+    result = run("log", "ACME", "--outcome", "wrong_contact", "--contact",
+                 "AP@Acme.Example", "--collector", "luis")
+    assert result.exit_code == 0, result.stderr
+    assert "AP@Acme.Example marked invalid" in result.stderr
+    rows = database(run).execute(
+        "SELECT kind, invalid_since IS NOT NULL, invalid_reason FROM contacts"
+        " ORDER BY kind").fetchall()
+    assert [tuple(r) for r in rows] == [
+        ("email", 1, "wrong contact, logged by luis"), ("phone", 0, None)]
+    # The address is no longer used: June 10's e-mail step (friendly-reminder
+    # step 4) falls back to the phone.
+    contacts = json.loads(run("plan", "--for", "2026-06-10", "--format", "json",
+                              "--dry-run").stdout)
+    assert [(c["strategy"], c["step"], c["channel"]) for c in contacts] == [
+        ("friendly-reminder", 3, "sms")]
+
+
+def test_paid_raises_a_task_to_check_the_payment_arrives(run, tmp_path, isolated):
+    (isolated / "cobra.toml").write_text("[follow_up]\npromise_grace_days = 3\n")
+    load(run, tmp_path, good_payer())
+    result = log(run, "ACME", "--outcome", "paid", "--channel", "call",
+                 "--collector", "ana", "--note", "Says the transfer went out today",
+                 today=0)
+    assert result.exit_code == 0, result.stderr
+    assert "1 task raised" in result.stderr
+    [check] = tasks(run)
+    # The grace period is the time a payment takes to show in the ledger.
+    assert (check["kind"], check["due_on"], check["assignee"], check["title"]) == (
+        "payment_check", day(3), "ana",
+        "Check that Acme Tools Inc. (ACME)'s payment arrived, as the customer said")
+    assert check["brief"] == "Says the transfer went out today"
+    # A follow-up date, when given, is when to check.
+    later = log(run, "ACME", "--outcome", "paid", "--follow-up", day(10), today=1)
+    assert later.exit_code == 0, later.stderr
+    assert [(t["kind"], t["due_on"]) for t in tasks(run)] == [
+        ("payment_check", day(3)), ("payment_check", day(10))]
+
+
 def test_a_follow_up_date_raises_a_task_for_the_collector(run, tmp_path):
     load(run, tmp_path, good_payer())
     later = (date.today() + timedelta(days=3)).isoformat()
@@ -315,6 +360,18 @@ def future(days: int = 5) -> str:
          "invoice: ACME has no invoice in dispute to resolve"),
         (["ACME", "--outcome", "other", "--reason", "lazy"],
          "reason: 'lazy' is not a reason"),
+        (["ACME", "--outcome", "partial_promise", "--on", "FUTURE"],
+         "amount: a partial_promise needs the amount: --amount X"),
+        (["ACME", "--outcome", "plan_agreed", "--currency", "EUR", "--instalment",
+          "FUTURE=600", "--instalment", "FUTURE2=600"],
+         "currency: ACME owes nothing in EUR (it owes in USD)"),
+        (["ACME", "--outcome", "wrong_contact", "--contact", "boss@acme.example"],
+         "contact: ACME has no contact 'boss@acme.example'"),
+        (["ACME", "--outcome", "wrong_contact"],
+         "contact: wrong_contact needs the address or number found wrong (--contact)"
+         " or the channel it was used on"),
+        (["ACME", "--outcome", "wrong_contact", "--channel", "sms"],
+         "contact: ACME has no valid phone to mark wrong"),
     ],
 )
 def test_bad_input_is_refused_and_nothing_is_recorded(run, tmp_path, args, message):
@@ -326,6 +383,8 @@ def test_bad_input_is_refused_and_nothing_is_recorded(run, tmp_path, args, messa
     assert counts(run) == dict.fromkeys(counts(run), 0)
     assert database(run).execute(
         "SELECT COUNT(*) FROM invoices WHERE disputed_since IS NOT NULL").fetchone()[0] == 0
+    assert database(run).execute(
+        "SELECT COUNT(*) FROM contacts WHERE invalid_since IS NOT NULL").fetchone()[0] == 0
 
 
 def test_an_invoice_of_another_customer_is_refused(run, tmp_path):

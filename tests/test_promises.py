@@ -142,3 +142,68 @@ def test_a_payment_after_the_plan_broke_goes_to_the_promise_made_since(
     said = pay(run, tmp_path, day(30), "300.00", "BRICK-P-AFTER")
     assert "promises: 1 kept" in said
     assert [p[2] for p in promises(run)] == ["broken", "cancelled", "cancelled", "kept"]
+
+
+# -- the check in each command that runs it ------------------------------------------
+
+
+def promise_by(run, tmp_path, due: int) -> None:
+    """BRICK promises on D1 to pay 400.00 on D1 + *due*."""
+    load(run, tmp_path, struggling())
+    log(run, "BRICK", "--outcome", "promise", "--amount", "400", "--on", day(due),
+        "--channel", "call", today=0)
+
+
+def test_cobra_run_finds_a_broken_promise_and_raises_a_task(run, tmp_path):
+    promise_by(run, tmp_path, 3)
+    result = run("run", "--for", day(6), "--at", at(6, 14), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["promises"] == {"kept": 0, "partly_kept": 0, "broken": 1}
+    assert "promises: 0 kept, 0 partly kept, 1 broken" in result.stderr
+    assert promises(run) == [(None, day(3), "broken", day(5))]
+    [task] = broken_tasks(run)
+    assert task == (
+        "Brickwork Builders LLC (BRICK) did not keep the promise to pay 400.00 USD "
+        f"by {day(3)}")
+    # The check closed the task to check the promise, and the day's plan,
+    # made after it, follows the broken promise.
+    conn = database(run)
+    assert conn.execute(
+        "SELECT state FROM tasks WHERE kind = 'promise_check'").fetchone()[0] == "done"
+    assert {r[0] for r in conn.execute("SELECT strategy FROM outbox")} == {
+        "broken-promise"}
+
+
+def test_the_configured_grace_period_decides_when_a_promise_is_broken(
+    run, tmp_path, isolated
+):
+    (isolated / "cobra.toml").write_text("[follow_up]\npromise_grace_days = 5\n")
+    promise_by(run, tmp_path, 3)
+    # The task to check it comes after the configured grace, not the default 2.
+    assert database(run).execute(
+        "SELECT due_on FROM tasks WHERE kind = 'promise_check'").fetchone()[0] == day(8)
+    # Three days after its date the promise is still open (two would have
+    # broken it); the day after the fifth, it is broken.
+    _, said = plan(run, 6)
+    assert promises(run) == [(None, day(3), "open", None)]
+    assert broken_tasks(run) == []
+    _, said = plan(run, 9)
+    assert "1 broken" in said
+    assert promises(run) == [(None, day(3), "broken", day(8))]
+    assert len(broken_tasks(run)) == 1
+
+
+def test_a_partial_promise_is_checked_like_any_promise(run, tmp_path):
+    load(run, tmp_path, struggling())
+    logged = log(run, "BRICK", "--outcome", "partial_promise", "--amount", "200",
+                 "--on", day(4), "--note", "200 now, the rest after their client pays",
+                 today=0)
+    assert "Logged partial_promise for BRICK; 1 promise; 1 task raised." in logged.stderr
+    row = database(run).execute(
+        "SELECT amount, currency, made_on, due_on, note FROM promises").fetchone()
+    assert tuple(row) == (20000, "USD", day(0), day(4),
+                          "200 now, the rest after their client pays")
+    said = pay(run, tmp_path, day(4), "200.00", "BRICK-PARTIAL")
+    assert "promises: 1 kept" in said
+    assert promises(run) == [(None, day(4), "kept", day(4))]
