@@ -440,6 +440,36 @@ def test_a_file_with_a_bad_row_logs_nothing_and_names_each_bad_row(run, tmp_path
     assert counts(run)["interactions"] == 1
 
 
+def test_one_id_on_two_different_rows_is_a_conflict(run, tmp_path):
+    load(run, tmp_path, good_payer())
+    first = {"id": "dialer-7", "account": "ACME", "outcome": "no_answer",
+             "at": "2026-12-01T10:00:00-05:00", "channel": "call"}
+    other = {"id": "dialer-8", "account": "ACME", "outcome": "left_message",
+             "at": "2026-12-01T10:05:00-05:00", "channel": "call"}
+    again = {**first, "outcome": "callback", "follow_up": future(2)}
+    path = dialer_file(tmp_path, [first, other, again, other])
+    result = run("log", "--from", str(path))
+    assert result.exit_code == 2
+    assert (f"{path}:4: id: 'dialer-7' appears again with other values "
+            f"(first at {path}:2)") in result.stderr
+    assert "1 of 4 rows are invalid; nothing was logged" in result.stderr
+    assert counts(run)["interactions"] == 0
+
+    # Skipping it logs the first dialer-7 and dialer-8 once (its second row
+    # is the same row), and writes the conflicting row to the rejects.
+    skipped = run("log", "--from", str(path), "--skip-invalid")
+    assert skipped.exit_code == 0, skipped.stderr
+    outcomes = [r[0] for r in database(run).execute(
+        "SELECT outcome FROM interactions ORDER BY id")]
+    assert outcomes == ["no_answer", "left_message"]
+    assert counts(run)["tasks"] == 0
+    import csv
+
+    with (tmp_path / "calls.csv.rejects.csv").open(newline="") as handle:
+        rejected = [(r["line"], r["field"]) for r in csv.DictReader(handle)]
+    assert rejected == [("4", "id")]
+
+
 def test_a_json_lines_file_and_a_dry_run(run, tmp_path):
     load(run, tmp_path, good_payer())
     path = tmp_path / "calls.jsonl"

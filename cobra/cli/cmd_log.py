@@ -314,11 +314,35 @@ def _from_file(app: App, path: Path, skip_invalid: bool, rejects, dry_run: bool)
         raise CobraInputError(f"{path}: not UTF-8 text ({exc.reason})") from None
     if not rows:
         raise CobraInputError(f"{path}: no interactions in the file")
+    # The file's own id names one interaction: the same id again with other
+    # values is a conflict, as the import rules for an invoice twice; the
+    # same row twice is logged once.
+    first_with_id: dict[str, tuple[int, dict]] = {}
     for line, row in rows:
         where = Where(str(path), line)
         if isinstance(row, Exception):
             bad.append(Rejected(where, "", str(row)))
             continue
+        values = {
+            name: str(value).strip()
+            for name, value in row.items()
+            if value not in (None, "") and str(value).strip()
+        }
+        row_id = values.get("id")
+        if row_id:
+            first_line, first_values = first_with_id.setdefault(
+                row_id, (line, values)
+            )
+            if first_values != values:
+                bad.append(
+                    Rejected(
+                        where,
+                        "id",
+                        f"{row_id!r} appears again with other values "
+                        f"(first at {path}:{first_line})",
+                    )
+                )
+                continue
         try:
             good.append(followup.prepare(store, config, _entry(path, line, row)))
         except followup.EntryError as exc:
