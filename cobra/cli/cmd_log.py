@@ -330,9 +330,7 @@ def _from_file(app: App, path: Path, skip_invalid: bool, rejects, dry_run: bool)
         }
         row_id = values.get("id")
         if row_id:
-            first_line, first_values = first_with_id.setdefault(
-                row_id, (line, values)
-            )
+            first_line, first_values = first_with_id.setdefault(row_id, (line, values))
             if first_values != values:
                 bad.append(
                     Rejected(
