@@ -18,6 +18,7 @@ gets one contact per channel per day, covering all its overdue invoices.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -68,6 +69,9 @@ class Contact:
     hold_reason: str | None = None
     opt_out: bool = False  # the country's rules require an opt-out line
     instalment: dict | None = None  # the payment-plan instalment reminded of
+    # The invoice numbers a customer message asks to be paid (None for a
+    # brief): the sender cancels it if one is disputed before it goes.
+    invoices: list[str] | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -104,6 +108,7 @@ class Contact:
             "opt_out": int(self.opt_out),
             "hold_reason": self.hold_reason,
             "idempotency_key": self.idempotency_key,
+            "invoices": None if self.invoices is None else json.dumps(self.invoices),
             "created_at": now,
         }
 
@@ -519,6 +524,8 @@ class Planner:
         )
         rendered = messages.render(contact.template, language, context, self.config)
         contact.subject, contact.body = rendered.subject, rendered.body
+        if rendered.meta.get("audience", "customer") != "staff":
+            contact.invoices = [i["number"] for i in invoices if not i["disputed"]]
 
     def _plan_options(self, overdue: dict[str, int], day: date) -> list[dict]:
         """Instalment plans the policy allows, for templates that offer them."""

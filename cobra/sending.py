@@ -372,6 +372,16 @@ class Sender:
         task = binding.kind == "task"
         if not task and row["overdue_invoices"] and not row["undisputed_overdue"]:
             return self._hold(row, at, "every overdue invoice is disputed")
+        if not task and row["disputed_since_written"]:
+            # The message asks for an invoice the customer now disputes. Held,
+            # the step counts as not done, so the next plan writes it again
+            # leaving that invoice out.
+            return self._hold(
+                row,
+                at,
+                f"it asks for {row['disputed_since_written']}, disputed since it "
+                "was written; the next plan writes it again without",
+            )
         if not task and row["opted_out"]:
             return self._hold(row, at, f"opted out of {row['channel']}")
         address = None

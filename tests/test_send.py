@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from histories import History, load
+from histories import History, load, struggling
 from outbox_seed import seed
 from provider_backend import _Stats, journal_keys, plugin
 
@@ -817,3 +817,43 @@ def test_a_customer_with_an_unknown_time_zone_is_held_not_a_crash(run):
         state, reason = conn.execute("SELECT state, hold_reason FROM outbox").fetchone()
     assert state == "held"
     assert "'Mars/Olympus_Mons' is not an IANA time zone" in reason
+
+
+def test_a_message_asking_for_an_invoice_disputed_since_it_was_written_is_held(
+    run, tmp_path
+):
+    # Brickwork owes three bills; the plan writes a reminder asking for all
+    # three. Then the customer disputes one on the phone, before it goes.
+    brick = struggling()
+    load(run, tmp_path, brick)
+    day = "2026-06-10"
+    planned = run("plan", "--for", day, "--format", "json")
+    assert planned.exit_code == 0, planned.stderr
+    [contact] = [c for c in json.loads(planned.stdout) if c["channel"] == "email"]
+    assert "- Invoice BRICK-0016," in contact["preview"]
+    assert "Total overdue: $3,300.00" in contact["preview"]
+    disputed = run("log", "BRICK", "--outcome", "dispute", "--invoice", "BRICK-0016")
+    assert disputed.exit_code == 0, disputed.stderr
+
+    held = run("send", "--for", day, "--at", f"{day}T15:00:00+00:00")
+    assert held.exit_code == 0, held.stderr
+    assert "held 1" in held.stderr
+    with sqlite3.connect(db_path(run)) as conn:
+        state, reason = conn.execute(
+            "SELECT state, hold_reason FROM outbox WHERE channel = 'email'"
+        ).fetchone()
+    assert state == "held"
+    assert reason.startswith("it asks for BRICK-0016, disputed since it was written")
+    assert not list((tmp_path / "work").rglob("*.eml"))  # nothing was delivered
+
+    # The step is not done: the next day's plan writes it again, without it.
+    again = run("plan", "--for", "2026-06-11", "--format", "json")
+    [rewritten] = [c for c in json.loads(again.stdout) if c["channel"] == "email"]
+    assert rewritten["state"] == "planned"
+    assert (rewritten["strategy"], rewritten["step"]) == (
+        contact["strategy"], contact["step"])
+    assert "- Invoice BRICK-0016," not in rewritten["preview"]
+    assert "- Invoice BRICK-0017," in rewritten["preview"]
+    assert "Total overdue: $2,500.00" in rewritten["preview"]
+    sent = run("send", "--for", "2026-06-11", "--at", "2026-06-11T15:00:00+00:00")
+    assert "Send: sent 1" in sent.stderr, sent.stderr

@@ -63,7 +63,8 @@ def _due_query(day: str, now: str, channels: Iterable[str] | None):
 
 
 # What a sender checks again about each message as it claims it: the
-# address, an opt-out, and whether anything is still owed (and disputed).
+# address, an opt-out, whether anything is still owed (and disputed), and
+# which invoices the message asks for have been disputed since it was written.
 _CHECKS = """,
     (SELECT value FROM contacts a WHERE a.customer_id = o.customer_id
        AND a.kind = :address_kind AND a.invalid_since IS NULL
@@ -76,7 +77,11 @@ _CHECKS = """,
        AND i.status = 'open' AND i.balance > 0 AND i.due_date < :day) AS overdue_invoices,
     (SELECT COUNT(*) FROM invoices i WHERE i.customer_id = o.customer_id
        AND i.status = 'open' AND i.balance > 0 AND i.due_date < :day
-       AND i.disputed_since IS NULL) AS undisputed_overdue
+       AND i.disputed_since IS NULL) AS undisputed_overdue,
+    (SELECT group_concat(i.number, ', ') FROM json_each(o.invoices) j
+       JOIN invoices i ON i.number = j.value
+       WHERE i.customer_id = o.customer_id AND i.status = 'open'
+         AND i.disputed_since IS NOT NULL) AS disputed_since_written
 """
 
 

@@ -27,6 +27,7 @@ _COLUMNS = (
     "state",
     "hold_reason",
     "idempotency_key",
+    "invoices",
     "created_at",
 )
 
