@@ -48,6 +48,18 @@ OUTCOMES = (
     "refused",
     "other",
 )
+# Outcomes that mean someone spoke with the customer: contact rules such as
+# the US one that bars calls for seven days after a conversation count them.
+CONVERSATIONS = (
+    "paid",
+    "promise",
+    "partial_promise",
+    "dispute",
+    "dispute_resolved",
+    "plan_agreed",
+    "refused",
+    "callback",
+)
 REASONS = ("forgot", "cannot_pay", "dissatisfied", "unaware", "fraud")
 PROMISES = ("promise", "partial_promise")
 # Where an interaction on each channel reached the customer.

@@ -516,3 +516,30 @@ def test_an_import_settles_the_promises_its_payments_keep(run, tmp_path):
     check = database(run).execute(
         "SELECT state FROM tasks WHERE kind = 'promise_check'").fetchone()[0]
     assert check == "done"
+
+
+def test_the_contact_rules_count_each_conversation_outcome_as_a_conversation(
+    run, tmp_path
+):
+    # The US rule bars calls for seven days after a conversation: both places
+    # that read interactions for the rules (planning and sending) must agree
+    # with the vocabulary on which outcomes were one.
+    from cobra.followup import CONVERSATIONS
+    from cobra.store import outbox, plans
+
+    load(run, tmp_path, two_bills_unpaid())
+    assert run("log", "ACME", "--outcome", "dispute", "--invoice", "ACME-0025",
+               "--at", at(0, 10)).exit_code == 0
+    assert run("log", "ACME", "--outcome", "dispute_resolved", "--channel", "call",
+               "--at", at(0, 11)).exit_code == 0
+    assert run("log", "ACME", "--outcome", "no_answer", "--channel", "call",
+               "--at", at(0, 12)).exit_code == 0
+    conn = database(run)
+    outcomes = [r[0] for r in conn.execute("SELECT outcome FROM interactions ORDER BY at")]
+    assert outcomes == ["dispute", "dispute_resolved", "no_answer"]
+    [customer] = [r[0] for r in conn.execute("SELECT id FROM customers")]
+    made = outbox.contacts_made(conn, customer, day(-1), besides=0)
+    planned = plans.recent_contacts(conn, day(-1))[customer]
+    for rows in (made, planned):
+        assert [bool(r["conversation"]) for r in rows] == [
+            o in CONVERSATIONS for o in outcomes] == [True, True, False]

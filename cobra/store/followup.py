@@ -342,3 +342,10 @@ def next_instalments(conn) -> dict[int, sqlite3.Row]:
     ):
         found.setdefault(row["customer_id"], row)
     return found
+
+
+def is_conversation() -> str:
+    """SQL true for an interaction row whose outcome was a conversation."""
+    from cobra.followup import CONVERSATIONS
+
+    return f"outcome IN ({', '.join(repr(o) for o in CONVERSATIONS)})"

@@ -274,6 +274,8 @@ def address(conn, customer_id: int, kind: str) -> str | None:
 
 def contacts_made(conn, customer_id: int, since: str, *, besides: int):
     """Contacts made with the customer since *since*, for the contact rules."""
+    from cobra.store.followup import is_conversation
+
     return conn.execute(
         "SELECT COALESCE(sent_at, send_at) AS at, channel, 0 AS conversation"
         " FROM outbox WHERE customer_id = ? AND id <> ?"
@@ -281,8 +283,7 @@ def contacts_made(conn, customer_id: int, since: str, *, besides: int):
         " AND COALESCE(sent_at, send_at) >= ?"
         " UNION ALL"
         " SELECT at, channel,"
-        " outcome IN ('paid', 'promise', 'partial_promise', 'dispute', 'plan_agreed',"
-        "             'refused', 'callback') AS conversation"
+        f" {is_conversation()} AS conversation"
         " FROM interactions WHERE customer_id = ? AND at >= ?",
         (customer_id, besides, since, customer_id, since),
     ).fetchall()

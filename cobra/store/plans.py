@@ -58,6 +58,8 @@ def recent_contacts(
     conn: sqlite3.Connection, since: str
 ) -> dict[int, list[sqlite3.Row]]:
     """Contacts planned or made since *since*, by customer, for the guard's caps."""
+    from cobra.store.followup import is_conversation
+
     found: dict[int, list[sqlite3.Row]] = {}
     for row in conn.execute(
         "SELECT customer_id, COALESCE(send_at, planned_for) AS at, channel,"
@@ -65,8 +67,7 @@ def recent_contacts(
         " WHERE planned_for >= ? AND state NOT IN ('held', 'cancelled', 'failed')"
         " UNION ALL"
         " SELECT customer_id, at, channel,"
-        " outcome IN ('paid', 'promise', 'partial_promise', 'dispute', 'plan_agreed',"
-        "             'refused', 'callback') AS conversation"
+        f" {is_conversation()} AS conversation"
         " FROM interactions WHERE at >= ?",
         (since, since),
     ):
