@@ -126,4 +126,3 @@ def insert(conn: sqlite3.Connection, rows: Iterable[dict]) -> int:
             rows,
         )
     return conn.total_changes - before
-
