@@ -85,6 +85,21 @@ def load(run, tmp_path: Path, *histories: History) -> None:
     assert result.exit_code == 0, result.stderr
 
 
+def pay(
+    run, tmp_path: Path, on: str, amount: str, reference: str,
+    account: str = "BRICK", currency: str = "USD",
+) -> str:
+    """Import one payment of *account* by ``cobra import``; what it said."""
+    path = tmp_path / f"{reference}.jsonl"
+    path.write_text(json.dumps({
+        "type": "payment", "customer_id": account, "date": on,
+        "payment_id": reference, "currency": currency, "amount": amount,
+    }) + "\n")
+    result = run("import", str(path))
+    assert result.exit_code == 0, result.stderr
+    return result.stderr
+
+
 def database(run) -> sqlite3.Connection:
     conn = sqlite3.connect(run("db", "path").stdout.strip())
     conn.row_factory = sqlite3.Row

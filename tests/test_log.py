@@ -8,7 +8,7 @@ import sqlite3
 from datetime import date, timedelta
 
 import pytest
-from histories import History, database, good_payer, load, struggling
+from histories import History, database, good_payer, load, pay, struggling
 
 D1 = date(2026, 6, 10)
 
@@ -40,18 +40,6 @@ def counts(run) -> dict[str, int]:
 
 def tasks(run) -> list[sqlite3.Row]:
     return database(run).execute("SELECT * FROM tasks ORDER BY id").fetchall()
-
-
-def pay(run, tmp_path, on: str, amount: str, reference: str) -> str:
-    """Import a payment; returns what the import said."""
-    path = tmp_path / f"{reference}.jsonl"
-    path.write_text(json.dumps({
-        "type": "payment", "customer_id": "BRICK", "date": on, "payment_id": reference,
-        "currency": "USD", "amount": amount,
-    }) + "\n")
-    result = run("import", str(path))
-    assert result.exit_code == 0, result.stderr
-    return result.stderr
 
 
 def test_a_customer_from_reminder_to_payment_plan(run, tmp_path):

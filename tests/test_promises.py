@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-from histories import database, load, struggling
+from histories import database, load, pay, struggling
 
 D1 = date(2026, 6, 10)
 
@@ -51,17 +51,6 @@ def promises(run) -> list[tuple]:
 def broken_tasks(run) -> list[str]:
     return [r[0] for r in database(run).execute(
         "SELECT title FROM tasks WHERE kind = 'broken_promise' ORDER BY id")]
-
-
-def pay(run, tmp_path, on: str, amount: str, reference: str) -> str:
-    path = tmp_path / f"{reference}.jsonl"
-    path.write_text(json.dumps({
-        "type": "payment", "customer_id": "BRICK", "date": on, "payment_id": reference,
-        "currency": "USD", "amount": amount,
-    }) + "\n")
-    result = run("import", str(path))
-    assert result.exit_code == 0, result.stderr
-    return result.stderr
 
 
 # -- a payment plan broken by a missed instalment ----------------------------------
