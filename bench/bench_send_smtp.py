@@ -427,7 +427,10 @@ def run(quick: bool) -> dict[str, float]:
                 for label in order if round_number == 1 else order[:1] + order[2:]:
                     db = None
                     if label in configs:
-                        db = work / "store.db"
+                        # A new file each run: copying over a store a run
+                        # has left a -wal file beside would pair the copy
+                        # with pages of another database.
+                        db = work / f"{label}-{round_number}.db"
                         shutil.copyfile(template, db)
                         argv = [sys.executable, "-m", "cobra", "--db", str(db),
                                 "send", "--for", DAY, "--at", AT]  # fmt: skip
