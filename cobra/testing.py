@@ -326,6 +326,7 @@ def queue_message(
                 "state": "queued",
                 "hold_reason": None,
                 "idempotency_key": key,
+                "invoices": json.dumps([number]),  # what the message asks for
                 "created_at": f"{day.isoformat()}T00:00:00+00:00",
             }
         ],
