@@ -86,14 +86,12 @@ def _create_private(file: Path) -> None:
     A file that already exists keeps its mode: whoever made it (logrotate's
     ``create`` line, say) chose it.
     """
-    missing = []
-    folder = file.parent
-    while not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
+    from cobra.paths import make_private_folders
+
     try:
-        for folder in reversed(missing):
-            folder.mkdir(mode=0o700, exist_ok=True)
+        make_private_folders(file.parent)
+        # Opened for appending, not only created: a file that exists but
+        # cannot be written is reported here, with the way out.
         os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
     except OSError as exc:
         raise CobraInputError(

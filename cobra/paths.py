@@ -47,3 +47,26 @@ def user_data_dir() -> Path:
 
 def default_database_path() -> Path:
     return user_data_dir() / DATABASE_FILENAME
+
+
+def make_private_folders(folder: Path) -> None:
+    """Create *folder* and any missing parent, each readable by its owner
+    only (``mkdir(parents=True)`` would give the parents the default mode).
+    Raises OSError."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for part in reversed(missing):
+        part.mkdir(mode=0o700, exist_ok=True)
+
+
+def create_private_file(path: Path) -> None:
+    """Create *path* empty, readable by its owner only, for files that hold
+    personal data. A file that exists is left as it is, mode included:
+    whoever made it chose it. Raises OSError."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)

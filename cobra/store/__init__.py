@@ -104,15 +104,14 @@ def transaction(conn: sqlite3.Connection) -> Iterator[None]:
 
 def _create_private(path: Path) -> None:
     """Create the file readable by its owner only: it holds personal data."""
+    from cobra.paths import create_private_file
+
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        return
+        create_private_file(path)
     except OSError as exc:
         raise StoreError(
             f"cannot create the database {path}: {exc.strerror}; choose another path with --db"
         ) from None
-    os.close(fd)
 
 
 class Store:
