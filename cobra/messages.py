@@ -158,6 +158,9 @@ DERIVED = {
 }
 
 
+STAFF = "staff"  # the audience of a brief, written for a person
+
+
 @dataclass(frozen=True)
 class Rendered:
     """A rendered message: subject (None without one), body, and its source."""
@@ -168,6 +171,11 @@ class Rendered:
     name: str = ""
     language: str = ""
     meta: dict = field(default_factory=dict)
+
+    @property
+    def to_customer(self) -> bool:
+        """False for a brief written for a person (``audience = "staff"``)."""
+        return self.meta.get("audience", "customer") != STAFF
 
 
 class MessageTemplateError(ConfigError):
@@ -509,6 +517,16 @@ def _invoice(item: dict) -> dict:
     return result
 
 
+def undisputed_overdue(invoices: list[dict]) -> dict[str, int]:
+    """currency -> the overdue balance outside any dispute: what a customer
+    message may ask to be paid (and a payment plan be offered for)."""
+    found: dict[str, int] = {}
+    for item in invoices:
+        if item["days_overdue"] > 0 and not item["disputed"]:
+            found[item["currency"]] = found.get(item["currency"], 0) + item["balance"]
+    return found
+
+
 def _namespace(
     context: MessageContext,
     template_language: str,
@@ -532,15 +550,9 @@ def _namespace(
                 code = item["currency"]
                 overdue[code] = overdue.get(code, 0) + item["balance"]
     disputed: dict[str, int] = {}
-    undisputed: dict[str, int] = {}
-    for item in invoices:
-        if item["disputed"]:
-            bucket = disputed
-        elif item["days_overdue"] > 0:
-            bucket = undisputed
-        else:
-            continue
-        bucket[item["currency"]] = bucket.get(item["currency"], 0) + item["balance"]
+    for item in in_dispute:
+        disputed[item["currency"]] = disputed.get(item["currency"], 0) + item["balance"]
+    undisputed = undisputed_overdue(invoices)
     if to_customer and in_dispute:
         invoices = [item for item in invoices if not item["disputed"]]
         for item in in_dispute:
@@ -688,7 +700,7 @@ def _render_file(
     except UnicodeDecodeError:
         raise MessageTemplateError(str(path), None, "not UTF-8 text") from None
     audience = parsed.meta.get("audience", "customer")
-    values = _namespace(context, language, locale, to_customer=audience != "staff")
+    values = _namespace(context, language, locale, to_customer=audience != STAFF)
     token = _LOCALE.set(locale)
     try:
         body = env.get_template(template_name).render(values)
@@ -707,7 +719,7 @@ def _render_file(
     body = _tidy(body)
     if (
         context.opt_out
-        and audience != "staff"
+        and audience != STAFF
         and context.channel not in SPOKEN_CHANNELS
     ):
         # One line stays one line (an SMS); a letter gets a paragraph of its own.

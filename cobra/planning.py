@@ -70,7 +70,7 @@ class Contact:
     opt_out: bool = False  # the country's rules require an opt-out line
     instalment: dict | None = None  # the payment-plan instalment reminded of
     # The invoice numbers a customer message asks to be paid (None for a
-    # brief): the sender cancels it if one is disputed before it goes.
+    # brief): the sender holds it if one is disputed before it goes.
     invoices: list[str] | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -486,12 +486,6 @@ class Planner:
             }
             for row in self.plans.open_invoices(self.store.conn, contact.customer_id)
         ]
-        # Plans are offered for what may be asked for: not what is in dispute.
-        undisputed: dict[str, int] = {}
-        for invoice in invoices:
-            if invoice["days_overdue"] and not invoice["disputed"]:
-                code = invoice["currency"]
-                undisputed[code] = undisputed.get(code, 0) + invoice["balance"]
         language = contact.language
         context = messages.MessageContext(
             company=self.company_name,
@@ -515,7 +509,10 @@ class Planner:
             ),
             salesperson=customer["salesperson_email"],
             plan_options=(
-                self._plan_options(undisputed, contact.planned_for)
+                # Offered for what may be asked for: not what is in dispute.
+                self._plan_options(
+                    messages.undisputed_overdue(invoices), contact.planned_for
+                )
                 if contact.template in self.templates_with_plans
                 else []
             ),
@@ -524,7 +521,7 @@ class Planner:
         )
         rendered = messages.render(contact.template, language, context, self.config)
         contact.subject, contact.body = rendered.subject, rendered.body
-        if rendered.meta.get("audience", "customer") != "staff":
+        if rendered.to_customer:
             contact.invoices = [i["number"] for i in invoices if not i["disputed"]]
 
     def _plan_options(self, overdue: dict[str, int], day: date) -> list[dict]:
