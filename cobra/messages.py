@@ -717,11 +717,7 @@ def _render_file(
     finally:
         _LOCALE.reset(token)
     body = _tidy(body)
-    if (
-        context.opt_out
-        and audience != STAFF
-        and context.channel not in SPOKEN_CHANNELS
-    ):
+    if context.opt_out and audience != STAFF and context.channel not in SPOKEN_CHANNELS:
         # One line stays one line (an SMS); a letter gets a paragraph of its own.
         body += (" " if "\n" not in body else "\n\n") + context.opt_out.strip()
     if subject is not None:
