@@ -102,16 +102,21 @@ def ratio(numerator: int, denominator: int) -> Fraction | None:
     return Fraction(numerator, denominator)
 
 
-def _exact(value: Fraction | Decimal | float) -> Decimal:
+def _quantized(
+    value: Fraction | Decimal | float, places: int, scale: int = 0
+) -> Decimal:
+    """*value* times 10**scale, rounded half up to *places* decimals."""
     if isinstance(value, Fraction):
-        return Decimal(value.numerator) / Decimal(value.denominator)
-    return Decimal(value)
+        exact = Decimal(value.numerator) / Decimal(value.denominator)
+    else:
+        exact = Decimal(value)
+    step = Decimal(1).scaleb(-places)
+    return exact.scaleb(scale).quantize(step, rounding=ROUND_HALF_UP)
 
 
 def rounded(value: Fraction | Decimal | float, places: int) -> float:
     """An exact value rounded half up to *places* decimals, for display."""
-    step = Decimal(1).scaleb(-places)
-    return float(_exact(value).quantize(step, rounding=ROUND_HALF_UP))
+    return float(_quantized(value, places))
 
 
 def share(value: Fraction | float | None) -> float | None:
@@ -121,11 +126,7 @@ def share(value: Fraction | float | None) -> float | None:
 
 def percent(value: Fraction | float | None, places: int = 1) -> str | None:
     """A ratio for people: a percentage rounded half up (93.9%)."""
-    if value is None:
-        return None
-    step = Decimal(1).scaleb(-places)
-    shown = _exact(value).scaleb(2).quantize(step, rounding=ROUND_HALF_UP)
-    return f"{shown}%"
+    return None if value is None else f"{_quantized(value, places, scale=2)}%"
 
 
 class Customers:
