@@ -39,8 +39,8 @@ of baseline, serial, concurrent (and once the session alone), medians
 compared. The store is built once per run in a temporary folder (under a
 second for 10,000 customers) and copied for each cobra run. A full run
 took 23 minutes on a two-core machine busy with other work (a load of 6),
-about 70 s of CPU per run of 10,000; ``--quick`` sends 1,000 in one round. Needs aiosmtpd (``pip install aiosmtpd``, in cobra's ``test``
-extra).
+about 70 s of CPU per run of 10,000; ``--quick`` sends 1,000 in one round.
+Needs aiosmtpd (``pip install aiosmtpd``, in cobra's ``test`` extra).
 """
 
 from __future__ import annotations

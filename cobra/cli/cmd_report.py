@@ -157,7 +157,8 @@ def report_command(
     The period defaults to the report.period_days days up to --as-of (or
     today); the data is read as of the period's last day unless --as-of says
     otherwise, from the dates the records carry, so a report of a past
-    period gives the same figures whenever it is run. Amounts are per currency, never added across currencies.
+    period gives the same figures whenever it is run. Amounts are per
+    currency, never added across currencies.
     docs/reports.md defines every figure.
 
     Example: cobra report dso --period 2026-Q3 --by month
