@@ -481,7 +481,7 @@ def test_the_worklist_query_ranks_as_the_evidence_does(run, tmp_path, day):
         (e.evidence.account, e.rank, e.diagnosis.reason,
          round(e.diagnosis.confidence, 2), e.score.total, e.evidence.overdue,
          int(e.evidence["oldest_days_overdue"]), e.action)
-        for e in built]
+        for e in built if e.rank]
     store.close()
 
 
@@ -586,7 +586,7 @@ def test_amounts_in_major_units_read_as_money_writes_them():
 def test_the_worklists_json_is_what_emit_writes(fmt, capsys):
     from cobra.cli.cmd_prioritize import _row, _write_json
     from cobra.output import emit
-    from cobra.worklist import Ranked
+    from cobra.worklist import Ranked, Ranking
 
     entries = [
         (1, 7, "C1", 'Rojas "El Toro" Ltda.\\', {"CLP": 125000}, 45, "unknown",
@@ -600,11 +600,11 @@ def test_the_worklists_json_is_what_emit_writes(fmt, capsys):
         (5, 2, "C5", "Cero", {"USD": 0}, 1, "unknown", 0.3, -0.0, "\\n"),
     ]
     entries = [Ranked(e[0], e[1], e[2], e[3], "smb", *e[4:]) for e in entries]
-    _write_json(iter(entries), fmt)
+    _write_json(Ranking(*map(list, zip(*entries))), fmt)
     mine = capsys.readouterr().out
     emit((_row(entry, fmt) for entry in entries), fmt)
     assert mine == capsys.readouterr().out
-    _write_json(iter([]), fmt)
+    _write_json(Ranking(*([] for _ in Ranked._fields)), fmt)
     mine = capsys.readouterr().out
     emit(iter([]), fmt)
     assert mine == capsys.readouterr().out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from json.encoder import encode_basestring as text
 
 import click
 
@@ -98,7 +99,7 @@ def prioritize_command(
     store = app.store()
     fast = None if explain else worklist.ranked(store, config, as_of)
     if fast is not None:
-        chosen = _chosen(fast, top, reason, segment)
+        chosen = fast.chosen(top, reason, segment)
         if fmt in ("json", "jsonl"):
             _write_json(chosen, fmt)
         else:
@@ -151,22 +152,6 @@ def prioritize_command(
     emit(rows(), fmt, empty_message="Nothing overdue: no one to chase.")
 
 
-def _chosen(entries, top, reason, segment):
-    """worklist.ranked() entries through the filters, as rows() applies them."""
-    shown = 0
-    for entry in entries:
-        if not entry.rank:
-            continue  # open but not yet due: nothing to chase
-        if reason and entry.reason != reason:
-            continue
-        if segment and entry.segment != segment:
-            continue
-        yield entry
-        shown += 1
-        if top and shown >= top:
-            return
-
-
 def _row(entry, fmt: str) -> dict:
     """A worklist.ranked() entry as the row rows() gives for it."""
     return {
@@ -186,58 +171,79 @@ def _row(entry, fmt: str) -> dict:
     }
 
 
-def _write_json(entries, fmt: str) -> None:
-    """What ``emit((_row(e, fmt) for e in entries), fmt)`` writes, faster.
+def _write_json(ranking, fmt: str) -> None:
+    """What ``emit((_row(e, fmt) for e in ranking), fmt)`` writes, faster.
 
     For json and jsonl. emit() makes every value plain (dates, Decimals)
     one by one and builds a JSON encoder per row, which for a hundred
     thousand customers costs more than ranking them. These rows have one
     shape, known here: text, whole numbers, floats and a list of {currency,
     amount} texts, written as json.dumps(row, ensure_ascii=False) writes
-    them (its string encoder, the repr of numbers, its separators).
-    tests/test_prioritize.py checks the bytes against emit()'s.
+    them: its string encoder, int's str() and float's repr(), its
+    separators. tests/test_prioritize.py checks the bytes against emit()'s.
     """
     import sys
-    from json.encoder import encode_basestring
 
+    # Reason, confidence and action take a few values between them: each
+    # combination is written once, and looked up for every row.
+    outcomes = list(zip(ranking.reason, ranking.confidence, ranking.action))
+    written = {
+        outcome: (
+            f'"reason": {text(outcome[0])}, "confidence": {outcome[1]!r}',
+            f'"next_action": {text(outcome[2])}',
+        )
+        for outcome in set(outcomes)
+    }
+    columns = zip(
+        ranking.rank,
+        map(text, ranking.account),
+        map(text, ranking.name),
+        map(_overdue_json, ranking.overdue),
+        ranking.days_overdue,
+        map(written.__getitem__, outcomes),
+        map(float.__repr__, ranking.score),
+    )
+    # An f-string per row: str.format() with as many fields costs twice as much.
+    lines = (
+        f'{{"rank": {rank}, "account": {account}, "name": {name}, '
+        f'"overdue": [{owed}], "days_overdue": {days}, {outcome}, '
+        f'"score": {score}, {action}}}'
+        for rank, account, name, owed, days, (outcome, action), score in columns
+    )
     out = sys.stdout
     if fmt == "jsonl":
-        out.writelines(f"{_json_row(e, encode_basestring)}\n" for e in entries)
-        return
-    count = 0
-    out.write("[")
-    for entry in entries:
-        out.write(",\n" if count else "\n")
-        out.write(_json_row(entry, encode_basestring))
-        count += 1
-    out.write("\n]\n" if count else "]\n")
+        if len(ranking):
+            _write_joined(out, lines, "\n")
+            out.write("\n")
+    elif len(ranking):
+        out.write("[\n")
+        _write_joined(out, lines, ",\n")
+        out.write("\n]\n")
+    else:
+        out.write("[]\n")
 
 
-def _json_row(entry, text) -> str:
-    """One entry's row as JSON; *text* is json's own encoder of strings."""
-    owed = entry.overdue
+def _write_joined(out, lines, separator: str, batch: int = 2000) -> None:
+    """*lines* with *separator* between them, a few thousand to a write."""
+    from itertools import islice
+
+    first = True
+    while chunk := list(islice(lines, batch)):
+        if not first:
+            out.write(separator)
+        out.write(separator.join(chunk))
+        first = False
+
+
+def _overdue_json(owed: dict[str, int]) -> str:
+    """The items of a row's overdue list, as JSON."""
     if len(owed) == 1:  # the usual case: no sorting
         ((currency, amount),) = owed.items()
-        overdue = (
-            f'{{"currency": {text(currency)}, '
-            f'"amount": {text(major_units(amount, currency))}}}'
-            if amount
-            else ""
-        )
-    else:
-        overdue = ", ".join(
-            f'{{"currency": {text(currency)}, '
-            f'"amount": {text(major_units(amount, currency))}}}'
-            for currency, amount in sorted(owed.items())
-            if amount
-        )
-    return (
-        f'{{"rank": {int.__repr__(entry.rank)}, '
-        f'"account": {text(entry.account)}, "name": {text(entry.name)}, '
-        f'"overdue": [{overdue}], '
-        f'"days_overdue": {int.__repr__(entry.days_overdue)}, '
-        f'"reason": {text(entry.reason)}, '
-        f'"confidence": {float.__repr__(entry.confidence)}, '
-        f'"score": {float.__repr__(entry.score)}, '
-        f'"next_action": {text(entry.action)}}}'
-    )
+        return _owed_json(currency, amount) if amount else ""
+    return ", ".join(_owed_json(c, a) for c, a in sorted(owed.items()) if a)
+
+
+def _owed_json(currency: str, amount: int) -> str:
+    # major_units() gives digits, a point and a sign: nothing to escape.
+    amount_text = major_units(amount, currency)
+    return f'{{"currency": {text(currency)}, "amount": "{amount_text}"}}'
