@@ -627,10 +627,9 @@ def worklist(
     """
     where = "AND s.overdue_invoices > 0" if overdue_only else ""
     # Only the facts the rules and the score read: each costs per customer.
+    read = set(_SCORE_FACTS).union(re.findall(r"\bf\.(\w+)", diagnosis))
     facts = ", ".join(
-        f"{sql} AS {name}"
-        for name, sql in FACT_SQL.items()
-        if name in _SCORE_FACTS or re.search(rf"\bf\.{name}\b", diagnosis)
+        f"{sql} AS {name}" for name, sql in FACT_SQL.items() if name in read
     )
     source = rows_as_of(conn, params)
     sql = _WORKLIST.format(
