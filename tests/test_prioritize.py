@@ -456,7 +456,8 @@ def test_the_worklist_from_the_statistics_is_the_one_from_the_ledger(
         run, tmp_path, monkeypatch, day):
     generated(run, tmp_path, customers=150, seed=9)
     for args in (("--format", "jsonl"), ("--explain", "--format", "json"),
-                 ("--format", "table"), ("--reason", "unknown", "--top", "5")):
+                 ("--format", "table"), ("--reason", "unknown", "--top", "5"),
+                 ("--segment", "smb", "--format", "json")):
         fast, reference = both(run, monkeypatch, "prioritize", "--as-of", day, *args)
         assert fast == reference, args
         assert fast.count("\n") > 5
