@@ -248,10 +248,11 @@ def _ranked(store, config, as_of: date, diagnoser, case) -> Ranking:
     ).fetchall()
     if not rows:
         return Ranking(*([] for _ in Ranked._fields))
+    count = len(rows)
     columns = list(zip(*rows))
+    del rows  # its memory serves what comes next
     ids, accounts, names, segments, currencies, amounts, mixed, days = columns[:8]
     rules, age, likelihood, broken, staleness, segment_weight = columns[8:]
-    count = len(rows)
     overdue = list(map(dict, zip(zip(currencies, amounts))))
     # The query gives an amount and its currency, or (the rare customer owing
     # in several currencies) all of them as JSON, its currency left NULL.

@@ -223,7 +223,7 @@ def _write_json(ranking, fmt: str) -> None:
         out.write("[]\n")
 
 
-def _write_joined(out, lines, separator: str, batch: int = 2000) -> None:
+def _write_joined(out, lines, separator: str, batch: int = 200) -> None:
     """*lines* with *separator* between them, a few thousand to a write."""
     from itertools import islice
 
