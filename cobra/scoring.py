@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from cobra.evidence import Evidence
 
 COMPONENTS = ("amount", "age", "likelihood", "broken_promises", "staleness")
+# What the worklist query adds up itself, in this order: all but the amount,
+# whose rank among the others' amounts the query does not know.
+SUMMED_IN_SQL = ("age", "likelihood", "broken_promises", "staleness")
 BUCKETS = ("1-30", "31-60", "61-90", "90+")
 
 
@@ -117,12 +120,14 @@ class Scorer:
         }
         weighted = {name: raw[name] * self.weights[name] for name in COMPONENTS}
         segment_weight = self.segments.get(evidence.segment or "", 1.0)
-        # Added in this order, one by one (not sum(), which compensates
-        # rounding on newer Pythons): the worklist query adds them the same
-        # way, and the totals must agree to the last bit.
+        # Added one by one (not sum(), which compensates rounding on newer
+        # Pythons), the amount last: the worklist query adds the others in
+        # this order, the one part that needs the whole portfolio is added
+        # to that in Python, and the totals must agree to the last bit.
         total = 0.0
-        for name in COMPONENTS:
+        for name in SUMMED_IN_SQL:
             total += weighted[name]
+        total += weighted["amount"]
         return Score(
             round(total * segment_weight, 2),
             {k: round(v, 2) for k, v in weighted.items()},

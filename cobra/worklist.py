@@ -252,7 +252,7 @@ def _ranked(store, config, as_of: date, diagnoser, case) -> Ranking:
     columns = list(zip(*rows))
     del rows  # its memory serves what comes next
     ids, accounts, names, segments, currencies, amounts, mixed, days = columns[:8]
-    rules, age, likelihood, broken, staleness, segment_weight = columns[8:]
+    rules, summed_in_sql, segment_weight = columns[8:]
     overdue = list(map(dict, zip(zip(currencies, amounts))))
     # The query gives an amount and its currency, or (the rare customer owing
     # in several currencies) all of them as JSON, its currency left NULL.
@@ -265,12 +265,10 @@ def _ranked(store, config, as_of: date, diagnoser, case) -> Ranking:
 
     w_amount = settings(config)[0]["amount"]
     amount_ranks = _amount_ranks(currencies, amounts, overdue, several)
+    # The amount added last to the rest of the score, as Scorer.score adds
+    # it, so the total is the same to the bit.
     weighted_amount = map(mul, amount_ranks, repeat(w_amount))
-    # Added in Scorer.score's order, from 0.0, so the total is the same to
-    # the bit.
-    total = repeat(0.0)
-    for part in (weighted_amount, age, likelihood, broken, staleness):
-        total = map(add, total, part)
+    total = map(add, summed_in_sql, weighted_amount)
     scores = list(map(round, map(mul, total, segment_weight), repeat(2)))
 
     # Only customers with an amount overdue take a rank: one whose invoices

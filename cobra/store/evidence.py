@@ -588,15 +588,17 @@ SELECT f.customer_id, f.account, f.name, f.segment, f.overdue_currency,
        f.overdue_amount, CASE WHEN f.overdue_currency IS NULL THEN f.overdue END,
        f.oldest_days_overdue,
        {diagnosis} AS rule,
-       (CASE WHEN f.oldest_days_overdue <= 0 THEN 0.0
-             WHEN f.oldest_days_overdue <= 30 THEN :age_1
-             WHEN f.oldest_days_overdue <= 60 THEN :age_2
-             WHEN f.oldest_days_overdue <= 90 THEN :age_3
-             ELSE :age_4 END) * :w_age,
-       CAST(f.paid_invoices + 1 AS REAL)
-           / (f.paid_invoices + f.overdue_invoices + 2) * :w_likelihood,
-       CAST(MIN(f.promises_broken, 3) AS REAL) / 3 * :w_broken_promises,
-       CAST(MIN(f.days_since_contact, 30) AS REAL) / 30 * :w_staleness,
+       -- cobra.scoring.SUMMED_IN_SQL, added from 0.0 in that order
+       0.0
+       + (CASE WHEN f.oldest_days_overdue <= 0 THEN 0.0
+               WHEN f.oldest_days_overdue <= 30 THEN :age_1
+               WHEN f.oldest_days_overdue <= 60 THEN :age_2
+               WHEN f.oldest_days_overdue <= 90 THEN :age_3
+               ELSE :age_4 END) * :w_age
+       + CAST(f.paid_invoices + 1 AS REAL)
+           / (f.paid_invoices + f.overdue_invoices + 2) * :w_likelihood
+       + CAST(MIN(f.promises_broken, 3) AS REAL) / 3 * :w_broken_promises
+       + CAST(MIN(f.days_since_contact, 30) AS REAL) / 30 * :w_staleness,
        {segment_weight}
 FROM f
 """
