@@ -224,7 +224,7 @@ def _write_json(ranking, fmt: str) -> None:
 
 
 def _write_joined(out, lines, separator: str, batch: int = 200) -> None:
-    """*lines* with *separator* between them, a few thousand to a write."""
+    """*lines* with *separator* between them, *batch* lines to a write."""
     from itertools import islice
 
     first = True
