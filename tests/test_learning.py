@@ -127,6 +127,26 @@ def contact(
             (customer, made_on, made_on, status, resolved_on))
 
 
+def learning_newcomers(run, tmp_path: Path, isolated: Path, config: str = "") -> Path:
+    """Strategies that learn, and 12 newcomers due their next step on DAY.
+
+    *config* goes before the ``[plan]`` table; returns the store's path.
+    """
+    folder = strategies_with(tmp_path, "learn = true")
+    plan = f'[plan]\nstrategies_dir = "{folder}"\n'
+    (isolated / "cobra.toml").write_text(config + plan)
+    db = Path(run("db", "path").stdout.strip())
+    load(run, tmp_path, *[newcomer(f"NEW{n:02d}") for n in range(12)])
+    return db
+
+
+def planned_variants(run) -> list[int]:
+    """The variant of every contact ``cobra plan`` would write for DAY."""
+    result = run("plan", "--for", DAY.isoformat(), "--format", "json", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    return [c["variant"] for c in json.loads(result.stdout)]
+
+
 def past_contacts(db: Path, accounts: list[str], variant: int, paid: bool) -> None:
     """Earlier customers of the same step who got *variant*, and whether they paid."""
     conn = sqlite3.connect(db)
@@ -139,10 +159,7 @@ def past_contacts(db: Path, accounts: list[str], variant: int, paid: bool) -> No
 
 
 def test_the_planner_assigns_new_customers_by_what_paid(run, tmp_path, isolated):
-    folder = strategies_with(tmp_path, "learn = true")
-    (isolated / "cobra.toml").write_text(f'[plan]\nstrategies_dir = "{folder}"\n')
-    db = Path(run("db", "path").stdout.strip())
-    load(run, tmp_path, *[newcomer(f"NEW{n:02d}") for n in range(12)])
+    db = learning_newcomers(run, tmp_path, isolated)
     # Of 30 earlier customers each: the e-mail variant's paid 24, the SMS's 3.
     past_contacts(db, [f"OLD-A{n}" for n in range(24)], 1, paid=True)
     past_contacts(db, [f"OLD-B{n}" for n in range(6)], 1, paid=False)
@@ -199,13 +216,9 @@ def test_the_planner_counts_a_contact_s_day_in_the_company_zone(
 ):
     # Auckland is 12 hours ahead of UTC in May: a message sent at 13:00 UTC on
     # 05-11 is sent at 01:00 on 05-12 there, so its 7 days are 05-12 to 05-19.
-    folder = strategies_with(tmp_path, "learn = true")
-    (isolated / "cobra.toml").write_text(
-        '[company]\ntimezone = "Pacific/Auckland"\n'
-        f'[plan]\nstrategies_dir = "{folder}"\n'
+    db = learning_newcomers(
+        run, tmp_path, isolated, '[company]\ntimezone = "Pacific/Auckland"\n'
     )
-    db = Path(run("db", "path").stdout.strip())
-    load(run, tmp_path, *[newcomer(f"NEW{n:02d}") for n in range(12)])
     conn = sqlite3.connect(db)
     for n in range(20):
         # The e-mail variant's customers all paid on 05-19: day 7 in Auckland
@@ -223,9 +236,7 @@ def test_the_planner_counts_a_contact_s_day_in_the_company_zone(
         ("friendly-reminder", STEP, "forgot", 0): (20, 0),
         ("friendly-reminder", STEP, "forgot", 1): (20, 20),
     }
-    result = run("plan", "--for", DAY.isoformat(), "--format", "json", "--dry-run")
-    assert result.exit_code == 0, result.stderr
-    variants = [c["variant"] for c in json.loads(result.stdout)]
+    variants = planned_variants(run)
     assert len(variants) == 12 and variants.count(1) >= 11, variants
 
 
@@ -276,10 +287,7 @@ def test_learning_s_outcomes_are_the_report_s_as_of_the_day_before(
 
 
 def test_the_planner_waits_for_a_contact_s_window_to_close(run, tmp_path, isolated):
-    folder = strategies_with(tmp_path, "learn = true")
-    (isolated / "cobra.toml").write_text(f'[plan]\nstrategies_dir = "{folder}"\n')
-    db = Path(run("db", "path").stdout.strip())
-    load(run, tmp_path, *[newcomer(f"NEW{n:02d}") for n in range(12)])
+    db = learning_newcomers(run, tmp_path, isolated)
     # The SMS: 10 of 10 paid, and 30 sent a week ago that have not paid yet:
     # their 7 days end today, and planning today knows only what was known by
     # the end of yesterday, so they are no result yet. The e-mail: 3 of 10.
@@ -294,17 +302,12 @@ def test_the_planner_waits_for_a_contact_s_window_to_close(run, tmp_path, isolat
     conn.commit()
     conn.close()
 
-    result = run("plan", "--for", DAY.isoformat(), "--format", "json", "--dry-run")
-    assert result.exit_code == 0, result.stderr
-    variants = [c["variant"] for c in json.loads(result.stdout)]
+    variants = planned_variants(run)
     assert len(variants) == 12 and variants.count(0) >= 11, variants
 
 
 def test_the_planner_counts_a_kept_promise_as_a_success(run, tmp_path, isolated):
-    folder = strategies_with(tmp_path, "learn = true")
-    (isolated / "cobra.toml").write_text(f'[plan]\nstrategies_dir = "{folder}"\n')
-    db = Path(run("db", "path").stdout.strip())
-    load(run, tmp_path, *[newcomer(f"NEW{n:02d}") for n in range(12)])
+    db = learning_newcomers(run, tmp_path, isolated)
     # The e-mail: 20 customers who promised two days after the message and
     # kept it, paying after the 7 days: 20 of 20. The SMS: 4 of 20 paid.
     past_contacts(db, [f"OLD-A{n}" for n in range(4)], 0, paid=True)
@@ -318,17 +321,12 @@ def test_the_planner_counts_a_kept_promise_as_a_success(run, tmp_path, isolated)
     conn.commit()
     conn.close()
 
-    result = run("plan", "--for", DAY.isoformat(), "--format", "json", "--dry-run")
-    assert result.exit_code == 0, result.stderr
-    variants = [c["variant"] for c in json.loads(result.stdout)]
+    variants = planned_variants(run)
     assert len(variants) == 12 and variants.count(1) >= 11, variants
 
 
 def test_plan_moves_the_allocation_the_tactics_report_shows(run, tmp_path, isolated):
-    folder = strategies_with(tmp_path, "learn = true")
-    (isolated / "cobra.toml").write_text(f'[plan]\nstrategies_dir = "{folder}"\n')
-    db = Path(run("db", "path").stdout.strip())
-    load(run, tmp_path, *[newcomer(f"NEW{n:02d}") for n in range(12)])
+    db = learning_newcomers(run, tmp_path, isolated)
     # The e-mail variant paid 24 of 30, the SMS 3 of 30, all planned 30 days
     # ago: outside the 14 days of the allocation.
     past_contacts(db, [f"OLD-A{n}" for n in range(24)], 1, paid=True)
