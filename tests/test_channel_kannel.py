@@ -14,8 +14,8 @@ in smsbox's wire format: a status line and one line of text.
 
 from __future__ import annotations
 
-import os
 import json
+import os
 import signal
 import socket
 import sqlite3
@@ -800,23 +800,12 @@ def test_cobra_send_through_kannel_then_reports_and_a_stop_reach_receipts_serve(
     with gateway as kannel:
         monkeypatch.setenv("KANNEL_TEST_PASSWORD", PASSWORD)
         (isolated / "cobra.toml").write_text(
-            "[channels.sms]\n"
-            'backend = "kannel"\n'
-            f'url = "{kannel.sendsms_url}"\n'
-            f'username = "{USERNAME}"\n'
-            'password_env = "KANNEL_TEST_PASSWORD"\n'
-            'from = "CobraUS"\n'
-            "[receipts]\n"
-            f'public_url = "{public}"\n'
+            sms_config(
+                kannel, f'from = "CobraUS"\n[receipts]\npublic_url = "{public}"\n'
+            )
         )
         number = "+12125550147"
-        # Two years of bills paid on time, the last one two days overdue on
-        # DAY: the friendly-reminder strategy's SMS step.
-        customer = History("KANNELE2E", "Kannel Tools Inc.", phone=number)
-        customer.monthly(date(2024, 5, 8), 24, "1200.00")
-        customer.invoice(date(2026, 5, 9), "1200.00")
-        load(run, tmp_path, customer)
-        assert run("plan", "--for", DAY).exit_code == 0
+        reminded_customer(run, tmp_path, "KANNELE2E", number)
         # The kannel backend's keys pass `cobra config check` (whatever else
         # the check may find in the starter files).
         checked = run("config", "check")
@@ -877,14 +866,10 @@ def test_a_number_refused_upstream_is_marked_invalid_through_receipts_serve(
     number = "+12125550191"
     monkeypatch.setenv("KANNEL_TEST_PASSWORD", PASSWORD)
     (isolated / "cobra.toml").write_text(
-        "[channels.sms]\n"
-        'backend = "kannel"\n'
-        f'url = "{kannel.sendsms_url}"\n'
-        f'username = "{USERNAME}"\n'
-        'password_env = "KANNEL_TEST_PASSWORD"\n'
-        'smsc = "upstream"\n'
-        "[receipts]\n"
-        f'public_url = "http://127.0.0.1:{port}"\n'
+        sms_config(
+            kannel,
+            f'smsc = "upstream"\n[receipts]\npublic_url = "http://127.0.0.1:{port}"\n',
+        )
     )
     reminded_customer(run, tmp_path, "BARREDUP", number)
     start_serve()
@@ -909,8 +894,21 @@ def test_a_number_refused_upstream_is_marked_invalid_through_receipts_serve(
     assert "denied by white- and/or black-lists" in reason
 
 
+def sms_config(kannel, extra: str = "") -> str:
+    """cobra.toml for the kannel backend of this gateway, then *extra*."""
+    return (
+        "[channels.sms]\n"
+        'backend = "kannel"\n'
+        f'url = "{kannel.sendsms_url}"\n'
+        f'username = "{USERNAME}"\n'
+        'password_env = "KANNEL_TEST_PASSWORD"\n'
+    ) + extra
+
+
 def reminded_customer(run, tmp_path, account: str, number: str) -> None:
-    """A customer whose SMS reminder is planned for DAY."""
+    """A customer whose SMS reminder is planned for DAY: two years of bills
+    paid on time, the last one two days overdue, the friendly-reminder
+    strategy's SMS step."""
     customer = History(account, f"{account.title()} Inc.", phone=number)
     customer.monthly(date(2024, 5, 8), 24, "1200.00")
     customer.invoice(date(2026, 5, 9), "1200.00")
@@ -930,14 +928,12 @@ def test_cobra_send_keeps_the_sms_queued_through_a_wrong_password_and_smsbox_dow
 ):
     number = "+12125550148"
     (isolated / "cobra.toml").write_text(
-        "[channels.sms]\n"
-        'backend = "kannel"\n'
-        f'url = "{kannel.sendsms_url}"\n'
-        f'username = "{USERNAME}"\n'
-        'password_env = "KANNEL_TEST_PASSWORD"\n'
-        "[send]\n"
-        "backoff_seconds = 60\n"
-        "max_wait_seconds = 0\n"  # leave retries to the next run
+        sms_config(
+            kannel,
+            "[send]\n"
+            "backoff_seconds = 60\n"
+            "max_wait_seconds = 0\n",  # leave retries to the next run
+        )
     )
     reminded_customer(run, tmp_path, "WRONGPW", number)
 
