@@ -106,6 +106,15 @@ def database(run) -> sqlite3.Connection:
     return conn
 
 
+def table_rows(run, table: str) -> list[dict]:
+    """Every row of one of the store's tables, in the order written, as dicts."""
+    conn = database(run)
+    try:
+        return [dict(row) for row in conn.execute(f"SELECT * FROM {table} ORDER BY id")]
+    finally:
+        conn.close()
+
+
 # -- Customers several test modules share -------------------------------------------
 
 

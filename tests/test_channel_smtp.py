@@ -21,14 +21,14 @@ from pathlib import Path
 
 import pytest
 from cobra_plugins import channel_smtp
-from histories import History, load
+from histories import History, load, table_rows
 from services import smtp as services
 
 from cobra import config as config_module
 from cobra.channels import (
     KEY_HEADER,
-    OutcomeUnknown,
     ChannelSettings,
+    OutcomeUnknown,
     OutgoingMessage,
     PermanentError,
     SetupError,
@@ -774,10 +774,7 @@ def planned_reminder(run, tmp_path) -> None:
 
 
 def outbox_rows(run) -> list[dict]:
-    path = run("db", "path").stdout.strip()
-    with sqlite3.connect(path) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(row) for row in conn.execute("SELECT * FROM outbox")]
+    return table_rows(run, "outbox")
 
 
 def test_cobra_send_delivers_through_starttls_and_login(
@@ -873,10 +870,7 @@ def third_party_step(run, *, salesperson: str | None) -> str:
 
 
 def tasks(run) -> list[dict]:
-    path = run("db", "path").stdout.strip()
-    with sqlite3.connect(path) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(row) for row in conn.execute("SELECT * FROM tasks")]
+    return table_rows(run, "tasks")
 
 
 def test_a_third_party_brief_reaches_the_salesperson(
