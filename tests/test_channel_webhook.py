@@ -311,13 +311,8 @@ def test_dates_and_times_in_details_are_iso_8601(receiver, settings):
 # -- end to end: cobra send -------------------------------------------------------
 
 
-def test_cobra_send_posts_sms_to_a_webhook(run, receiver, isolated, monkeypatch):
-    """Another system sends cobra's SMS: the sms channel bound to a webhook."""
-    import sqlite3
-
-    from outbox_seed import seed
-
-    monkeypatch.setenv("HOOK_SECRET", SECRET)
+def sms_through_webhook(isolated, receiver) -> None:
+    """cobra.toml binding the sms channel to *receiver*, with quick retries."""
     (isolated / "cobra.toml").write_text(
         "[send]\nbackoff_seconds = 0.01\nmax_wait_seconds = 5\nmax_attempts = 3\n\n"
         "[channels.sms]\n"
@@ -326,6 +321,16 @@ def test_cobra_send_posts_sms_to_a_webhook(run, receiver, isolated, monkeypatch)
         'secret_env = "HOOK_SECRET"\n',
         encoding="utf-8",
     )
+
+
+def test_cobra_send_posts_sms_to_a_webhook(run, receiver, isolated, monkeypatch):
+    """Another system sends cobra's SMS: the sms channel bound to a webhook."""
+    import sqlite3
+
+    from outbox_seed import seed
+
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    sms_through_webhook(isolated, receiver)
     receiver.answer(503, "busy", {"Retry-After": "0"})
     path = run("db", "path").stdout.strip()
     keys = seed(path, 3, channel="sms")
@@ -359,14 +364,7 @@ def test_cobra_send_without_the_secret_keeps_the_messages_queued(
     from outbox_seed import seed
 
     monkeypatch.delenv("HOOK_SECRET", raising=False)
-    (isolated / "cobra.toml").write_text(
-        "[send]\nbackoff_seconds = 0.01\nmax_wait_seconds = 5\nmax_attempts = 3\n\n"
-        "[channels.sms]\n"
-        'backend = "webhook"\n'
-        f'url = "{receiver.url}"\n'
-        'secret_env = "HOOK_SECRET"\n',
-        encoding="utf-8",
-    )
+    sms_through_webhook(isolated, receiver)
     path = run("db", "path").stdout.strip()
     seed(path, 2, channel="sms")
 
