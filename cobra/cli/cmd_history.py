@@ -8,7 +8,7 @@ they were stored with, so the rows read in the order they happened.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import click
@@ -67,6 +67,7 @@ def history_command(
     Example: cobra history --since 2025-01-01 --format csv > contact-log.csv
     """
     from cobra.cli.cmd_show import find_customer
+    from cobra.outcomes import start_of
     from cobra.output import emit
     from cobra.store import agenda
 
@@ -97,19 +98,13 @@ def history_command(
         _row(entry, zone, whole_text=whole)
         for entry in agenda.contact_log(
             store.conn,
-            since=_start_of(since, zone),
-            until=_start_of(until + timedelta(days=1), zone) if until else None,
+            since=start_of(since, zone),
+            until=start_of(until + timedelta(days=1), zone) if until else None,
             customer_ids=customer_ids,
         )
     )
     period = f"from {since}" + (f" to {until}" if until else "")
     emit(rows, fmt, empty_message=f"No contacts {period} ({zone_name}).")
-
-
-def _start_of(day: date, zone: ZoneInfo) -> str:
-    """Midnight of *day* in *zone*, as a UTC instant SQLite can compare."""
-    start = datetime.combine(day, time(), zone)
-    return start.astimezone(timezone.utc).isoformat()
 
 
 def _local(stored: str | None, zone: ZoneInfo) -> str | None:
