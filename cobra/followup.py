@@ -48,18 +48,11 @@ OUTCOMES = (
     "refused",
     "other",
 )
-# Outcomes that mean someone spoke with the customer: contact rules such as
-# the US one that bars calls for seven days after a conversation count them.
-CONVERSATIONS = (
-    "paid",
-    "promise",
-    "partial_promise",
-    "dispute",
-    "dispute_resolved",
-    "plan_agreed",
-    "refused",
-    "callback",
-)
+# Outcomes that mean no one spoke with the customer. Every other one was a
+# conversation, which contact rules count: the US one bars calls for seven
+# days after one.
+NOT_SPOKEN = ("no_answer", "left_message", "wrong_contact", "other")
+CONVERSATIONS = tuple(outcome for outcome in OUTCOMES if outcome not in NOT_SPOKEN)
 REASONS = ("forgot", "cannot_pay", "dissatisfied", "unaware", "fraud")
 PROMISES = ("promise", "partial_promise")
 # Where an interaction on each channel reached the customer.
