@@ -161,6 +161,11 @@ DERIVED = {
 STAFF = "staff"  # the audience of a brief, written for a person
 
 
+def _for_customer(meta: dict) -> bool:
+    """Whether a template's front matter addresses the customer (the default)."""
+    return meta.get("audience", "customer") != STAFF
+
+
 @dataclass(frozen=True)
 class Rendered:
     """A rendered message: subject (None without one), body, and its source."""
@@ -175,7 +180,7 @@ class Rendered:
     @property
     def to_customer(self) -> bool:
         """False for a brief written for a person (``audience = "staff"``)."""
-        return self.meta.get("audience", "customer") != STAFF
+        return _for_customer(self.meta)
 
 
 class MessageTemplateError(ConfigError):
@@ -699,8 +704,8 @@ def _render_file(
         parsed = _read(path)
     except UnicodeDecodeError:
         raise MessageTemplateError(str(path), None, "not UTF-8 text") from None
-    audience = parsed.meta.get("audience", "customer")
-    values = _namespace(context, language, locale, to_customer=audience != STAFF)
+    to_customer = _for_customer(parsed.meta)
+    values = _namespace(context, language, locale, to_customer=to_customer)
     token = _LOCALE.set(locale)
     try:
         body = env.get_template(template_name).render(values)
@@ -717,7 +722,7 @@ def _render_file(
     finally:
         _LOCALE.reset(token)
     body = _tidy(body)
-    if context.opt_out and audience != STAFF and context.channel not in SPOKEN_CHANNELS:
+    if context.opt_out and to_customer and context.channel not in SPOKEN_CHANNELS:
         # One line stays one line (an SMS); a letter gets a paragraph of its own.
         body += (" " if "\n" not in body else "\n\n") + context.opt_out.strip()
     if subject is not None:
