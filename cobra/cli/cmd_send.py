@@ -154,7 +154,8 @@ def send_command(
     ):
         if count:
             parts.append(f"{label} {count}")
-    click.echo("Send: " + ", ".join(parts) + ".", err=True)
+    line = "Send: " + ", ".join(parts) + "."
+    click.echo(line, err=True)
     if summary.unknown:
         report(
             "warning",
@@ -164,5 +165,5 @@ def send_command(
             "cobra.send",
         )
     if not summary.ok:
-        logs.to_file(logging.ERROR, "Send: " + ", ".join(parts) + ".", "cobra.send")
+        logs.to_file(logging.ERROR, line, "cobra.send")
         sys.exit(1)
