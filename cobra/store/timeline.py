@@ -72,14 +72,12 @@ def _text(kind: str, row: sqlite3.Row) -> str:
         status = row["status"]
         if status == "cancelled":
             status = f"cancelled on {row['resolved_on']}: its payment plan was broken"
-        number = row["instalment"]
-        what = (
-            ""
-            if number is None
-            else "down payment: "
-            if number == 0
-            else f"instalment {number}: "
-        )
+        number = row["instalment"]  # in a payment plan; 0 is the down payment
+        what = ""
+        if number == 0:
+            what = "down payment: "
+        elif number is not None:
+            what = f"instalment {number}: "
         return (
             f"{what}to pay {_money(row['currency'], row['amount'])} by {row['due_on']} "
             f"({status})"
