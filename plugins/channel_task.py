@@ -35,6 +35,17 @@ NOBODY_TITLE = "Find someone to help with {name} ({account})"
 MANAGER_KEY = "company.collections_manager_email"
 
 
+def _third_party_title(message, assignee: str | None) -> str:
+    """The task's title: whom to ask, the salesperson (``cc``) first."""
+    if assignee is None:
+        template = NOBODY_TITLE
+    elif assignee == message.cc:
+        template = TITLES["third_party"]
+    else:
+        template = MANAGER_TITLE
+    return template.format(name=message.customer_name, account=message.account)
+
+
 class TaskSession:
     def __init__(self, settings):
         from cobra.store import Store
@@ -59,17 +70,10 @@ class TaskSession:
         brief, assignee = message.body, None
         if kind == "third_party":
             assignee, not_sent = self._brief_recipient(message)
-            if assignee and assignee != message.cc:
-                title = MANAGER_TITLE.format(
-                    name=message.customer_name, account=message.account
-                )
+            title = _third_party_title(message, assignee)
             if not_sent:
                 log.warning("%s: %s", message.key, not_sent)
                 brief = f"{not_sent}\n\n{message.body}"
-                if not assignee:
-                    title = NOBODY_TITLE.format(
-                        name=message.customer_name, account=message.account
-                    )
             else:
                 # The brief goes to a colleague, not to the customer; first,
                 # so that a failure leaves no task and the whole step is
