@@ -242,13 +242,17 @@ def _rows(path: Path):
             yield reader.line_num, row
 
 
+def _cell(value) -> str | None:
+    """A file row's value as text, stripped; None when the cell is empty."""
+    return str(value).strip() if value not in (None, "") else None
+
+
 def _entry(path: Path, line: int, row: dict):
     """An Entry from one file row; raises EntryError naming the field."""
     from cobra.followup import Entry, EntryError
 
     def text(name: str) -> str | None:
-        value = row.get(name)
-        return str(value).strip() if value not in (None, "") else None
+        return _cell(row.get(name))
 
     def day(name: str) -> date | None:
         value = text(name)
@@ -323,11 +327,7 @@ def _from_file(app: App, path: Path, skip_invalid: bool, rejects, dry_run: bool)
         if isinstance(row, Exception):
             bad.append(Rejected(where, "", str(row)))
             continue
-        values = {
-            name: str(value).strip()
-            for name, value in row.items()
-            if value not in (None, "") and str(value).strip()
-        }
+        values = {name: text for name, value in row.items() if (text := _cell(value))}
         row_id = values.get("id")
         if row_id:
             first_line, first_values = first_with_id.setdefault(row_id, (line, values))
