@@ -428,3 +428,62 @@ def test_the_worklist_query_gives_each_starter_rule_as_the_evidence_does(
             assert reasons == {"ACME": "forgot", "BRICK": "cannot_pay",
                                "DELTA": "dissatisfied", "NOVA": "unaware",
                                "SHADY": "fraud"}
+
+
+# -- The starter rules for weaker signs (6 to 8) ------------------------------------
+
+
+def late_payer() -> History:
+    """Pays every bill, but most of them three to eight weeks late; two are open."""
+    slow = History("SLOW", "Slowpoke Supplies", segment="smb")
+    slow.monthly(date(2025, 1, 1), 17, "640.00",
+                 late={i: 21 + 3 * i for i in range(15) if i % 4}, unpaid={15, 16})
+    return slow
+
+
+def test_two_broken_promises_say_the_customer_cannot_pay(run, tmp_path):
+    # ACME's May bill (due 2026-05-31) is open, and no later one is billed.
+    # It promises to pay it by 2026-06-15, and then by 2026-06-26, and pays
+    # nothing: each promise is found broken once its two days of grace have
+    # passed (cobra plan checks promises first, as cobra run and import do).
+    load(run, tmp_path, good_payer())
+    for made, due, checked in (("2026-06-10", "2026-06-15", "2026-06-20"),
+                               ("2026-06-22", "2026-06-26", "2026-07-01")):
+        logged = run("log", "ACME", "--outcome", "promise", "--amount", "1200.00",
+                     "--on", due, "--at", f"{made}T15:00:00+00:00")
+        assert logged.exit_code == 0, logged.stderr
+        assert run("plan", "--for", checked).exit_code == 0
+    # One broken promise is not enough: on 2026-06-21 the bill has slipped
+    # 21 days (rule 8).
+    assert diagnosis(run, "ACME", as_of="2026-06-21")["source"] == "rule 8"
+    assert diagnosis(run, "ACME", as_of="2026-07-30") == {
+        "reason": "cannot_pay",
+        "confidence": 0.7,
+        "evidence": ["2 of 2 promises to pay broken", "1 overdue invoice not in dispute"],
+        "source": "rule 6",
+    }
+
+
+def test_a_habitual_late_payer_cannot_pay(run, tmp_path):
+    load(run, tmp_path, late_payer())
+    assert diagnosis(run, "SLOW") == {
+        "reason": "cannot_pay",
+        "confidence": 0.55,
+        "evidence": ["15 invoices paid with a known date",
+                     "paid 4 of 15 invoices on time",
+                     "2 overdue invoices not in dispute"],
+        "source": "rule 7",
+    }
+
+
+@pytest.mark.parametrize(("as_of", "reason", "source"), [
+    ("2026-06-20", "forgot", "rule 5"),  # 20 days: a few days late
+    ("2026-06-21", "forgot", "rule 8"),  # 21 days: it has slipped
+    ("2026-07-15", "forgot", "rule 8"),  # 45 days: still a slip
+    ("2026-07-16", "unknown", "no rule matched"),  # 46 days: no longer
+])
+def test_a_good_payer_s_slipped_bill_is_forgotten_with_less_confidence(
+        run, tmp_path, as_of, reason, source):
+    load(run, tmp_path, good_payer_stuck_on_one())
+    found = diagnosis(run, "ACME", as_of=as_of)
+    assert (found["reason"], found["source"]) == (reason, source)

@@ -57,10 +57,10 @@ def test_planning_the_same_day_twice_adds_nothing(run, tmp_path):
 
 
 def test_after_missed_days_only_the_step_due_now_is_planned(run, tmp_path):
-    # Forty days overdue (too late to have just forgotten: "unknown") and
-    # never contacted: find-out's earlier steps (day -3, 1, 10) are skipped,
-    # not sent in a burst; day 30's is planned.
-    load(run, tmp_path, good_payer(due_days_ago=40))
+    # Fifty days overdue (too late even for a slip: "unknown") and never
+    # contacted: find-out's earlier steps (day -3, 1, 10) are skipped, not
+    # sent in a burst; day 30's is planned.
+    load(run, tmp_path, good_payer(due_days_ago=50))
     contacts = plan(run)
     assert [(c["strategy"], c["step"], c["template"]) for c in contacts] == [
         ("find-out", 4, "reminder-firm")]
