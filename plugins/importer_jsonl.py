@@ -56,19 +56,22 @@ class JsonLinesImporter(Importer):
         self, source: str, options: Mapping[str, object], context: ImportContext
     ) -> Iterator[Record]:
         try:
-            handle = open(source, encoding="utf-8-sig")
+            handle = open(source, "rb")
         except OSError as exc:
             raise CobraInputError(f"{source}: cannot read: {exc.strerror}") from None
         with handle:
             line = 0
-            try:
-                for line, text in enumerate(handle, start=1):
-                    if text.strip():
-                        yield _record(text, Where(source, line), context)
-            except UnicodeDecodeError:
-                raise CobraInputError(
-                    f"{source}:{line + 1}: not UTF-8 text; JSON Lines files are UTF-8"
-                ) from None
+            for line, raw in enumerate(handle, start=1):
+                try:
+                    # Each line on its own: a text file decodes a whole chunk
+                    # at once, and would blame the chunk's first line.
+                    text = raw.decode("utf-8-sig" if line == 1 else "utf-8")
+                except UnicodeDecodeError:
+                    raise CobraInputError(
+                        f"{source}:{line}: not UTF-8 text; JSON Lines files are UTF-8"
+                    ) from None
+                if text.strip():
+                    yield _record(text, Where(source, line), context)
             if line == 0:
                 raise CobraInputError(f"{source}: the file is empty")
 
