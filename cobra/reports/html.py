@@ -24,6 +24,7 @@ from cobra.reports import (
     money,
     percent,
     promises,
+    ratio,
     share,
     tactics,
 )
@@ -177,16 +178,13 @@ def _promise_trend(context: Context) -> str:
     points, texts = [], []
     for label in labels:
         kept, resolved = counts.get(label, (0, 0))
-        points.append(kept / resolved if resolved else None)
+        # Rounded once, half up, from the exact ratio, as the promises report
+        # rounds kept_rate: 5 of 32 is 0.1563 in both.
+        points.append(share(ratio(kept, resolved)))
         texts.append(f"{kept} of {resolved} kept" if resolved else "")
     if not any(p is not None for p in points):
         return '<p class="note">No promise made in these months has a result yet.</p>'
-    series = Series(
-        "kept rate",
-        [round(p, 4) if p is not None else None for p in points],
-        {"data-measure": "kept_rate"},
-        texts,
-    )
+    series = Series("kept rate", points, {"data-measure": "kept_rate"}, texts)
     return line_chart(
         "promises-kept",
         "Share of promises kept, by the month they were made",
