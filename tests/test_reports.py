@@ -10,7 +10,9 @@ comments next to it, from the records built here.
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 from histories import History, database
@@ -25,11 +27,11 @@ from outbox_seed import seed
 #     ALDER-0001  01-15  02-14  1000.00  credit note 100.00 on 06-15
 #     ALDER-0002  05-01  05-31   500.00  paid 200.00 on 06-16, 100.00 on 06-27
 #     ALDER-0003  06-20  07-20   400.00
-#   BIRCH (enterprise, USD)
+#   BIRCH (enterprise, USD, in Canada)
 #     BIRCH-0001  03-01  03-31  2000.00  paid on 07-05, after the quarter
 #     BIRCH-0002  04-10  05-10  1500.00  paid on 05-08
 #     BIRCH-0003  04-20  05-20   800.00
-#   CEDAR (smb, EUR)
+#   CEDAR (smb, EUR, in Germany; the others are in the US)
 #     CEDAR-0001  04-01  05-01   700.00  paid on 07-02
 #     CEDAR-0002  03-15  04-14   300.00
 #   DOGWOOD (no segment, USD)
@@ -78,8 +80,11 @@ def log(run, account: str, outcome: str, at: str, collector: str, *args: str):
     assert result.exit_code == 0, result.stderr
 
 
-def promise(run, account: str, at: str, collector: str, amount: str, on: str):
-    log(run, account, "promise", at, collector, "--amount", amount, "--on", on)
+def promise(
+    run, account: str, at: str, collector: str, amount: str, on: str, kind="promise"
+):
+    """A promise (or a partial_promise, *kind*) logged with `cobra log`."""
+    log(run, account, kind, at, collector, "--amount", amount, "--on", on)
 
 
 def portfolio(run, tmp_path) -> None:
@@ -99,6 +104,7 @@ def portfolio(run, tmp_path) -> None:
         }
     )
     birch = History("BIRCH", "Birch Works", segment="enterprise")
+    birch.records[0]["country"] = "CA"
     b1 = birch.invoice(date(2026, 3, 1), "2000.00")
     b2 = birch.invoice(date(2026, 4, 10), "1500.00")
     birch.invoice(date(2026, 4, 20), "800.00")
@@ -226,6 +232,48 @@ def test_aging_by_currency_segment_and_collector(run, tmp_path):
         ),
     ]
     assert july[0]["name"] == "Alder Supply"
+
+    # By country on 06-30, from the days past due above: CA is BIRCH (2000
+    # in 91-120, 800 in 31-60), DE is CEDAR (EUR), US is ALDER (900 in 120+,
+    # 200 in 1-30, 400 current) and DOGWOOD (250 current): 650 current,
+    # 1750 in all, 1100 overdue. USD: 2800 + 1750 = 4550, as above.
+    by_country = report(run, "aging", "--as-of", "2026-06-30", "--by", "country")
+    assert [
+        (
+            r["country"],
+            r["currency"],
+            r["invoices"],
+            buckets(r),
+            r["total"],
+            r["overdue"],
+        )
+        for r in by_country
+    ] == [
+        (
+            "CA",
+            "USD",
+            2,
+            ("0.00", "0.00", "800.00", "0.00", "2000.00", "0.00"),
+            "2800.00",
+            "2800.00",
+        ),
+        (
+            "DE",
+            "EUR",
+            2,
+            ("0.00", "0.00", "700.00", "300.00", "0.00", "0.00"),
+            "1000.00",
+            "1000.00",
+        ),
+        (
+            "US",
+            "USD",
+            4,
+            ("650.00", "200.00", "0.00", "0.00", "0.00", "900.00"),
+            "1750.00",
+            "1100.00",
+        ),
+    ]
 
     # The table and CSV carry the same figures for people and spreadsheets.
     table = run("report", "aging", "--as-of", "2026-06-30")
@@ -383,6 +431,105 @@ def test_cei_for_the_quarter(run, tmp_path):
     ) == ("5300.00", "500.00", "4300.00", "500.00", 28.3)
 
 
+def cei_figures(row: dict) -> tuple:
+    return tuple(
+        row[k]
+        for k in ("currency", "beginning", "sales", "ending", "ending_current", "cei")
+    )
+
+
+def test_cei_by_month_and_by_segment(run, tmp_path):
+    portfolio(run, tmp_path)
+
+    # Each month of the quarter on its own, at its end:
+    # April, USD: beginning (03-31) ALDER-0001 1000 + BIRCH-0001 2000 = 3000;
+    #   sales BIRCH-0002 1500 + BIRCH-0003 800 = 2300; ending (04-30) 5300, of
+    #   which current BIRCH-0002 (due 05-10) + BIRCH-0003 (05-20) = 2300.
+    #   CEI = (3000 + 2300 - 5300) / (3000 + 2300 - 2300) x 100 = 0 / 3000 = 0.0
+    # April, EUR: beginning CEDAR-0002 300; sales CEDAR-0001 700, due 05-01,
+    #   current on 04-30; ending 1000. CEI = 0 / (300 + 700 - 700) = 0.0
+    # May: USD as in test_cei_for_the_quarter, 28.3; EUR 1000 to 1000, none
+    #   current (CEDAR-0001 fell due 05-01): 0 / 1000 = 0.0
+    # June, USD: beginning 4300; sales DOGWOOD-0001 250 + ALDER-0003 400 = 650;
+    #   ending 4550 (the ALDER payments 200 + 100 and the credit note 100 took
+    #   400 off), current 650. CEI = 400 / (4300 + 650 - 650) x 100 = 400 /
+    #   4300 x 100 = 9.30 -> 9.3
+    # June, EUR: 1000 to 1000 (CEDAR-0001 paid in July): 0.0
+    monthly = report(run, "cei", *Q2, "--by", "month")
+    assert [(r["month"], *cei_figures(r)) for r in monthly] == [
+        ("2026-04", "EUR", "300.00", "700.00", "1000.00", "700.00", 0.0),
+        ("2026-04", "USD", "3000.00", "2300.00", "5300.00", "2300.00", 0.0),
+        ("2026-05", "EUR", "1000.00", "0.00", "1000.00", "0.00", 0.0),
+        ("2026-05", "USD", "5300.00", "500.00", "4300.00", "500.00", 28.3),
+        ("2026-06", "EUR", "1000.00", "0.00", "1000.00", "0.00", 0.0),
+        ("2026-06", "USD", "4300.00", "650.00", "4550.00", "650.00", 9.3),
+    ]
+    assert sorted({(r["month"], r["from"], r["to"]) for r in monthly}) == [
+        ("2026-04", "2026-04-01", "2026-04-30"),
+        ("2026-05", "2026-05-01", "2026-05-31"),
+        ("2026-06", "2026-06-01", "2026-06-30"),
+    ]
+
+    # Per segment over the quarter, each from its own invoices:
+    # (none), USD, DOGWOOD: nothing at the start, 250 sold on 06-01 and still
+    #   open and current on 06-30: nothing was collectible, 0 / 0: no CEI
+    #   (JSON null), and the row is there with its figures.
+    # enterprise, USD, BIRCH: beginning BIRCH-0001 2000; sales 1500 + 800 =
+    #   2300; ending 2000 + 800 = 2800, none current.
+    #   CEI = (2000 + 2300 - 2800) / 4300 x 100 = 1500 / 4300 x 100 = 34.88 -> 34.9
+    # smb, EUR, CEDAR: 300 + 700 - 1000 = 0 collected of 1000: 0.0
+    # smb, USD, ALDER: beginning ALDER-0001 1000; sales 500 + 400 = 900;
+    #   ending 900 + 200 + 400 = 1500, of which ALDER-0003 400 current.
+    #   CEI = (1000 + 900 - 1500) / (1000 + 900 - 400) x 100 = 400 / 1500 x 100
+    #   = 26.67 -> 26.7
+    # Collected in USD: 0 + 1500 + 400 = 1900, the quarter's total.
+    by_segment = report(run, "cei", *Q2, "--by", "segment")
+    assert [(r["segment"], *cei_figures(r), r["collected"]) for r in by_segment] == [
+        ("(none)", "USD", "0.00", "250.00", "250.00", "250.00", None, "0.00"),
+        ("enterprise", "USD", "2000.00", "2300.00", "2800.00", "0.00", 34.9, "1500.00"),
+        ("smb", "EUR", "300.00", "700.00", "1000.00", "0.00", 0.0, "0.00"),
+        ("smb", "USD", "1000.00", "900.00", "1500.00", "400.00", 26.7, "400.00"),
+    ]
+    # The table leaves the figure that would divide by zero empty.
+    table = run("report", "cei", *Q2, "--by", "segment")
+    assert table.exit_code == 0, table.stderr
+    none_row = next(line for line in table.stdout.splitlines() if "(none)" in line)
+    assert none_row.split() == [
+        "(none)",
+        "USD",
+        "2026-04-01",
+        "2026-06-30",
+        "0.00",
+        "250.00",
+        "250.00",
+        "250.00",
+        "0.00",
+    ]
+
+
+def test_cei_when_nothing_was_collectible(run, tmp_path):
+    portfolio(run, tmp_path)
+
+    # 01-15 to 01-20: nothing open at the start, ALDER-0001 (1000.00, issued
+    # 01-15, due 02-14) sold, and still open and not yet due on 01-20.
+    # collected = 0 + 1000 - 1000 = 0; collectible = 0 + 1000 - 1000 = 0:
+    # no CEI, not a division by zero, and exit 0.
+    period = ("--from", "2026-01-15", "--to", "2026-01-20")
+    [row] = report(run, "cei", *period)
+    assert cei_figures(row) == ("USD", "0.00", "1000.00", "1000.00", "1000.00", None)
+    assert row["collected"] == "0.00"
+    csv = run("report", "cei", *period, "--format", "csv")
+    assert csv.exit_code == 0, csv.stderr
+    assert csv.stdout.splitlines()[1].endswith(",0.00,")
+
+    # Before any invoice: no receivables, no sales, nothing to show. An empty
+    # report, exit 0, and a line on stderr saying so.
+    empty = run("report", "cei", "--from", "2026-01-01", "--to", "2026-01-14")
+    assert (empty.exit_code, empty.stdout) == (0, "")
+    assert "No data for the cei report" in empty.stderr
+    assert report(run, "cei", "--from", "2026-01-01", "--to", "2026-01-14") == []
+
+
 def test_promises_made_kept_and_broken(run, tmp_path):
     portfolio(run, tmp_path)
 
@@ -455,6 +602,158 @@ def test_promises_made_kept_and_broken(run, tmp_path):
     assert [
         (r["month"], r["currency"], r["made"], r["kept_rate"]) for r in by_month
     ] == [("2026-06", "EUR", 1, 1.0), ("2026-06", "USD", 3, 0.3333)]
+
+
+def promise_statuses(run) -> list[tuple]:
+    """(status, resolved_on, paid in cents) of each promise, in logging order."""
+    return [
+        tuple(r)
+        for r in database(run).execute(
+            "SELECT status, resolved_on, paid FROM promises ORDER BY id"
+        )
+    ]
+
+
+def plan_portfolio(run, tmp_path) -> None:
+    """Partial promises and a payment plan broken at its third instalment.
+
+    FIR (USD) owes FIR-0001, 1000.00 (issued 05-01); GUM (USD) owes
+    GUM-0001, 1800.00 (issued 04-01). Payments: FIR 400.00 on 06-05 and
+    100.00 on 06-13, GUM 300.00 on 06-09 and on 06-15. They are imported
+    first: `cobra import` checks promises as of the real today, when every
+    deadline here is past, and would break each instalment itself; `cobra
+    plan --for 06-23` checks them as of that day instead, as a plan run then
+    would have. Logged (15:00 UTC, the company's zone is UTC):
+
+      06-02 FIR  ana  partial_promise 400.00 by 06-05
+      06-03 GUM  ben  plan_agreed: 300.00 on 06-10, 06-15, 06-20 and 06-30
+                      (the 1200.00 GUM owes after its payments)
+      06-10 FIR  ana  partial_promise 300.00 by 06-12
+
+    The check on 06-23 (2 days of grace): FIR's 400 on 06-05 keeps the first
+    (kept 06-05); its 100 on 06-13 is within the second's grace (06-14):
+    partly kept, resolved 06-14. GUM's 06-09 and 06-15 payments keep
+    instalments 1 and 2; instalment 3 (due 06-20, grace to 06-22) gets
+    nothing: broken, resolved 06-22, and its plan with it on 06-23, which
+    cancels instalment 4 that day.
+    """
+    fir = History("FIR", "Fir Traders")
+    fir.invoice(date(2026, 5, 1), "1000.00")
+    fir.pay(date(2026, 6, 5), "400.00")
+    fir.pay(date(2026, 6, 13), "100.00")
+    gum = History("GUM", "Gum Tree Co")
+    gum.invoice(date(2026, 4, 1), "1800.00")
+    gum.pay(date(2026, 6, 9), "300.00")
+    gum.pay(date(2026, 6, 15), "300.00")
+    import_records(run, tmp_path, "ledger", fir.records + gum.records)
+    promise(run, "FIR", "2026-06-02", "ana", "400", "2026-06-05", "partial_promise")
+    instalments = [
+        arg
+        for due in ("2026-06-10", "2026-06-15", "2026-06-20", "2026-06-30")
+        for arg in ("--instalment", f"{due}=300.00")
+    ]
+    log(run, "GUM", "plan_agreed", "2026-06-03", "ben", *instalments)
+    promise(run, "FIR", "2026-06-10", "ana", "300", "2026-06-12", "partial_promise")
+    checked = run("plan", "--for", "2026-06-23")
+    assert checked.exit_code == 0, checked.stderr
+    assert promise_statuses(run) == [
+        ("kept", "2026-06-05", 40000),  # FIR 400
+        ("kept", "2026-06-09", 30000),  # GUM instalment 1
+        ("kept", "2026-06-15", 30000),  # instalment 2
+        ("broken", "2026-06-22", 0),  # instalment 3
+        ("cancelled", "2026-06-23", 0),  # instalment 4
+        ("partly_kept", "2026-06-14", 10000),  # FIR 300
+    ]
+
+
+PROMISE_FIGURES = (
+    "made",
+    "kept",
+    "partly_kept",
+    "broken",
+    "open",
+    "promised",
+    "kept_amount",
+    "paid",
+    "kept_rate",
+)
+
+
+def promise_figures(row: dict) -> dict:
+    return {k: row[k] for k in PROMISE_FIGURES}
+
+
+def test_promises_count_partial_promises_and_instalments(run, tmp_path):
+    plan_portfolio(run, tmp_path)
+
+    # June, as of 06-30. Made: FIR's two partial promises and GUM's
+    # instalments 1-3; instalment 4 was cancelled on 06-23 with its plan and
+    # is left out: the missed instalment 3 is the broken promise.
+    #   made 5: kept 3 (FIR 400, instalments 1 and 2), partly kept 1 (FIR
+    #   300), broken 1 (instalment 3), open 0.
+    #   promised 400 + 300 + 300 + 300 + 300 = 1600.00
+    #   kept_amount 400 + 300 + 300 = 1000.00
+    #   paid: the kept ones' 1000 + the 100 paid on the partly kept = 1100.00
+    #   kept_rate = 3 / (3 + 1 + 1) = 0.6
+    [june] = report(run, "promises", "--period", "2026-06")
+    assert june["currency"] == "USD"
+    june_figures = {
+        "made": 5,
+        "kept": 3,
+        "partly_kept": 1,
+        "broken": 1,
+        "open": 0,
+        "promised": "1600.00",
+        "kept_amount": "1000.00",
+        "paid": "1100.00",
+        "kept_rate": 0.6,
+    }
+    assert promise_figures(june) == june_figures
+
+    # As of 06-22 the plan was not yet broken: instalment 4 was an open
+    # promise then (made 6, open 1, promised 1900.00); instalment 3 was
+    # resolved on 06-22 itself, broken. The rate is the same 3 of 5.
+    [broken_day] = report(run, "promises", "--from", "2026-06-01", "--to", "2026-06-22")
+    assert promise_figures(broken_day) == {
+        **june_figures,
+        "made": 6,
+        "open": 1,
+        "promised": "1900.00",
+    }
+    # As of 06-21 instalment 3 had not missed its grace yet: open too, and
+    # the rate is 3 kept of the 4 resolved, 3 / (3 + 1 + 0) = 0.75.
+    [before] = report(run, "promises", "--from", "2026-06-01", "--to", "2026-06-21")
+    assert promise_figures(before) == {
+        **june_figures,
+        "made": 6,
+        "broken": 0,
+        "open": 2,
+        "promised": "1900.00",
+        "kept_rate": 0.75,
+    }
+
+    # The collector of an instalment is who logged the plan: ana the two
+    # partial promises, 1 kept of 2 resolved (0.5); ben instalments 1-3,
+    # 2 kept of 3 (0.6667).
+    by_collector = report(run, "promises", "--period", "2026-06", "--by", "collector")
+    assert [
+        (
+            r["collector"],
+            r["made"],
+            r["kept"],
+            r["partly_kept"],
+            r["broken"],
+            r["kept_rate"],
+        )
+        for r in by_collector
+    ] == [("ana", 2, 1, 1, 0, 0.5), ("ben", 3, 2, 0, 1, 0.6667)]
+    # By customer: FIR paid 400 + 100 = 500.00 of 400 + 300 = 700.00 promised;
+    # GUM 300 + 300 = 600.00 of instalments 1-3, 3 x 300 = 900.00.
+    by_customer = report(run, "promises", "--period", "2026-06", "--by", "customer")
+    assert [(r["account"], r["promised"], r["paid"]) for r in by_customer] == [
+        ("FIR", "700.00", "500.00"),
+        ("GUM", "900.00", "600.00"),
+    ]
 
 
 # -- Portfolio 2: messages sent, payments after them, a promise ---------------------
@@ -778,6 +1077,65 @@ def test_tactics_allocation_by_variant_and_reason(run, tmp_path, isolated):
     assert "66.7%" in table.stdout and "1200.00 USD" in table.stdout
 
 
+def tactic_figures(rows: list[dict]) -> dict:
+    """tactic -> (contacts, evaluated, succeeded, recovered USD amounts)."""
+    return {
+        r["tactic"]: (
+            r["contacts"],
+            r["evaluated"],
+            r["succeeded"],
+            [m["amount"] for m in r["recovered"] if m["currency"] == "USD"],
+        )
+        for r in rows
+    }
+
+
+def test_the_success_window_changes_what_is_evaluated_and_succeeded(
+    run, tmp_path, isolated
+):
+    contacts_portfolio(run, tmp_path)
+    # With the default N = 7 (test_tactics_success_within_the_window_and_
+    # amount_recovered): personal_appeal 5 contacts, 4 evaluated, 2 succeeded
+    # (C0, C2), 1200.00; pressure 3, 3, 2 (C3, C5), 1200.00; legitimating
+    # 1, 1, 1, 600.00.
+    seven = {
+        "legitimating": (1, 1, 1, ["600.00"]),
+        "personal_appeal": (5, 4, 2, ["1200.00"]),
+        "pressure": (3, 3, 2, ["1200.00"]),
+    }
+    assert tactic_figures(report(run, "tactics", *SEPT, "--by", "tactic")) == seven
+
+    # learn.window_days = 3, as of 09-25. Evaluated: day + 3 <= 09-25, so
+    # C6's contact of 09-21 too. Succeeded within [day, day + 3]:
+    #   personal_appeal: C0 (09-01) paid 09-03, yes; C1 paid 09-12, no; C2
+    #     promised on 09-04, day 3, and kept it, yes; C7 (09-02) no; C6
+    #     (09-21) paid 09-22, yes: 3 of 5.
+    #   pressure: C3 (09-01) paid 09-08, 7 days, no; C4 no; C5's 09-06
+    #     payment is 5 days after its 09-01 e-mail, no: 0 of 3.
+    #   legitimating: C5b (09-04), paid 09-06, yes: 1 of 1.
+    # Recovered, each payment to the latest contact at most 3 days before it:
+    #   C0's 1200 (2 days) and C6's 300 (1 day) to personal_appeal: 1500.00;
+    #   C5's 600 to C5b (2 days): 600.00; C3's (7 days), C1's (11) and C2's
+    #   (9) to none, so pressure recovers nothing.
+    three = {
+        "legitimating": (1, 1, 1, ["600.00"]),
+        "personal_appeal": (5, 5, 3, ["1500.00"]),
+        "pressure": (3, 3, 0, []),
+    }
+    (isolated / "cobra.toml").write_text("[learn]\nwindow_days = 3\n")
+    assert tactic_figures(report(run, "tactics", *SEPT, "--by", "tactic")) == three
+    # --within on the command line wins over the config, both ways.
+    within = report(run, "tactics", *SEPT, "--by", "tactic", "--within", "7")
+    assert tactic_figures(within) == seven
+    (isolated / "cobra.toml").unlink()
+    within = report(run, "tactics", *SEPT, "--by", "tactic", "--within", "3")
+    assert tactic_figures(within) == three
+    # The rate follows: personal_appeal 3 / 5 = 60.0% in the table.
+    table = run("report", "tactics", *SEPT, "--by", "tactic", "--within", "3")
+    line = next(x for x in table.stdout.splitlines() if x.startswith("personal"))
+    assert line.split()[1:6] == ["5", "5", "5", "3", "60.0%"]
+
+
 def test_tactics_recovered_is_listed_per_currency(run, tmp_path):
     contacts_portfolio(run, tmp_path)
     # C4 (pressure, e-mailed 09-01) pays 50000 CLP on 09-05, 4 days later.
@@ -829,13 +1187,148 @@ def test_the_tactics_table_rounds_each_ratio_once(run, tmp_path):
     assert rows["personal_appeal"][5:8] == ["50.0%", "15.0%", "85.0%"]
     # Scripts get the numbers, rounded once to 4 places.
     pressure = next(
-        r for r in report(run, "tactics", *SEPT, "--by", "tactic")
+        r
+        for r in report(run, "tactics", *SEPT, "--by", "tactic")
         if r["tactic"] == "pressure"
     )
     assert (pressure["rate_low"], pressure["rate_high"]) == (0.2077, 0.9385)
     # The HTML page's table too.
     page = run("report", "html", *SEPT).stdout
     assert ">20.8%-93.9%<" in page and ">20.7%-100.0%<" in page
+
+
+# -- docs/reports.md: its worked examples and its --by lists ------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "reports.md"
+
+
+def test_the_documented_dso_and_cei_examples(run, tmp_path):
+    # The ledger behind the examples of docs/reports.md (USD, the second
+    # quarter of 2026), invoices due 30 days after their issue:
+    #   EXAMPLE-0001 01-20 1000.00  paid on 04-20
+    #   EXAMPLE-0002 03-10 2000.00  800.00 paid on 05-15
+    #   EXAMPLE-0003 04-05 2300.00
+    #   EXAMPLE-0004 05-12  500.00
+    #   EXAMPLE-0005 06-15  400.00  due 07-15
+    # Sales: 2000 in March, 2300 in April, 500 in May, 400 in June; the
+    # quarter's 3200. Open on 03-31: 1000 + 2000 = 3000 (the beginning); on
+    # 06-30: 1200 + 2300 + 500 + 400 = 4400, of which 400 current.
+    example = History("EXAMPLE", "Example Trading")
+    first = example.invoice(date(2026, 1, 20), "1000.00")
+    march = example.invoice(date(2026, 3, 10), "2000.00")
+    example.invoice(date(2026, 4, 5), "2300.00")
+    example.invoice(date(2026, 5, 12), "500.00")
+    example.invoice(date(2026, 6, 15), "400.00")
+    import_records(
+        run,
+        tmp_path,
+        "example",
+        [
+            *example.records,
+            payment("EXAMPLE", "2026-04-20", "1000.00", first),
+            payment("EXAMPLE", "2026-05-15", "800.00", march),
+        ],
+    )
+    text = " ".join(DOCS.read_text(encoding="utf-8").split())
+
+    # DSO, as the page works it: simple 4400 / 3200 x 91 = 125.125 -> 125.1;
+    # countback 91 days (June to April) + 1200 / 2000 x 31 = 18.6 -> 109.6.
+    assert "receivables on 30 June 4400.00" in text
+    assert "4400 / 3200 x 91 = 125.1 days" in text
+    assert "DSO = 91 + 18.6 = 109.6 days" in text
+    [dso] = report(run, "dso", *Q2)
+    assert (dso["receivables"], dso["sales"], dso["days"]) == ("4400.00", "3200.00", 91)
+    assert (dso["dso_simple"], dso["dso_countback"]) == (125.1, 109.6)
+
+    # CEI: (3000 + 3200 - 4400) / (3000 + 3200 - 400) x 100 = 1800 / 5800 x
+    # 100 = 31.03 -> 31.0.
+    assert "1800 / 5800 x 100 = 31.0" in text
+    [cei] = report(run, "cei", *Q2)
+    assert cei_figures(cei) == ("USD", "3000.00", "3200.00", "4400.00", "400.00", 31.0)
+    assert cei["collected"] == "1800.00"
+
+
+def documented_by_fields() -> dict[str, tuple[str, ...]]:
+    """Each report's `--by` cell of the table in docs/reports.md, as fields.
+
+    "the same, and `month`" reads as the row above's fields and month.
+    """
+    found: dict[str, tuple[str, ...]] = {}
+    previous: tuple[str, ...] = ()
+    for line in DOCS.read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not re.fullmatch(r"`\w+`", cells[0]):
+            continue
+        fields = tuple(re.findall(r"`(\w+)`", cells[2]))
+        if cells[2].startswith("the same"):
+            fields = previous + fields
+        else:
+            previous = fields
+        found[cells[0].strip("`")] = fields
+    return found
+
+
+def test_each_report_s_documented_by_fields_are_its_fields():
+    from cobra.reports import REPORTS, module
+
+    documented = documented_by_fields()
+    assert set(documented) == set(REPORTS)
+    for name in REPORTS:
+        assert documented[name] == tuple(module(name).FIELDS), name
+    # The parsing itself: dso's cell is "the same, and `month`".
+    assert documented["dso"] == ("customer", "segment", "country", "collector", "month")
+
+
+def test_the_page_rounds_the_kept_rate_half_up_once(run, tmp_path):
+    # OAK owes 5000.00 (issued 01-05) and makes 32 promises in March, two a
+    # day from 03-01 to 03-16 (10:00 and 16:00 UTC), 10.00 each due two days
+    # later. It pays 10.00 on 03-03, 03-06, 03-09, 03-12 and 03-15: each
+    # payment keeps one promise in full (one made on its day or up to 4 days
+    # before, counting the 2 days of grace), and the import's check breaks
+    # the 27 others. March's kept rate is 5 / 32 = 0.15625 exactly: half up
+    # to four places 0.1563. (Python's round() gives 0.1562: 0.15625 is
+    # exact in binary and round() sends a tie to the even digit.)
+    oak = History("OAK", "Oak Partners")
+    oak.invoice(date(2026, 1, 5), "5000.00")
+    import_records(run, tmp_path, "oak", oak.records)
+    calls = tmp_path / "calls.jsonl"
+    calls.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "account": "OAK",
+                    "outcome": "promise",
+                    "at": f"2026-03-{day:02d}T{hour}:00:00+00:00",
+                    "channel": "call",
+                    "collector": "ana",
+                    "amount": "10.00",
+                    "on": f"2026-03-{day + 2:02d}",
+                }
+            )
+            + "\n"
+            for day in range(1, 17)
+            for hour in (10, 16)
+        ),
+        encoding="utf-8",
+    )
+    logged = run("log", "--from", str(calls))
+    assert logged.exit_code == 0, logged.stderr
+    paid_on = ("2026-03-03", "2026-03-06", "2026-03-09", "2026-03-12", "2026-03-15")
+    import_records(
+        run, tmp_path, "paid", [payment("OAK", on, "10.00") for on in paid_on]
+    )
+    [march] = report(run, "promises", "--period", "2026-03")
+    assert (march["made"], march["kept"], march["broken"]) == (32, 5, 27)
+    assert march["kept_rate"] == 0.1563
+
+    page = run("report", "html", "--as-of", "2026-04-30")
+    assert page.exit_code == 0, page.stderr
+    points = re.findall(
+        r'<circle class="point[^>]*data-measure="kept_rate"[^>]*>', page.stdout
+    )
+    assert len(points) == 1, points
+    assert 'data-x="2026-03"' in points[0]
+    assert 'data-value="0.1563"' in points[0]
 
 
 # -- Bad input ---------------------------------------------------------------------
