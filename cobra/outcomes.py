@@ -48,12 +48,17 @@ def start_of(day: date, zone: ZoneInfo) -> str:
     return start.astimezone(timezone.utc).isoformat()
 
 
+def instant(stored: str) -> datetime:
+    """A stored instant as an aware datetime (UTC if it has no offset)."""
+    parsed = datetime.fromisoformat(stored)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
 def local_day(stored: str, zone: ZoneInfo) -> date:
     """The calendar day in *zone* of a stored instant (UTC if it has no offset)."""
-    instant = datetime.fromisoformat(stored)
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=timezone.utc)
-    return instant.astimezone(zone).date()
+    return instant(stored).astimezone(zone).date()
 
 
 def _any_within(days: list[date], first: date, last: date) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -48,8 +49,12 @@ def find_customer(store, account: str):
 def show_command(app: App, account: str, as_of: date | None, fmt: str):
     """Show one customer: details, diagnosis with evidence, and its timeline.
 
-    The timeline lists invoices, credit notes, payments, promises,
-    interactions and findings in time order.
+    The timeline lists invoices, credit notes, payments, messages, replies,
+    interactions, findings, payment plans, promises and tasks in time order,
+    each on its day in company.timezone. A record known by its day only (an
+    invoice, a payment) comes first on that day; the others show their time.
+    In json each event has date, at (its instant, or null for one known by
+    its day only), kind and text.
 
     Example: cobra show C0000014
     """
@@ -57,11 +62,12 @@ def show_command(app: App, account: str, as_of: date | None, fmt: str):
     from cobra.store import timeline
 
     config = app.config()
-    as_of = as_of or today(str(config.get("company.timezone", "UTC")))
+    zone_name = str(config.get("company.timezone") or "UTC")
+    as_of = as_of or today(zone_name)
     store = app.store()
     customer = find_customer(store, account)
     diagnosed = worklist.diagnose_one(store, config, as_of, customer["id"])
-    events = list(timeline.events(store.conn, customer["id"]))
+    events = list(timeline.events(store.conn, customer["id"], ZoneInfo(zone_name)))
     contacts = timeline.contacts(store.conn, customer["id"])
 
     details = {
@@ -125,7 +131,9 @@ def show_command(app: App, account: str, as_of: date | None, fmt: str):
     click.echo("")
     click.echo("Timeline:")
     for event in events:
-        click.echo(f"  {event['date']}  {event['kind']:<12} {event['text']}")
+        # The time in the company's zone; blank for a record known by its day.
+        time = event["at"][11:16] if event["at"] else ""
+        click.echo(f"  {event['date']} {time:<5}  {event['kind']:<12} {event['text']}")
     if not events:
         click.echo("  (nothing yet)")
 
