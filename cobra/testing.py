@@ -37,10 +37,12 @@ import json
 import math
 import os
 import re
+import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -58,6 +60,7 @@ from cobra.channels import (
     TransientError,
 )
 from cobra.config_schema import CHANNEL_KEYS, Key, Table
+from cobra.errors import CobraInputError, CobraWorkError
 from cobra.importers import ImportContext, Importer, ImportOption
 from cobra.records import (
     CreditNote,
@@ -829,6 +832,82 @@ def _import_flags(options: dict) -> list[str]:
     return flags
 
 
+def _undeclared(importer, options: dict) -> list[str]:
+    return sorted(set(options) - {option.key for option in importer.options})
+
+
+def _names_source(named: str, source: str) -> bool:
+    """Whether a record's ``Where.source`` names *source*: as given, or a
+    part of it (a file of a folder, a table of a server: ``SOURCE/part``)."""
+    return named == source or named.startswith(source.rstrip("/") + "/")
+
+
+@contextmanager
+def _closed_port() -> Iterator[int]:
+    """A loopback port where nothing listens: connecting is refused.
+
+    The socket is bound but never listens, which holds the port so that no
+    other process can start listening there during the test.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+@contextmanager
+def _silent_port() -> Iterator[int]:
+    """A loopback port that takes connections and never answers.
+
+    The kernel completes each connection into the listen queue and keeps
+    what the client sends; nothing ever accepts it, so no answer comes, and
+    closing the socket at the end resets the connections still waiting.
+    """
+    with socket.create_server(("127.0.0.1", 0), backlog=32) as sock:
+        yield sock.getsockname()[1]
+
+
+class _Attempt(NamedTuple):
+    error: BaseException | None  # what read() raised, None if it ended
+    took: float  # seconds
+    records: int  # yielded before the end or the error
+
+
+def _read_within(importer, source, options, context, limit: float) -> _Attempt:
+    """Read *source* to the end in a thread of its own, waiting *limit*
+    seconds at most: an importer that hangs fails the test, not the run."""
+    outcome: dict = {}
+
+    def attempt():
+        started, count = time.monotonic(), 0
+        try:
+            for _ in importer.read(source, dict(options), context):
+                count += 1
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
+            outcome["error"] = exc
+        outcome["took"], outcome["records"] = time.monotonic() - started, count
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(limit)
+    assert not worker.is_alive(), (
+        f"read() still runs after {limit:g} s: pass a timeout to every network "
+        "call, and retry a bounded number of times"
+    )
+    return _Attempt(outcome.get("error"), outcome["took"], outcome["records"])
+
+
+def _raised(attempt: _Attempt, expected: type, why: str) -> BaseException:
+    error = attempt.error
+    assert error is not None, (
+        f"{why}: read() ended without an error, after {attempt.records} records"
+    )
+    assert isinstance(error, expected), (
+        f"{why}: expected {expected.__name__}, got {type(error).__name__}: {error}"
+    )
+    assert str(error).strip(), "the error must say what happened"
+    return error
+
+
 class ImporterContract:
     """What cobra relies on from an importer, as tests to inherit.
 
@@ -847,11 +926,35 @@ class ImporterContract:
     ``good_source`` cut after half its lines; an importer that reads in
     batches, or a source that is not a file, defines its own (or skips
     the test by overriding it with ``pytest.skip``).
+
+    To check the errors, each fixture left out skipping its test:
+
+    - ``malformed_source``: ``(source, where)``: a source that can never be
+      read as it is (not the format, a database that does not exist),
+      and the text, such as ``path:3`` or the URL, by which the error
+      must say where the problem is;
+    - for an importer that reads from a server, ``source_at``: a function
+      ``(host, port) -> source`` pointing it at a server there. The
+      contract starts its own servers on loopback: one that refuses the
+      connection and one that takes it and never answers. A file importer
+      (no ``schemes``) has no such errors: those tests skip, saying so;
+    - ``timeout_options``: a function ``(seconds) -> options`` (over
+      ``import_options``) that sets the importer's timeout, for the server
+      that never answers. Set ``tries`` and ``retry_waits`` when the
+      importer retries a failed request.
     """
 
     # Seconds the first record may take once the head of a streamed source
     # is written.
     first_record_within = 5.0
+    # Against a server: how many requests the importer makes before it gives
+    # up on one that fails (retries included), and the seconds it waits
+    # between them, in all.
+    tries = 1
+    retry_waits = 0.0
+    # The timeout the contract sets, in seconds, for the server that never
+    # answers.
+    hang_timeout = 0.3
 
     @pytest.fixture
     def importer(self):
@@ -872,6 +975,23 @@ class ImporterContract:
     @pytest.fixture
     def import_context(self) -> ImportContext:
         return ImportContext(default_currency="USD", default_country="US")
+
+    @pytest.fixture
+    def malformed_source(self):
+        _not_provided("malformed_source", "that bad input is a permanent error")
+
+    @pytest.fixture
+    def source_at(self, importer):
+        if not importer.schemes:
+            pytest.skip(
+                f"{importer.name} reads files (it declares no URL scheme): no "
+                "server to be down or to hang"
+            )
+        _not_provided("source_at", "the errors of a server that is down or hangs")
+
+    @pytest.fixture
+    def timeout_options(self, source_at):
+        _not_provided("timeout_options", "that the timeout is honoured")
 
     @pytest.fixture
     def streamed_source(self, good_source) -> StreamedSource:
@@ -928,8 +1048,8 @@ class ImporterContract:
                 f"--{option.name} is an option of cobra import itself"
             )
             _one_line(option.help, f"--{option.name}'s help")
-        undeclared = set(import_options) - {option.key for option in options}
-        assert not undeclared, f"options read but not declared: {sorted(undeclared)}"
+        undeclared = _undeclared(importer, import_options)
+        assert not undeclared, f"options read but not declared: {undeclared}"
 
     def test_it_recognizes_its_source(self, importer, good_source):
         assert importer.recognizes(good_source)
@@ -1031,8 +1151,9 @@ class ImporterContract:
         found = self._read(importer, source, import_options, import_context)
         rejected = [r for r in found if isinstance(r, Rejected)]
         for reject in rejected:
-            assert reject.where.source == source, (
-                f"{reject}: Where(source, line) must name the source as given"
+            assert _names_source(reject.where.source, source), (
+                f"{reject}: Where(source, line) must name the source as given "
+                "(or a part of it: SOURCE/part)"
             )
             assert isinstance(reject.where.line, int), f"{reject}: no line number"
             assert isinstance(reject.field, str)
@@ -1058,7 +1179,9 @@ class ImporterContract:
             assert all(isinstance(part, str) and part for part in identity[1:]), (
                 f"{record.where}: a record needs its ids: {identity}"
             )
-            assert record.where.source == good_source
+            assert _names_source(record.where.source, good_source), (
+                f"{record.where}: Where(source, line) must name {good_source}"
+            )
 
     def test_importing_twice_changes_nothing(
         self, importer, good_source, import_options, cobra_run
@@ -1078,3 +1201,74 @@ class ImporterContract:
         for kind in ("customers", "invoices", "payments", "credit_notes"):
             changed = {k: v for k, v in counts[kind].items() if k != "unchanged"}
             assert not any(changed.values()), f"second import changed {kind}: {counts}"
+
+    # -- errors: transient or permanent, and said
+
+    def test_a_malformed_source_is_a_permanent_error_saying_where(
+        self,
+        importer,
+        malformed_source,
+        import_options,
+        import_context,
+        cobra_store,
+        cobra_run,
+    ):
+        source, where = malformed_source
+        attempt = _read_within(importer, source, import_options, import_context, 60)
+        error = _raised(
+            attempt,
+            CobraInputError,
+            "a source that can never be read as it stands is bad input (exit 2: "
+            "running again unchanged fails again)",
+        )
+        assert where in str(error), f"the error must say where ({where}): {error}"
+        args = ["import", source, "--using", importer.name]
+        result = cobra_run(*args, *_import_flags(import_options))
+        assert result.exit_code == 2, result.stderr
+        assert where in result.stderr, result.stderr
+        for table in ("customers", "invoices", "credit_notes", "payments"):
+            [count] = cobra_store.conn.execute(
+                f"SELECT COUNT(*) FROM {table}"
+            ).fetchone()
+            assert count == 0, f"cobra import wrote {count} {table} of a bad source"
+
+    def test_a_server_that_is_down_is_a_transient_error(
+        self, importer, source_at, import_options, import_context
+    ):
+        with _closed_port() as port:
+            source = source_at("127.0.0.1", port)
+            # Refused at once: only the waits between retries take time.
+            limit = self.retry_waits + 5
+            attempt = _read_within(
+                importer, source, import_options, import_context, limit
+            )
+        _raised(
+            attempt,
+            CobraWorkError,
+            "a server that refuses the connection is a failure to retry (exit 1: "
+            "the next run tries again)",
+        )
+
+    def test_a_server_that_never_answers_is_given_up_within_the_timeout(
+        self, importer, source_at, timeout_options, import_options, import_context
+    ):
+        limit = self.hang_timeout
+        options = {**import_options, **timeout_options(limit)}
+        undeclared = _undeclared(importer, options)
+        assert not undeclared, f"timeout_options not declared: {undeclared}"
+        # Each request may take the timeout to connect and again to read.
+        allowed = self.tries * 2 * limit + self.retry_waits + 1
+        with _silent_port() as port:
+            source = source_at("127.0.0.1", port)
+            attempt = _read_within(
+                importer, source, options, import_context, allowed + 5
+            )
+        _raised(
+            attempt,
+            CobraWorkError,
+            "a server that never answers is a failure to retry (exit 1)",
+        )
+        assert attempt.took <= allowed, (
+            f"gave up after {attempt.took:.1f} s with a timeout of {limit:g} s "
+            f"and {self.tries} tries: pass the timeout to every network call"
+        )

@@ -16,13 +16,16 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from cobra_plugins import importer_tryton
 from cobra_plugins.channel_webhook import WebhookBackend, WebhookSession
 from cobra_plugins.importer_csv import CsvImporter
 from cobra_plugins.importer_jsonl import JsonLinesImporter
+from cobra_plugins.importer_tryton import TrytonImporter
 from services.http_receiver import HttpReceiver
 
 import cobra.testing
 from cobra.channels import PermanentError
+from cobra.errors import CobraInputError, CobraWorkError
 from cobra.importers import ImportContext
 from cobra.records import Rejected, Where
 from cobra.store import latest_version
@@ -89,6 +92,20 @@ def jsonl_text(rows) -> str:
     )
 
 
+def not_utf8_jsonl(folder: Path) -> tuple[str, str]:
+    """A JSON Lines file whose third line is Latin-1, and where it says so."""
+    path = folder / "latin1.jsonl"
+    text = jsonl_text([JSONL[0], JSONL[1], JSONL[3], JSONL[4]])
+    lines = text.splitlines(keepends=True)
+    path.write_bytes(
+        b"".join(
+            line.encode("latin-1" if n == 2 else "utf-8")
+            for n, line in enumerate(lines)
+        )
+    )
+    return str(path), f"{path}:3: not UTF-8 text"
+
+
 # -- the contracts pass for cobra's own plugins ------------------------------------
 
 
@@ -111,6 +128,10 @@ class TestJsonLinesImporterContract(ImporterContract):
         path = tmp_path / "bad.jsonl"
         path.write_text(jsonl_text(rows), encoding="utf-8")
         return str(path), {2, 5}
+
+    @pytest.fixture
+    def malformed_source(self, tmp_path):
+        return not_utf8_jsonl(tmp_path)
 
 
 class TestCsvImporterContract(ImporterContract):
@@ -139,6 +160,13 @@ class TestCsvImporterContract(ImporterContract):
         path = tmp_path / "aging.csv"
         path.write_text(CSV_HEADER + "".join(rows))
         return str(path), {3, 5}
+
+    @pytest.fixture
+    def malformed_source(self, tmp_path):
+        # An export of something else: no amounts, no due dates.
+        path = tmp_path / "contacts.csv"
+        path.write_text("customer_id,customer_name,email\nC1,Ana,ana@example.com\n")
+        return str(path), f"{path}: missing required columns"
 
     @pytest.fixture
     def import_options(self):
@@ -404,6 +432,108 @@ def test_an_option_named_like_cobras_own_fails_the_contract():
         )
 
 
+def rewrapping(base, caught, convert):
+    """A *base* importer that turns each *caught* error it raises into
+    ``convert(error)``, or stops reading without a word when that is None."""
+
+    class Rewrapping(base):
+        def read(self, source, options, context):
+            try:
+                yield from super().read(source, options, context)
+            except caught as exc:
+                error = convert(exc)
+                if error is not None:
+                    raise error from None
+
+    return Rewrapping()
+
+
+class PatientTryton(TrytonImporter):
+    """Waits ten times longer than its --tryton-timeout says."""
+
+    def read(self, source, options, context):
+        timeout = float(options["tryton_timeout"]) * 10
+        return super().read(source, {**options, "tryton_timeout": timeout}, context)
+
+
+@pytest.fixture
+def tryton_at(monkeypatch):
+    """Where TrytonImporter reads with a login, retrying after 0.01 s."""
+    monkeypatch.setattr(importer_tryton, "BACKOFF_SECONDS", 0.01)
+    monkeypatch.setenv("TRYTON_USER", "admin")
+    monkeypatch.setenv("TRYTON_PASSWORD", "tryton-pw")
+    monkeypatch.delenv("TRYTON_API_KEY", raising=False)
+    return lambda host, port: f"tryton://{host}:{port}/cobra"
+
+
+def tryton_contract() -> ImporterContract:
+    contract = ImporterContract()
+    contract.tries = importer_tryton.TRIES
+    # Each wait doubles the one before: 0.01 + 0.02 + 0.04 s.
+    contract.retry_waits = sum(0.01 * 2**n for n in range(importer_tryton.TRIES - 1))
+    return contract
+
+
+def test_a_server_that_is_down_taken_for_bad_input_fails_the_contract(tryton_at):
+    """cobra run would never try it again: a server down for the night
+    would stop the imports for good."""
+    hopeless = rewrapping(
+        TrytonImporter, CobraWorkError, lambda e: CobraInputError(str(e))
+    )
+    with pytest.raises(
+        AssertionError,
+        match="expected CobraWorkError, got CobraInputError: cannot reach",
+    ):
+        tryton_contract().test_a_server_that_is_down_is_a_transient_error(
+            hopeless, tryton_at, {}, ImportContext()
+        )
+    tryton_contract().test_a_server_that_is_down_is_a_transient_error(
+        TrytonImporter(), tryton_at, {}, ImportContext()
+    )
+
+
+def test_a_timeout_not_honoured_fails_the_importer_contract(tryton_at):
+    contract = tryton_contract()
+    contract.hang_timeout = 0.1
+
+    def options(seconds):
+        return {"tryton_timeout": seconds}
+
+    with pytest.raises(
+        AssertionError, match=r"gave up after [4-6]\.\d s with a timeout of 0.1 s and 4"
+    ):
+        contract.test_a_server_that_never_answers_is_given_up_within_the_timeout(
+            PatientTryton(), tryton_at, options, {}, ImportContext()
+        )
+    contract.test_a_server_that_never_answers_is_given_up_within_the_timeout(
+        TrytonImporter(), tryton_at, options, {}, ImportContext()
+    )
+
+
+@pytest.mark.parametrize(
+    ("convert", "says"),
+    [
+        (lambda e: CobraWorkError(str(e)), "expected CobraInputError, got CobraWorkE"),
+        (lambda e: CobraInputError("not UTF-8 text"), "the error must say where"),
+        (lambda e: None, "read.. ended without an error, after 2 records"),
+    ],
+    ids=["taken-for-transient", "saying-not-where", "stopping-quietly"],
+)
+def test_a_malformed_source_misreported_fails_the_contract(
+    convert, says, tmp_path, cobra_store, cobra_run
+):
+    importer = rewrapping(JsonLinesImporter, CobraInputError, convert)
+    with pytest.raises(AssertionError, match=says):
+        ImporterContract().test_a_malformed_source_is_a_permanent_error_saying_where(
+            importer,
+            not_utf8_jsonl(tmp_path),
+            {},
+            ImportContext(),
+            cobra_store,
+            cobra_run,
+        )
+
+
 class PanickySession(WebhookSession):
     """Takes a busy receiver for a refusal: messages would be failed for good."""
 
@@ -591,9 +721,12 @@ def test_the_importer_contract_example_in_the_docs_passes(pytester, monkeypatch)
         test_acme=docs_block("class TestAcmeLedger", "## Testing your plugin")
     )
 
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-rs")
 
-    result.assert_outcomes(passed=len(contract_tests(ImporterContract)))
+    # A file importer: the two tests of a server that is down or hangs skip.
+    result.assert_outcomes(passed=len(contract_tests(ImporterContract)) - 2, skipped=2)
+    reason = "acme-ledger reads files (it declares no URL scheme)"
+    assert result.stdout.str().count(reason) == 2, result.stdout.str()
 
 
 def contract_tests(contract) -> list[str]:
