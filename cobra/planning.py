@@ -277,17 +277,27 @@ class Planner:
         promise = (
             "broken" if state == "broken" else "open" if state == "open" else "none"
         )
-        chosen = strategies_module.choose(
-            self.strategies,
-            reason,
-            evidence.segment,
-            band(evidence.overdue, self.bands),
-            promise,
-        )
-        if chosen and promise == "broken" and chosen.on_broken_promise:
-            chosen = strategies_module.by_name(
-                self.strategies, chosen.on_broken_promise
+
+        def choose(promise_state: str) -> Strategy | None:
+            return strategies_module.choose(
+                self.strategies,
+                reason,
+                evidence.segment,
+                band(evidence.overdue, self.bands),
+                promise_state,
             )
+
+        chosen = choose(promise)
+        if promise != "broken":
+            return chosen
+        # The strategy the customer is in says where a broken promise moves
+        # it ([on] broken_promise): it wins over the strategies matching a
+        # broken promise, which would otherwise always outrank it.
+        for source in (choose("none"), chosen):
+            if source and source.on_broken_promise:
+                return strategies_module.by_name(
+                    self.strategies, source.on_broken_promise
+                )
         return chosen
 
     def _contact(self, day: date, entry, done: dict) -> Contact | None:

@@ -6,9 +6,19 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import date, timedelta
+from email import policy
+from email.parser import BytesParser
 
 import pytest
-from histories import History, database, good_payer, load, pay, struggling
+from histories import (
+    History,
+    database,
+    good_payer,
+    load,
+    pay,
+    struggling,
+    table_rows,
+)
 
 D1 = date(2026, 6, 10)
 
@@ -42,23 +52,76 @@ def tasks(run) -> list[sqlite3.Row]:
     return database(run).execute("SELECT * FROM tasks ORDER BY id").fetchall()
 
 
+def falling_behind() -> History:
+    """Paid on time for 15 months, then April 2026's bill in part and none since.
+
+    1750.00 is owed on three bills, the oldest due on 2026-05-01 (D1 - 40), so
+    the cadence of a customer who cannot pay still has its day-45 step to come
+    on D1 + 5.
+    """
+    brick = History(
+        "BRICK", "Brickwork Builders LLC", segment="enterprise", phone="+12125550188"
+    )
+    brick.monthly(
+        date(2025, 1, 1), 17, "800.00", partly={15: ("300.00", 20)}, unpaid={16}
+    )
+    brick.invoice(date(2026, 5, 10), "450.00")
+    return brick
+
+
 def test_a_customer_from_reminder_to_payment_plan(run, tmp_path):
-    brick = struggling()  # three bills unpaid, partial payments before
-    brick.records[0]["phone"] = "+12125550188"
-    load(run, tmp_path, brick)
+    load(run, tmp_path, falling_behind())
 
     # Day 0: the plan contacts the customer, the send delivers it.
-    first = plan(run, 0)
-    assert [c["state"] for c in first] == ["planned"]
+    [first] = plan(run, 0)
+    assert (first["strategy"], first["state"]) == ("payment-plan", "planned")
     sent = run("send", "--for", day(0), "--at", at(0))
     assert sent.exit_code == 0, sent.stderr
+    [message] = table_rows(run, "outbox")
+    assert (message["state"], message["address"], message["subject"]) == (
+        "sent",
+        "ap@brick.example",
+        first["subject"],
+    )
+    [written] = (tmp_path / "home" / "outbox").glob("*.eml")
+    delivered = BytesParser(policy=policy.default).parsebytes(written.read_bytes())
+    assert (delivered["To"].addresses[0].addr_spec, delivered["Subject"]) == (
+        "ap@brick.example",
+        first["subject"],
+    )
 
     # The collector calls: no answer, then a promise of 400.00 in five days.
-    assert log(run, "BRICK", "--outcome", "no_answer", "--channel", "call",
-               "--collector", "ana", today=1).exit_code == 0
-    promised = log(run, "BRICK", "--outcome", "promise", "--channel", "call",
-                   "--amount", "400", "--on", day(6), "--collector", "ana",
-                   "--note", "Pays Monday, once the client pays them", today=2)
+    assert (
+        log(
+            run,
+            "BRICK",
+            "--outcome",
+            "no_answer",
+            "--channel",
+            "call",
+            "--collector",
+            "ana",
+            today=1,
+        ).exit_code
+        == 0
+    )
+    promised = log(
+        run,
+        "BRICK",
+        "--outcome",
+        "promise",
+        "--channel",
+        "call",
+        "--amount",
+        "400",
+        "--on",
+        day(6),
+        "--collector",
+        "ana",
+        "--note",
+        "Pays Monday, once the client pays them",
+        today=2,
+    )
     assert promised.exit_code == 0, promised.stderr
     assert "1 promise; 1 task raised" in promised.stderr
     [check] = tasks(run)
@@ -67,32 +130,63 @@ def test_a_customer_from_reminder_to_payment_plan(run, tmp_path):
         "Check that Brickwork Builders LLC (BRICK) paid 400.00 USD promised by "
         f"{day(6)}"
     )
-    # While the promise runs, no automated reminder goes out.
-    assert all(c["state"] == "held" for c in plan(run, 4) if c["channel"] != "call")
+    # While the promise runs, no automated reminder goes out: the cadence's
+    # next step falls due on day 5 and is held for the promise.
+    [held] = plan(run, 5)
+    assert (held["strategy"], held["step"], held["state"], held["held_because"]) == (
+        "payment-plan",
+        4,
+        "held",
+        f"promised to pay by {day(6)}",
+    )
 
     # 150.00 arrives on day 5; after the grace period the promise is partly kept.
     # The import checks promises at once: the story is told months later,
     # so the grace period is long over.
     imported = pay(run, tmp_path, day(5), "150.00", "BRICK-P-1")
     assert "promises: 0 kept, 1 partly kept, 0 broken" in imported
-    assert run("plan", "--for", day(9)).exit_code == 0
+    # With the promise behind it, the step held on day 5 goes out.
+    [released] = plan(run, 9)
+    assert (released["step"], released["state"]) == (held["step"], "planned")
     promise = database(run).execute("SELECT * FROM promises").fetchone()
     assert (promise["status"], promise["paid"], promise["resolved_on"]) == (
-        "partly_kept", 15000, day(8))
+        "partly_kept",
+        15000,
+        day(8),
+    )
     raised = [t for t in tasks(run) if t["kind"] == "broken_promise"]
     assert [t["title"] for t in raised] == [
         "Brickwork Builders LLC (BRICK) paid only part of 400.00 USD promised by "
         f"{day(6)}: 250.00 USD still owed"
     ]
-    assert database(run).execute(
-        "SELECT state FROM tasks WHERE kind = 'promise_check'").fetchone()[0] == "done"
+    assert (
+        database(run)
+        .execute("SELECT state FROM tasks WHERE kind = 'promise_check'")
+        .fetchone()[0]
+        == "done"
+    )
 
     # A second promise, for the rest, is broken outright.
-    assert log(run, "BRICK", "--outcome", "promise", "--amount", "250", "--on",
-               day(12), "--channel", "call", today=10).exit_code == 0
+    assert (
+        log(
+            run,
+            "BRICK",
+            "--outcome",
+            "promise",
+            "--amount",
+            "250",
+            "--on",
+            day(12),
+            "--channel",
+            "call",
+            today=10,
+        ).exit_code
+        == 0
+    )
     broken = plan(run, 15)
-    statuses = [r[0] for r in database(run).execute(
-        "SELECT status FROM promises ORDER BY id")]
+    statuses = [
+        r[0] for r in database(run).execute("SELECT status FROM promises ORDER BY id")
+    ]
     assert statuses == ["partly_kept", "broken"]
     assert len([t for t in tasks(run) if t["kind"] == "broken_promise"]) == 2
     # The broken promise moves the customer to its strategy: escalation.
@@ -103,15 +197,32 @@ def test_a_customer_from_reminder_to_payment_plan(run, tmp_path):
     offer = run("offer", "BRICK", "--as-of", day(16), "--format", "json")
     options = {o["option"]: o for o in json.loads(offer.stdout)}
     assert "plan_3" in options, offer.stdout
-    agreed = log(run, "BRICK", "--outcome", "plan_agreed", "--plan", "3",
-                 "--collector", "ana", today=16)
+    agreed = log(
+        run,
+        "BRICK",
+        "--outcome",
+        "plan_agreed",
+        "--plan",
+        "3",
+        "--collector",
+        "ana",
+        today=16,
+    )
     assert agreed.exit_code == 0, agreed.stderr
     schedule = options["plan_3"]
-    stored = database(run).execute(
-        "SELECT instalment, due_on, amount FROM promises WHERE plan_id IS NOT NULL"
-        " ORDER BY instalment").fetchall()
-    expected = ([(schedule["down_payment_due"], schedule["down_payment"])]
-                if schedule["down_payment_due"] else [])
+    stored = (
+        database(run)
+        .execute(
+            "SELECT instalment, due_on, amount FROM promises WHERE plan_id IS NOT NULL"
+            " ORDER BY instalment"
+        )
+        .fetchall()
+    )
+    expected = (
+        [(schedule["down_payment_due"], schedule["down_payment"])]
+        if schedule["down_payment_due"]
+        else []
+    )
     expected += [(i["due"], i["amount"]) for i in schedule["instalments"]]
     assert [(r["due_on"], f"{r['amount'] / 100:.2f}") for r in stored] == expected
 
@@ -121,7 +232,9 @@ def test_a_customer_from_reminder_to_payment_plan(run, tmp_path):
     assert plan(run, reminder_day - 1) == []  # no cadence on the old due dates
     [reminder] = plan(run, reminder_day)
     assert (reminder["strategy"], reminder["template"]) == (
-        "payment-plan", "instalment-reminder")
+        "payment-plan",
+        "instalment-reminder",
+    )
     assert reminder["subject"].startswith("Payment plan: instalment 1 of ")
     assert reminder["state"] == "planned"
 
@@ -129,31 +242,58 @@ def test_a_customer_from_reminder_to_payment_plan(run, tmp_path):
 # -- recording each outcome --------------------------------------------------------
 
 
+def reason_as_of(run, offset: int) -> str:
+    """The diagnosis of the only customer at the end of D1 + *offset*."""
+    listed = run("prioritize", "--format", "json", "--as-of", day(offset))
+    assert listed.exit_code == 0, listed.stderr
+    [row] = json.loads(listed.stdout)
+    return row["reason"]
+
+
 def test_a_collectors_reason_overrides_the_diagnosis(run, tmp_path):
     load(run, tmp_path, good_payer())
-    before = json.loads(run("prioritize", "--format", "json", "--as-of",
-                            "2026-06-10").stdout)
-    assert before[0]["reason"] == "forgot"
-    result = run("log", "ACME", "--outcome", "other", "--reason", "cannot_pay",
-                 "--note", "Lost their main client", "--collector", "ana")
+    result = log(
+        run,
+        "ACME",
+        "--outcome",
+        "other",
+        "--reason",
+        "cannot_pay",
+        "--note",
+        "Lost their main client",
+        "--collector",
+        "ana",
+        today=1,
+    )
     assert result.exit_code == 0, result.stderr
-    after = json.loads(run("prioritize", "--format", "json", "--as-of",
-                           "2026-12-10").stdout)
-    assert after[0]["reason"] == "cannot_pay"
+    # The finding holds from the day it was noted, not before.
+    assert reason_as_of(run, 0) == "forgot"
+    assert reason_as_of(run, 1) == "cannot_pay"
+    assert reason_as_of(run, 20) == "cannot_pay"
     assert counts(run)["findings"] == 1
 
 
 def test_a_dispute_marks_the_invoices_and_raises_a_task(run, tmp_path):
     load(run, tmp_path, good_payer())
-    [number] = [r["invoice_id"] for r in good_payer().records
-                if r["type"] == "invoice"][-1:]
-    result = run("log", "ACME", "--outcome", "dispute", "--invoice", number,
-                 "--note", "Says the May bill double-counts support hours")
+    [number] = [
+        r["invoice_id"] for r in good_payer().records if r["type"] == "invoice"
+    ][-1:]
+    result = run(
+        "log",
+        "ACME",
+        "--outcome",
+        "dispute",
+        "--invoice",
+        number,
+        "--note",
+        "Says the May bill double-counts support hours",
+    )
     assert result.exit_code == 0, result.stderr
     assert "1 invoices disputed; 1 task raised" in result.stderr
     conn = database(run)
-    assert conn.execute("SELECT disputed_since FROM invoices WHERE number = ?",
-                        (number,)).fetchone()[0]
+    assert conn.execute(
+        "SELECT disputed_since FROM invoices WHERE number = ?", (number,)
+    ).fetchone()[0]
     [task] = tasks(run)
     assert task["kind"] == "dispute" and number in task["title"]
     assert conn.execute("SELECT COUNT(*) FROM interaction_invoices").fetchone()[0] == 1
@@ -169,69 +309,118 @@ def two_bills_unpaid() -> History:
 
 
 def disputed(run) -> list[str]:
-    return [r[0] for r in database(run).execute(
-        "SELECT number FROM invoices WHERE disputed_since IS NOT NULL ORDER BY number")]
+    return [
+        r[0]
+        for r in database(run).execute(
+            "SELECT number FROM invoices WHERE disputed_since IS NOT NULL"
+            " ORDER BY number"
+        )
+    ]
 
 
 def test_a_resolved_dispute_ends_on_its_invoices_and_closes_its_task(run, tmp_path):
     load(run, tmp_path, two_bills_unpaid())
     for number in ("ACME-0025", "ACME-0026"):
-        assert run("log", "ACME", "--outcome", "dispute", "--invoice", number,
-                   "--collector", "ana").exit_code == 0
-    reason = json.loads(run("prioritize", "--format", "json", "--as-of",
-                            "2026-06-10").stdout)[0]["reason"]
-    assert reason == "dissatisfied"
+        assert (
+            log(
+                run,
+                "ACME",
+                "--outcome",
+                "dispute",
+                "--invoice",
+                number,
+                "--collector",
+                "ana",
+                today=0,
+            ).exit_code
+            == 0
+        )
+    assert reason_as_of(run, 0) == "dissatisfied"
 
     # One dispute settled: its invoice and its task, not the other's.
-    result = run("log", "ACME", "--outcome", "dispute_resolved", "--invoice",
-                 "ACME-0025", "--channel", "call", "--collector", "ana",
-                 "--note", "Credit note for the double-counted hours agreed")
+    result = log(
+        run,
+        "ACME",
+        "--outcome",
+        "dispute_resolved",
+        "--invoice",
+        "ACME-0025",
+        "--channel",
+        "call",
+        "--collector",
+        "ana",
+        "--note",
+        "Credit note for the double-counted hours agreed",
+        today=1,
+    )
     assert result.exit_code == 0, result.stderr
-    assert ("Logged dispute_resolved for ACME; dispute resolved on ACME-0025; "
-            "1 dispute task closed.") in result.stderr
+    assert (
+        "Logged dispute_resolved for ACME; dispute resolved on ACME-0025; "
+        "1 dispute task closed."
+    ) in result.stderr
     assert disputed(run) == ["ACME-0026"]
     states = [(t["title"], t["state"], t["note"]) for t in tasks(run)]
     assert states == [
-        ("Resolve Acme Tools Inc. (ACME)'s dispute of ACME-0025", "done",
-         "dispute of ACME-0025 resolved, logged by ana: Credit note for the "
-         "double-counted hours agreed"),
+        (
+            "Resolve Acme Tools Inc. (ACME)'s dispute of ACME-0025",
+            "done",
+            "dispute of ACME-0025 resolved, logged by ana: Credit note for the "
+            "double-counted hours agreed",
+        ),
         ("Resolve Acme Tools Inc. (ACME)'s dispute of ACME-0026", "open", None),
     ]
     conn = database(run)
     [(interaction, outcome)] = conn.execute(
-        "SELECT id, outcome FROM interactions WHERE outcome = 'dispute_resolved'")
-    assert [r[0] for r in conn.execute(
-        "SELECT i.number FROM interaction_invoices l JOIN invoices i"
-        " ON i.id = l.invoice_id WHERE l.interaction_id = ?", (interaction,))] == [
-        "ACME-0025"]
+        "SELECT id, outcome FROM interactions WHERE outcome = 'dispute_resolved'"
+    )
+    assert [
+        r[0]
+        for r in conn.execute(
+            "SELECT i.number FROM interaction_invoices l JOIN invoices i"
+            " ON i.id = l.invoice_id WHERE l.interaction_id = ?",
+            (interaction,),
+        )
+    ] == ["ACME-0025"]
     timeline = json.loads(run("show", "ACME", "--format", "json").stdout)["timeline"]
-    assert ("dispute_resolved (ACME-0025) via call by ana: Credit note for the "
-            "double-counted hours agreed") in [e["text"] for e in timeline]
+    assert (
+        "dispute_resolved (ACME-0025) via call by ana: Credit note for the "
+        "double-counted hours agreed"
+    ) in [e["text"] for e in timeline]
 
     # Without --invoice, every invoice still in dispute; then nothing is left
     # in dispute, the diagnosis no longer counts one, and the agenda is clear.
-    rest = run("log", "ACME", "--outcome", "dispute_resolved")
+    rest = log(run, "ACME", "--outcome", "dispute_resolved", today=2)
     assert rest.exit_code == 0, rest.stderr
     assert "dispute resolved on ACME-0026; 1 dispute task closed" in rest.stderr
     assert disputed(run) == []
     assert [t["state"] for t in tasks(run)] == ["done", "done"]
-    reason = json.loads(run("prioritize", "--format", "json", "--as-of",
-                            "2026-06-10").stdout)[0]["reason"]
-    assert reason != "dissatisfied"
-    agenda = run("agenda", "--for", date.today().isoformat(), "--format", "json")
+    assert reason_as_of(run, 2) != "dissatisfied"
+    agenda = run("agenda", "--for", day(2), "--format", "json")
     assert [i["kind"] for i in json.loads(agenda.stdout)] == []
 
 
 def test_resolving_a_dispute_on_an_invoice_not_in_dispute_is_refused(run, tmp_path):
     load(run, tmp_path, two_bills_unpaid())
-    assert run("log", "ACME", "--outcome", "dispute", "--invoice",
-               "ACME-0026").exit_code == 0
+    assert (
+        run("log", "ACME", "--outcome", "dispute", "--invoice", "ACME-0026").exit_code
+        == 0
+    )
     before = counts(run)
-    result = run("log", "ACME", "--outcome", "dispute_resolved", "--invoice",
-                 "ACME-0026", "--invoice", "ACME-0025")
+    result = run(
+        "log",
+        "ACME",
+        "--outcome",
+        "dispute_resolved",
+        "--invoice",
+        "ACME-0026",
+        "--invoice",
+        "ACME-0025",
+    )
     assert result.exit_code == 2
-    assert ("invoice: invoice ACME-0025 is not in dispute (in dispute: ACME-0026)"
-            in result.stderr)
+    assert (
+        "invoice: invoice ACME-0025 is not in dispute (in dispute: ACME-0026)"
+        in result.stderr
+    )
     assert counts(run) == before
     assert disputed(run) == ["ACME-0026"]
     assert [t["state"] for t in tasks(run)] == ["open"]
@@ -242,80 +431,238 @@ def test_a_wrong_contact_is_marked_invalid(run, tmp_path):
     result = run("log", "ACME", "--outcome", "wrong_contact", "--channel", "email")
     assert result.exit_code == 0, result.stderr
     assert "ap@acme.example marked invalid" in result.stderr
-    invalid = database(run).execute(
-        "SELECT invalid_since, invalid_reason FROM contacts").fetchone()
+    invalid = (
+        database(run)
+        .execute("SELECT invalid_since, invalid_reason FROM contacts")
+        .fetchone()
+    )
     assert invalid[0] and invalid[1] == "wrong contact, logged by a collector"
 
 
-def test_a_wrong_contact_named_is_marked_invalid_and_the_plan_falls_back(
-    run, tmp_path
-):
+def test_a_wrong_contact_named_is_marked_invalid_and_the_plan_falls_back(run, tmp_path):
     acme = good_payer()
     acme.records[0]["phone"] = "+12125550100"
     load(run, tmp_path, acme)
     # Named as the collector typed it: e-mail addresses match in any case.
-    result = run("log", "ACME", "--outcome", "wrong_contact", "--contact",
-                 "AP@Acme.Example", "--collector", "luis")
+    result = log(
+        run,
+        "ACME",
+        "--outcome",
+        "wrong_contact",
+        "--contact",
+        "AP@Acme.Example",
+        "--collector",
+        "luis",
+        today=-1,
+    )
     assert result.exit_code == 0, result.stderr
     assert "AP@Acme.Example marked invalid" in result.stderr
-    rows = database(run).execute(
-        "SELECT kind, invalid_since IS NOT NULL, invalid_reason FROM contacts"
-        " ORDER BY kind").fetchall()
+    rows = (
+        database(run)
+        .execute(
+            "SELECT kind, invalid_since IS NOT NULL, invalid_reason FROM contacts"
+            " ORDER BY kind"
+        )
+        .fetchall()
+    )
     assert [tuple(r) for r in rows] == [
-        ("email", 1, "wrong contact, logged by luis"), ("phone", 0, None)]
+        ("email", 1, "wrong contact, logged by luis"),
+        ("phone", 0, None),
+    ]
     # The address is no longer used: June 10's e-mail step (friendly-reminder
     # step 4) falls back to the phone.
-    contacts = json.loads(run("plan", "--for", "2026-06-10", "--format", "json",
-                              "--dry-run").stdout)
+    contacts = json.loads(
+        run("plan", "--for", "2026-06-10", "--format", "json", "--dry-run").stdout
+    )
     assert [(c["strategy"], c["step"], c["channel"]) for c in contacts] == [
-        ("friendly-reminder", 3, "sms")]
+        ("friendly-reminder", 3, "sms")
+    ]
+
+
+LEGAL_REVIEW = """
+name = "legal-review"
+description = "Customers who cannot pay and broke a promise go to the lawyers."
+priority = 1
+
+[match]
+reasons = ["cannot_pay"]
+promise = "broken"
+
+[[steps]]
+day = 0
+objective = "Hand the account to our lawyers"
+channel = "task"
+template = "call-brief"
+tone = "formal"
+method = "authority"
+tactic = "legitimating"
+"""
+
+
+def test_a_broken_promise_moves_the_customer_where_its_strategy_says(run, tmp_path):
+    # The user's payment-plan strategy sends a broken promise to their own
+    # legal-review, which the shipped broken-promise (priority 50) outranks
+    # in any choice by matching alone.
+    from importlib.resources import files
+
+    shipped = files("cobra_starter").joinpath("strategies", "cannot_pay.toml")
+    text = shipped.read_text("utf-8")
+    default = 'broken_promise = "broken-promise"'
+    assert text.count(default) == 1
+    folder = tmp_path / "strategies"
+    folder.mkdir()
+    (folder / "cannot_pay.toml").write_text(
+        text.replace(default, 'broken_promise = "legal-review"'), encoding="utf-8"
+    )
+    (folder / "legal_review.toml").write_text(LEGAL_REVIEW, encoding="utf-8")
+    mine = tmp_path / "mine.toml"
+    mine.write_text(f'[plan]\nstrategies_dir = "{folder}"\n', encoding="utf-8")
+
+    load(run, tmp_path, struggling())
+    promised = log(
+        run,
+        "BRICK",
+        "--outcome",
+        "promise",
+        "--amount",
+        "400",
+        "--on",
+        day(2),
+        "--channel",
+        "call",
+        today=0,
+    )
+    assert promised.exit_code == 0, promised.stderr
+    # Nothing paid by day 2 plus the grace period: the plan finds it broken.
+    moved = run("--config", str(mine), "plan", "--for", day(10), "--format", "json")
+    assert moved.exit_code == 0, moved.stderr
+    assert "1 broken" in moved.stderr
+    assert [
+        (c["strategy"], c["channel"], c["objective"], c["state"])
+        for c in json.loads(moved.stdout)
+    ] == [("legal-review", "task", "Hand the account to our lawyers", "planned")]
+    # The shipped strategies, on the same day, send it to broken-promise.
+    shipped_plan = run("plan", "--for", day(10), "--format", "json", "--dry-run")
+    assert [(c["strategy"], c["channel"]) for c in json.loads(shipped_plan.stdout)] == [
+        ("broken-promise", "email")
+    ]
 
 
 def test_paid_raises_a_task_to_check_the_payment_arrives(run, tmp_path, isolated):
     (isolated / "cobra.toml").write_text("[follow_up]\npromise_grace_days = 3\n")
     load(run, tmp_path, good_payer())
-    result = log(run, "ACME", "--outcome", "paid", "--channel", "call",
-                 "--collector", "ana", "--note", "Says the transfer went out today",
-                 today=0)
+    result = log(
+        run,
+        "ACME",
+        "--outcome",
+        "paid",
+        "--channel",
+        "call",
+        "--collector",
+        "ana",
+        "--note",
+        "Says the transfer went out today",
+        today=0,
+    )
     assert result.exit_code == 0, result.stderr
     assert "1 task raised" in result.stderr
     [check] = tasks(run)
     # The grace period is the time a payment takes to show in the ledger.
     assert (check["kind"], check["due_on"], check["assignee"], check["title"]) == (
-        "payment_check", day(3), "ana",
-        "Check that Acme Tools Inc. (ACME)'s payment arrived, as the customer said")
+        "payment_check",
+        day(3),
+        "ana",
+        "Check that Acme Tools Inc. (ACME)'s payment arrived, as the customer said",
+    )
     assert check["brief"] == "Says the transfer went out today"
     # A follow-up date, when given, is when to check.
     later = log(run, "ACME", "--outcome", "paid", "--follow-up", day(10), today=1)
     assert later.exit_code == 0, later.stderr
     assert [(t["kind"], t["due_on"]) for t in tasks(run)] == [
-        ("payment_check", day(3)), ("payment_check", day(10))]
+        ("payment_check", day(3)),
+        ("payment_check", day(10)),
+    ]
 
 
 def test_a_follow_up_date_raises_a_task_for_the_collector(run, tmp_path):
     load(run, tmp_path, good_payer())
-    later = (date.today() + timedelta(days=3)).isoformat()
-    result = run("log", "ACME", "--outcome", "callback", "--follow-up", later,
-                 "--collector", "luis", "--note", "Call back after 4pm")
+    result = log(
+        run,
+        "ACME",
+        "--outcome",
+        "callback",
+        "--follow-up",
+        day(3),
+        "--collector",
+        "luis",
+        "--note",
+        "Call back after 4pm",
+        today=0,
+    )
     assert result.exit_code == 0, result.stderr
     [task] = tasks(run)
     assert (task["kind"], task["due_on"], task["assignee"], task["brief"]) == (
-        "follow_up", later, "luis", "Call back after 4pm")
+        "follow_up",
+        day(3),
+        "luis",
+        "Call back after 4pm",
+    )
 
 
 def test_the_config_can_add_outcomes(run, tmp_path, isolated):
     load(run, tmp_path, good_payer())
+    args = (
+        "ACME",
+        "--outcome",
+        "sent_to_legal",
+        "--channel",
+        "email",
+        "--collector",
+        "luis",
+        "--note",
+        "File handed to Ortiz & Co.",
+    )
+    unknown = log(run, *args, today=0)
+    assert unknown.exit_code == 2
+    assert "outcome: 'sent_to_legal' is not an outcome" in unknown.stderr
+    assert counts(run)["interactions"] == 0
+
     (isolated / "cobra.toml").write_text('[follow_up]\noutcomes = ["sent_to_legal"]\n')
-    assert run("log", "ACME", "--outcome", "sent_to_legal").exit_code == 0
+    result = log(run, *args, today=0)
+    assert result.exit_code == 0, result.stderr
+    [stored] = table_rows(run, "interactions")
+    assert (
+        stored["outcome"],
+        stored["channel"],
+        stored["collector"],
+        stored["note"],
+        stored["at"],
+    ) == ("sent_to_legal", "email", "luis", "File handed to Ortiz & Co.", at(0))
+    # Nothing but the interaction: a new outcome has no side effects to write.
+    assert counts(run) == {
+        "interactions": 1,
+        "promises": 0,
+        "tasks": 0,
+        "findings": 0,
+        "payment_plans": 0,
+    }
+    shown = run("show", "ACME", "--as-of", day(0), "--format", "json")
+    assert shown.exit_code == 0, shown.stderr
+    events = json.loads(shown.stdout)["timeline"]
+    interactions = [e for e in events if e["kind"] == "interaction"]
+    assert [(e["date"], e["kind"], e["text"]) for e in interactions] == [
+        (
+            day(0),
+            "interaction",
+            "sent_to_legal via email by luis: File handed to Ortiz & Co.",
+        )
+    ]
 
 
 # -- bad input: exit 2, nothing recorded -------------------------------------------
 
 
-def future(days: int = 5) -> str:
-    return (date.today() + timedelta(days=days)).isoformat()
-
-
+# fmt: off
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -339,6 +686,11 @@ def future(days: int = 5) -> str:
           "--instalment", "FUTURE2=500"],
          "instalment: the instalments add up to 1000.00 USD, not 1200.00 USD (what is "
          "owed)"),
+        # What is owed, but not the total the customer agreed to pay.
+        (["ACME", "--outcome", "plan_agreed", "--amount", "1000", "--instalment",
+          "FUTURE=600", "--instalment", "FUTURE2=600"],
+         "instalment: the instalments add up to 1200.00 USD, not 1000.00 USD (the "
+         "--amount agreed)"),
         (["ACME", "--outcome", "plan_agreed", "--plan", "7"],
          "plan: '7' is not one of the options `cobra offer ACME` makes today"),
         (["ACME", "--outcome", "dispute"], "invoice: a dispute names the invoices"),
@@ -362,17 +714,28 @@ def future(days: int = 5) -> str:
          "contact: ACME has no valid phone to mark wrong"),
     ],
 )
+# fmt: on
+
+
 def test_bad_input_is_refused_and_nothing_is_recorded(run, tmp_path, args, message):
     load(run, tmp_path, good_payer())
-    args = [a.replace("FUTURE2", future(40)).replace("FUTURE", future()) for a in args]
-    result = run("log", *args)
+    args = [a.replace("FUTURE2", day(40)).replace("FUTURE", day(5)) for a in args]
+    result = log(run, *args, today=0)
     assert result.exit_code == 2, result.stderr
     assert message in result.stderr
     assert counts(run) == dict.fromkeys(counts(run), 0)
-    assert database(run).execute(
-        "SELECT COUNT(*) FROM invoices WHERE disputed_since IS NOT NULL").fetchone()[0] == 0
-    assert database(run).execute(
-        "SELECT COUNT(*) FROM contacts WHERE invalid_since IS NOT NULL").fetchone()[0] == 0
+    assert (
+        database(run)
+        .execute("SELECT COUNT(*) FROM invoices WHERE disputed_since IS NOT NULL")
+        .fetchone()[0]
+        == 0
+    )
+    assert (
+        database(run)
+        .execute("SELECT COUNT(*) FROM contacts WHERE invalid_since IS NOT NULL")
+        .fetchone()[0]
+        == 0
+    )
 
 
 def test_an_invoice_of_another_customer_is_refused(run, tmp_path):
@@ -401,13 +764,29 @@ def dialer_file(tmp_path, rows: list[dict], name: str = "calls.csv"):
 
 def test_a_file_with_a_bad_row_logs_nothing_and_names_each_bad_row(run, tmp_path):
     load(run, tmp_path, good_payer())
-    path = dialer_file(tmp_path, [
-        {"account": "ACME", "outcome": "no_answer", "at": "2026-12-01T10:00:00-05:00"},
-        {"account": "ACME", "outcome": "promise", "at": "2026-12-01T11:00:00-05:00",
-         "amount": "100", "on": "2020-01-01"},
-        {"account": "NOBODY", "outcome": "no_answer", "at": "2026-12-01T12:00:00-05:00"},
-        {"account": "ACME", "outcome": "left_message", "at": "yesterday"},
-    ])
+    path = dialer_file(
+        tmp_path,
+        [
+            {
+                "account": "ACME",
+                "outcome": "no_answer",
+                "at": "2026-12-01T10:00:00-05:00",
+            },
+            {
+                "account": "ACME",
+                "outcome": "promise",
+                "at": "2026-12-01T11:00:00-05:00",
+                "amount": "100",
+                "on": "2020-01-01",
+            },
+            {
+                "account": "NOBODY",
+                "outcome": "no_answer",
+                "at": "2026-12-01T12:00:00-05:00",
+            },
+            {"account": "ACME", "outcome": "left_message", "at": "yesterday"},
+        ],
+    )
     result = run("log", "--from", str(path))
     assert result.exit_code == 2
     assert f"{path}:3: on: the promised date 2020-01-01 is in the past" in result.stderr
@@ -424,22 +803,36 @@ def test_a_file_with_a_bad_row_logs_nothing_and_names_each_bad_row(run, tmp_path
     assert rejects.count("\n") == 4
 
     again = run("log", "--from", str(path), "--skip-invalid")
-    assert "Logged 0 interactions" in again.stderr and "1 were logged before" in again.stderr
+    assert (
+        "Logged 0 interactions" in again.stderr
+        and "1 were logged before" in again.stderr
+    )
     assert counts(run)["interactions"] == 1
 
 
 def test_one_id_on_two_different_rows_is_a_conflict(run, tmp_path):
     load(run, tmp_path, good_payer())
-    first = {"id": "dialer-7", "account": "ACME", "outcome": "no_answer",
-             "at": "2026-12-01T10:00:00-05:00", "channel": "call"}
-    other = {"id": "dialer-8", "account": "ACME", "outcome": "left_message",
-             "at": "2026-12-01T10:05:00-05:00", "channel": "call"}
-    again = {**first, "outcome": "callback", "follow_up": future(2)}
+    first = {
+        "id": "dialer-7",
+        "account": "ACME",
+        "outcome": "no_answer",
+        "at": "2026-12-01T10:00:00-05:00",
+        "channel": "call",
+    }
+    other = {
+        "id": "dialer-8",
+        "account": "ACME",
+        "outcome": "left_message",
+        "at": "2026-12-01T10:05:00-05:00",
+        "channel": "call",
+    }
+    again = {**first, "outcome": "callback", "follow_up": "2026-12-03"}
     path = dialer_file(tmp_path, [first, other, again, other])
     result = run("log", "--from", str(path))
     assert result.exit_code == 2
-    assert (f"{path}:4: id: 'dialer-7' appears again with other values "
-            f"(first at {path}:2)") in result.stderr
+    assert (
+        f"{path}:4: id: 'dialer-7' appears again with other values (first at {path}:2)"
+    ) in result.stderr
     assert "1 of 4 rows are invalid; nothing was logged" in result.stderr
     assert counts(run)["interactions"] == 0
 
@@ -447,8 +840,10 @@ def test_one_id_on_two_different_rows_is_a_conflict(run, tmp_path):
     # is the same row), and writes the conflicting row to the rejects.
     skipped = run("log", "--from", str(path), "--skip-invalid")
     assert skipped.exit_code == 0, skipped.stderr
-    outcomes = [r[0] for r in database(run).execute(
-        "SELECT outcome FROM interactions ORDER BY id")]
+    outcomes = [
+        r[0]
+        for r in database(run).execute("SELECT outcome FROM interactions ORDER BY id")
+    ]
     assert outcomes == ["no_answer", "left_message"]
     assert counts(run)["tasks"] == 0
     import csv
@@ -461,19 +856,42 @@ def test_one_id_on_two_different_rows_is_a_conflict(run, tmp_path):
 def test_a_json_lines_file_and_a_dry_run(run, tmp_path):
     load(run, tmp_path, good_payer())
     path = tmp_path / "calls.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in [
-        {"account": "ACME", "outcome": "promise", "at": "2026-12-01T10:00:00-05:00",
-         "amount": "600", "on": future(), "id": "dialer-1"},
-        {"account": "ACME", "outcome": "callback", "at": "2026-12-01T11:00:00-05:00",
-         "follow_up": future(2), "collector": "luis", "id": "dialer-2"},
-    ]) + "\n")
+    path.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {
+                    "account": "ACME",
+                    "outcome": "promise",
+                    "at": "2026-12-01T10:00:00-05:00",
+                    "amount": "600",
+                    "on": "2026-12-06",
+                    "id": "dialer-1",
+                },
+                {
+                    "account": "ACME",
+                    "outcome": "callback",
+                    "at": "2026-12-01T11:00:00-05:00",
+                    "follow_up": "2026-12-03",
+                    "collector": "luis",
+                    "id": "dialer-2",
+                },
+            ]
+        )
+        + "\n"
+    )
     dry = run("log", "--from", str(path), "--dry-run")
     assert dry.exit_code == 0 and "Would log 2 interactions" in dry.stderr
     assert counts(run)["interactions"] == 0
     done = run("log", "--from", str(path))
     assert done.exit_code == 0, done.stderr
-    assert counts(run) == {"interactions": 2, "promises": 1, "tasks": 2,
-                                "findings": 0, "payment_plans": 0}
+    assert counts(run) == {
+        "interactions": 2,
+        "promises": 1,
+        "tasks": 2,
+        "findings": 0,
+        "payment_plans": 0,
+    }
     assert "Logged 0" in run("log", "--from", str(path)).stderr
 
 
@@ -486,23 +904,19 @@ def test_an_empty_or_missing_file_is_bad_input(run, tmp_path):
 
 
 def test_an_import_settles_the_promises_its_payments_keep(run, tmp_path):
-    brick = struggling()
-    load(run, tmp_path, brick)
-    today = date.today()
-    result = run("log", "BRICK", "--outcome", "promise", "--amount", "300",
-                 "--on", (today + timedelta(days=5)).isoformat())
+    load(run, tmp_path, struggling())
+    result = log(
+        run, "BRICK", "--outcome", "promise", "--amount", "300", "--on", day(5), today=0
+    )
     assert result.exit_code == 0, result.stderr
-    pay_file = tmp_path / "payment.jsonl"
-    pay_file.write_text(json.dumps({
-        "type": "payment", "customer_id": "BRICK", "date": today.isoformat(),
-        "payment_id": "BRICK-TODAY", "currency": "USD", "amount": "300.00"}) + "\n")
-    imported = run("import", str(pay_file))
-    assert imported.exit_code == 0, imported.stderr
-    assert "promises: 1 kept" in imported.stderr
+    assert "promises: 1 kept" in pay(run, tmp_path, day(1), "300.00", "BRICK-D1")
     status = database(run).execute("SELECT status, paid FROM promises").fetchone()
     assert tuple(status) == ("kept", 30000)
-    check = database(run).execute(
-        "SELECT state FROM tasks WHERE kind = 'promise_check'").fetchone()[0]
+    check = (
+        database(run)
+        .execute("SELECT state FROM tasks WHERE kind = 'promise_check'")
+        .fetchone()[0]
+    )
     assert check == "done"
 
 
@@ -516,18 +930,24 @@ def test_the_contact_rules_count_each_conversation_outcome_as_a_conversation(
     from cobra.store import outbox, plans
 
     load(run, tmp_path, two_bills_unpaid())
-    assert run("log", "ACME", "--outcome", "dispute", "--invoice", "ACME-0025",
-               "--at", at(0, 10)).exit_code == 0
-    assert run("log", "ACME", "--outcome", "dispute_resolved", "--channel", "call",
-               "--at", at(0, 11)).exit_code == 0
-    assert run("log", "ACME", "--outcome", "no_answer", "--channel", "call",
-               "--at", at(0, 12)).exit_code == 0
+    for outcome, hour, detail in (
+        ("dispute", 10, ("--invoice", "ACME-0025")),
+        ("dispute_resolved", 11, ("--channel", "call")),
+        ("no_answer", 12, ("--channel", "call")),
+    ):
+        logged = run("log", "ACME", "--outcome", outcome, *detail, "--at", at(0, hour))
+        assert logged.exit_code == 0, logged.stderr
     conn = database(run)
-    outcomes = [r[0] for r in conn.execute("SELECT outcome FROM interactions ORDER BY at")]
+    outcomes = [
+        r[0] for r in conn.execute("SELECT outcome FROM interactions ORDER BY at")
+    ]
     assert outcomes == ["dispute", "dispute_resolved", "no_answer"]
     [customer] = [r[0] for r in conn.execute("SELECT id FROM customers")]
     made = outbox.contacts_made(conn, customer, day(-1), besides=0)
     planned = plans.recent_contacts(conn, day(-1))[customer]
     for rows in (made, planned):
-        assert [bool(r["conversation"]) for r in rows] == [
-            o in CONVERSATIONS for o in outcomes] == [True, True, False]
+        assert (
+            [bool(r["conversation"]) for r in rows]
+            == [o in CONVERSATIONS for o in outcomes]
+            == [True, True, False]
+        )
