@@ -15,6 +15,8 @@ so switching provider is a config change. A backend is an object with:
 - ``config_keys``: ``{key: cobra.config_schema.Key}`` for its
   ``[channels.NAME]`` table, which ``cobra config check`` validates;
 - ``concurrency``: how many sessions may send at once (1 sends serially);
+- ``batch_size`` (optional, default 1): most messages a session takes in one
+  call of :meth:`Session.send_batch`; 1 sends each message on its own;
 - ``rate_limit``: messages per second it allows by default, or None;
   ``rate_limit`` in the channel's table overrides it;
 - ``can_lookup``: whether a session can tell, from the idempotency key,
@@ -43,12 +45,25 @@ retry) or :class:`SetupError` (the channel is misconfigured; a
 :class:`cobra.errors.MissingSecret` from ``settings.secret`` counts as one).
 Anything else it raises is taken as transient, so a bug in a backend delays
 messages but never loses them.
+
+A backend that declares ``batch_size`` above 1 is handed its messages through
+``send_batch(messages)`` instead, up to ``batch_size`` at a time, in one
+request to the provider. It returns one result per message, in their order:
+the provider's id (or None) when accepted, or the :class:`ChannelError` of
+that message alone (a :class:`PermanentError` for one rejected number fails
+that message only). An error it *raises* stands for the whole batch:
+:class:`TransientError` only when none of it reached the provider,
+:class:`OutcomeUnknown` when the request went out and no answer came back.
+Anything else it raises, or a list of the wrong length, may have come after
+part of the batch went out, so every message of the batch is settled as an
+outcome unknown: looked up, resent when the receiver drops duplicates, or
+marked for a person; never resent blindly.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -162,6 +177,16 @@ class ChannelSettings:
 
 class Session(Protocol):
     def send(self, message: OutgoingMessage) -> str | None: ...
+
+    def send_batch(
+        self, messages: Sequence[OutgoingMessage]
+    ) -> Sequence[str | None | ChannelError]:
+        """One request for *messages*: a provider id or an error for each.
+
+        Only called when the backend declares ``batch_size`` above 1, with at
+        most that many messages.
+        """
+        ...
 
     def lookup(self, key: str) -> str | None:
         """The provider's id of a message sent with *key*, or None if none was.

@@ -722,7 +722,14 @@ def _render_file(
     finally:
         _LOCALE.reset(token)
     body = _tidy(body)
-    if context.opt_out and to_customer and context.channel not in SPOKEN_CHANNELS:
+    # An empty message stays empty, so that `cobra send` fails it naming the
+    # template, instead of sending the opt-out line on its own.
+    if (
+        body
+        and context.opt_out
+        and to_customer
+        and context.channel not in SPOKEN_CHANNELS
+    ):
         # One line stays one line (an SMS); a letter gets a paragraph of its own.
         body += (" " if "\n" not in body else "\n\n") + context.opt_out.strip()
     if subject is not None:

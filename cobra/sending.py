@@ -13,11 +13,14 @@ channel's backend, and records the answer at once:
   the channel is left alone for the rest of the run, its messages stay
   ``queued``.
 
-At most as many messages are in ``sending`` as there are workers, so a
-crash strands few; the next sender finds them (their owner's process is
-gone), asks the backend whether the provider has them when it can, resends
-them when the receiver drops duplicates, and otherwise marks them
-``unknown`` for a person: a message may be late, never sent twice.
+A backend that declares a ``batch_size`` gets its messages that many at a
+time, in one call; each message's answer is recorded on its own, as above.
+
+At most as many messages are in ``sending`` as there are workers (times the
+batch size), so a crash strands few; the next sender finds them (their
+owner's process is gone), asks the backend whether the provider has them
+when it can, resends them when the receiver drops duplicates, and otherwise
+marks them ``unknown`` for a person: a message may be late, never sent twice.
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ class Binding:
     kind: str
     workers: int
     rate_limit: float | None
+    batch_size: int = 1
 
 
 @dataclass
@@ -158,6 +162,8 @@ def bindings(config, plugins=None) -> tuple[dict[str, Binding], dict[str, str]]:
         if "concurrency" in options:
             workers = max(1, min(workers, int(options["concurrency"])))
         rate = options.get("rate_limit", getattr(backend, "rate_limit", None))
+        # Only the backend knows how many messages its provider takes at once.
+        batch_size = max(1, int(getattr(backend, "batch_size", 1) or 1))
         bound[channel] = Binding(
             channel=channel,
             backend_name=backend_name,
@@ -166,6 +172,7 @@ def bindings(config, plugins=None) -> tuple[dict[str, Binding], dict[str, str]]:
             kind=kind,
             workers=workers,
             rate_limit=float(rate) if rate else None,
+            batch_size=batch_size,
         )
     return bound, problems
 
@@ -229,6 +236,30 @@ def owner_alive_check(lease_seconds: float, now: datetime):
 # -- the sender -------------------------------------------------------------------
 
 
+# The errors a backend raises on purpose, each with its own handling.
+_CLASSED = (TransientError, PermanentError, SetupError, OutcomeUnknown)
+
+
+def _classified(exc: Exception, backend_name: str) -> Exception:
+    """The error cobra acts on for what a backend raised or answered."""
+    if isinstance(exc, _CLASSED):
+        return exc
+    if isinstance(exc, MissingSecret):
+        # A `*_env` variable that is not set: the channel's setup is at
+        # fault, whichever backend asked for it, so no message fails.
+        return SetupError(str(exc))
+    # A backend's bug, before anything went out: delay, never lose.
+    log.debug("backend %s raised", backend_name, exc_info=exc)
+    return TransientError(f"{type(exc).__name__}: {exc}")
+
+
+def _answer(answer, backend_name: str) -> tuple:
+    """(provider id, error) for one message's result in a batch's answer."""
+    if isinstance(answer, Exception):
+        return None, _classified(answer, backend_name)
+    return (None if answer is None else str(answer)), None
+
+
 class _Clock:
     """The current instant: real time, or real time shifted to a given start
     (``--at``), so backoffs and rate limits still see time pass."""
@@ -248,7 +279,8 @@ class _RateLimiter:
 
     A channel's workers share one limiter. Each takes its slot under the
     lock before it sleeps, so workers waiting at once go one interval apart
-    instead of together.
+    instead of together. A batch of *count* messages goes at its first slot
+    and takes *count* slots, so the next send waits *count* intervals.
     """
 
     def __init__(self, rate: float | None):
@@ -256,12 +288,12 @@ class _RateLimiter:
         self.next_slot = 0.0
         self._lock = threading.Lock()
 
-    def wait(self) -> None:
+    def wait(self, count: int = 1) -> None:
         if not self.interval:
             return
         with self._lock:
             slot = max(time.monotonic(), self.next_slot)
-            self.next_slot = slot + self.interval
+            self.next_slot = slot + self.interval * count
         pause = slot - time.monotonic()
         if pause > 0:
             time.sleep(pause)
@@ -391,14 +423,12 @@ class Sender:
             if address is None:
                 return self._hold(row, at, f"no valid {wanted} for {row['channel']}")
         if not (row["body"] or "").strip():
-            outbox.finish(
-                conn,
-                row["id"],
-                "failed",
-                at=at,
-                reason=f"the message is empty after rendering template "
-                f"{row['template']!r}; fix the template and plan again",
+            reason = (
+                f"the message is empty after rendering template "
+                f"{row['template']!r}; fix the template and plan again"
             )
+            outbox.finish(conn, row["id"], "failed", at=at, reason=reason)
+            log.warning("%s: %s", row["account"], reason)
             self.summary.failed += 1
             return None
         decision = self._rules_decision(row, now)
@@ -447,21 +477,49 @@ class Sender:
         outbox.finish(self.store.conn, row["id"], "held", at=at, reason=reason)
         self.summary.held += 1
 
-    def _deliver(self, prepared: _Prepared, limiter: _RateLimiter):
-        """Runs in a worker: send one message; returns (provider id, error)."""
+    def _deliver(self, batch: list[_Prepared], limiter: _RateLimiter) -> list:
+        """Runs in a worker: send *batch*; returns (provider id, error) for each.
+
+        A batch of one goes through the session's ``send``; a longer one
+        through ``send_batch``, in one call.
+        """
+        binding = batch[0].binding
         try:
-            session = self._session_for(prepared.binding.channel)
-            limiter.wait()  # after connecting: the slot is for the send itself
-            return session.send(prepared.message), None
-        except (TransientError, PermanentError, SetupError, OutcomeUnknown) as exc:
-            return None, exc
-        except MissingSecret as exc:
-            # A `*_env` variable that is not set: the channel's setup is at
-            # fault, whichever backend asked for it, so no message fails.
-            return None, SetupError(str(exc))
-        except Exception as exc:  # a backend's bug: delay, never lose
-            log.debug("backend %s raised", prepared.binding.backend_name, exc_info=True)
-            return None, TransientError(f"{type(exc).__name__}: {exc}")
+            session = self._session_for(binding.channel)
+            if binding.batch_size == 1:
+                limiter.wait()  # after connecting: the slot is for the send itself
+                return [(session.send(batch[0].message), None)]
+        except Exception as exc:  # noqa: BLE001 - _classified logs a backend's bug
+            return [(None, _classified(exc, binding.backend_name))] * len(batch)
+        send_batch = getattr(session, "send_batch", None)
+        if send_batch is None:
+            error = SetupError(
+                f"backend {binding.backend_name!r} declares batch_size "
+                f"{binding.batch_size} but its sessions have no send_batch(messages)"
+            )
+            return [(None, error)] * len(batch)
+        limiter.wait(len(batch))
+        try:
+            answers = list(send_batch([prepared.message for prepared in batch]))
+        except (*_CLASSED, MissingSecret) as exc:
+            return [(None, _classified(exc, binding.backend_name))] * len(batch)
+        except Exception as exc:
+            # Unlike one message, a batch may break off after part of it went
+            # out: resending it could send those twice.
+            log.debug("backend %s raised", binding.backend_name, exc_info=True)
+            lost = OutcomeUnknown(f"the batch broke off: {type(exc).__name__}: {exc}")
+            return [(None, lost)] * len(batch)
+        if len(answers) != len(batch):
+            lost = OutcomeUnknown(
+                f"backend {binding.backend_name!r} answered {len(answers)} results "
+                f"for a batch of {len(batch)}, so which went is not known"
+            )
+            return [(None, lost)] * len(batch)
+        return [_answer(answer, binding.backend_name) for answer in answers]
+
+    def _record_all(self, batch: list[_Prepared], results: list) -> None:
+        for prepared, (provider_id, error) in zip(batch, results, strict=True):
+            self._record(prepared, provider_id, error)
 
     def _record(self, prepared: _Prepared, provider_id, error) -> None:
         conn, row = self.store.conn, prepared.row
@@ -650,10 +708,10 @@ class Sender:
     def _loop(self, active: dict[str, Binding], day: date | None, limit) -> None:
         """Keep every channel's workers busy until nothing is due.
 
-        Each channel claims only as many messages as it has idle workers, so
-        no more messages are in ``sending`` than are really being sent. A
-        channel whose claim comes back short has nothing more due; it is not
-        asked again until a retry falls due.
+        Each channel claims only as many messages as its idle workers send
+        (one batch each), so no more messages are in ``sending`` than are
+        really being sent. A channel whose claim comes back short has nothing
+        more due; it is not asked again until a retry falls due.
         """
         limiters = {name: _RateLimiter(b.rate_limit) for name, b in active.items()}
         pools = {
@@ -661,7 +719,7 @@ class Sender:
             for name, b in active.items()
             if b.workers > 1
         }
-        in_flight: dict[Future, _Prepared] = {}
+        in_flight: dict[Future, list[_Prepared]] = {}
         busy = {name: 0 for name in active}
         drained: set[str] = set()
         handed = 0
@@ -671,11 +729,11 @@ class Sender:
                 the_day = (day or now.astimezone(self.zone).date()).isoformat()
                 claimed = False
                 for name, binding in active.items():
-                    idle = binding.workers - busy[name]
+                    wanted = (binding.workers - busy[name]) * binding.batch_size
                     if limit is not None:
-                        idle = min(idle, limit - handed)
+                        wanted = min(wanted, limit - handed)
                     if (
-                        idle <= 0
+                        wanted <= 0
                         or name in drained
                         or name in self.summary.setup_errors
                     ):
@@ -686,33 +744,31 @@ class Sender:
                         day=the_day,
                         now=now.isoformat(),
                         channel=name,
-                        count=idle,
+                        count=wanted,
                         address_kind=ADDRESS_OF.get(binding.kind),
                     )
-                    if len(rows) < idle:
+                    if len(rows) < wanted:
                         drained.add(name)
                     claimed = claimed or bool(rows)
-                    for row in rows:
-                        prepared = self._prepare(row, now)
-                        if prepared is None:
-                            continue
-                        handed += 1
+                    for batch in self._batches(rows, now, binding.batch_size):
+                        handed += len(batch)
                         if binding.workers == 1:
                             # One at a time: a thread would only add a handoff.
-                            delivered = self._deliver(prepared, limiters[name])
-                            self._record(prepared, *delivered)
+                            self._record_all(
+                                batch, self._deliver(batch, limiters[name])
+                            )
                             continue
                         busy[name] += 1
                         future = pools[name].submit(
-                            self._deliver, prepared, limiters[name]
+                            self._deliver, batch, limiters[name]
                         )
-                        in_flight[future] = prepared
+                        in_flight[future] = batch
                 if in_flight:
                     done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
                     for future in done:
-                        prepared = in_flight.pop(future)
-                        busy[prepared.binding.channel] -= 1
-                        self._record(prepared, *future.result())
+                        batch = in_flight.pop(future)
+                        busy[batch[0].binding.channel] -= 1
+                        self._record_all(batch, future.result())
                     continue
                 if claimed:
                     continue  # all settled without sending: look for more
@@ -722,10 +778,28 @@ class Sender:
                     return
                 drained.clear()
         finally:
-            for future, prepared in in_flight.items():
-                self._record(prepared, *future.result())
+            for future, batch in in_flight.items():
+                self._record_all(batch, future.result())
             for pool in pools.values():
                 pool.shutdown(wait=True)
+
+    def _batches(self, rows, now: datetime, size: int):
+        """The claimed *rows* still to send, checked again, *size* at a time.
+
+        A generator: each batch goes as soon as it is full, while the rows
+        after it are still being checked.
+        """
+        batch: list[_Prepared] = []
+        for row in rows:
+            prepared = self._prepare(row, now)
+            if prepared is None:
+                continue
+            batch.append(prepared)
+            if len(batch) == size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
     def _wait_for_retry(self, channels: list[str], day: str) -> bool:
         """Sleep until the next retry when it is near; False when there is none."""

@@ -9,14 +9,25 @@ when the sending process is killed: a key in it twice is a message sent
 twice.
 
 Options, in the channel's table: ``journal`` (path), ``delay`` (seconds per
-message), ``fail_first`` (fail each message this many times before
-accepting it), ``error`` (``transient``, ``permanent``, ``invalid``,
+message, or per batch), ``fail_first`` (fail each message this many times
+before accepting it), ``error`` (``transient``, ``permanent``, ``invalid``,
 ``setup``, or ``unknown``: the provider took it but the answer was lost),
-``retry_after``.
+``retry_after``, ``only`` (the accounts whose messages ``fail_first``
+applies to; all when absent).
+
+The ``provider-batch`` backend is the same provider taking up to 10 messages
+in one request (``send_batch``), as an SMS API that takes an array of
+messages does. A batch it accepts goes into the journal in one write, each
+line naming the batch. ``batch_fault`` spoils, once, the first batch holding
+the message of account ``batch_fault_for``: ``lost`` (the provider took the
+whole batch, its answer was lost), ``crash`` (the connection broke after the
+first half went out: the session raises a plain error) or ``short`` (the
+answer lists one result too few).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
@@ -25,6 +36,7 @@ from pathlib import Path
 
 import cobra
 from cobra.channels import (
+    ChannelError,
     OutcomeUnknown,
     PermanentError,
     Receipt,
@@ -37,6 +49,10 @@ def journal_keys(path: Path) -> list[str]:
     if not path.exists():
         return []
     return [json.loads(line)["key"] for line in path.read_text().splitlines() if line]
+
+
+# Numbers the batches one process sends, for the journal.
+_batches = itertools.count(1)
 
 
 class _Stats:
@@ -54,58 +70,112 @@ class ProviderSession:
         self.fail_first = int(settings.get("fail_first", 0))
         self.error = str(settings.get("error", "transient"))
         self.retry_after = settings.get("retry_after")
+        only = settings.get("only")
+        self.only = None if only is None else set(only)
+        self.batch_fault = settings.get("batch_fault")
+        self.batch_fault_for = settings.get("batch_fault_for")
         self.attempts = self.journal.with_suffix(".attempts")
 
-    def _append(self, path: Path, document: dict) -> None:
+    def _append(self, path: Path, *documents: dict) -> None:
+        # One write on an O_APPEND descriptor: a batch is recorded whole.
+        text = "".join(json.dumps(document) + "\n" for document in documents)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, (json.dumps(document) + "\n").encode())
+            os.write(fd, text.encode())
             os.fsync(fd)
         finally:
             os.close(fd)
 
+    def _busy(self, change: int) -> None:
+        with _Stats.lock:
+            _Stats.running += change
+            _Stats.most = max(_Stats.most, _Stats.running)
+
+    def _accepted(self, message, at: float, batch: str | None = None) -> dict:
+        return {
+            "key": message.key,
+            "to": message.to,
+            "body": message.body,
+            "at": at,
+            "pid": os.getpid(),
+            "batch": batch,
+        }
+
     def send(self, message) -> str:
         started = time.time()  # when cobra handed it over (rate limit tests)
-        with _Stats.lock:
-            _Stats.running += 1
-            _Stats.most = max(_Stats.most, _Stats.running)
+        self._busy(+1)
         try:
             if self.delay:
                 time.sleep(self.delay)
-            if self.fail_first:
-                self._append(self.attempts, {"key": message.key})
-                tried = journal_keys(self.attempts).count(message.key)
-                if tried <= self.fail_first:
-                    if self.error == "unknown":  # accepted, answer lost
-                        self._append(self.journal, {"key": message.key, "at": started,
-                                                    "pid": os.getpid()})
-                    self._fail(tried)
-            self._append(
-                self.journal,
-                {
-                    "key": message.key,
-                    "to": message.to,
-                    "body": message.body,
-                    "at": time.time(),
-                    "pid": os.getpid(),
-                },
-            )
+            refused = self._refusal(message, started)
+            if refused is not None:
+                raise refused
+            self._append(self.journal, self._accepted(message, time.time()))
             return f"P-{message.id}"
         finally:
-            with _Stats.lock:
-                _Stats.running -= 1
+            self._busy(-1)
 
-    def _fail(self, tried: int):
+    def send_batch(self, messages) -> list:
+        started = time.time()
+        batch = f"{os.getpid()}-{next(_batches)}"
+        self._busy(+1)
+        try:
+            if self.delay:
+                time.sleep(self.delay)  # one request for the whole batch
+            answers, accepted = [], []
+            for message in messages:
+                refused = self._refusal(message, started)
+                if refused is None:
+                    accepted.append(self._accepted(message, started, batch))
+                answers.append(refused or f"P-{message.id}")
+            fault = self._fault(messages)
+            if fault == "crash":
+                self._append(self.journal, *accepted[: len(accepted) // 2])
+                raise ConnectionResetError("the provider closed the connection")
+            if accepted:
+                self._append(self.journal, *accepted)
+            if fault == "lost":
+                raise OutcomeUnknown("no answer within the timeout after the batch")
+            return answers[:-1] if fault == "short" else answers
+        finally:
+            self._busy(-1)
+
+    def _fault(self, messages) -> str | None:
+        """The configured batch fault, if this batch is the one it spoils."""
+        if not self.batch_fault or self.batch_fault_for not in {
+            message.account for message in messages
+        }:
+            return None
+        if "batch-fault" in journal_keys(self.attempts):
+            return None  # it happens once: a resend on request goes through
+        self._append(self.attempts, {"key": "batch-fault"})
+        return str(self.batch_fault)
+
+    def _refusal(self, message, started: float) -> ChannelError | None:
+        """The error the provider gives this attempt at *message*, if any."""
+        if not self.fail_first or (
+            self.only is not None and message.account not in self.only
+        ):
+            return None
+        self._append(self.attempts, {"key": message.key})
+        tried = journal_keys(self.attempts).count(message.key)
+        if tried > self.fail_first:
+            return None
+        if self.error == "unknown":  # accepted, answer lost
+            self._append(self.journal, self._accepted(message, started))
+        return self._error(tried)
+
+    def _error(self, tried: int) -> ChannelError:
         text = f"provider refused attempt {tried}"
         if self.error == "permanent":
-            raise PermanentError(text)
+            return PermanentError(text)
         if self.error == "invalid":
-            raise PermanentError(f"{text}: no such recipient", invalid_address=True)
+            return PermanentError(f"{text}: no such recipient", invalid_address=True)
         if self.error == "unknown":
-            raise OutcomeUnknown("no answer within the timeout after sending")
+            return OutcomeUnknown("no answer within the timeout after sending")
         if self.error == "setup":
-            raise SetupError("login refused: check password_env")
-        raise TransientError(
+            return SetupError("login refused: check password_env")
+        return TransientError(
             text, retry_after=float(self.retry_after) if self.retry_after else None
         )
 
@@ -139,11 +209,18 @@ class ProviderBackend:
         ]
 
 
+class BatchProviderBackend(ProviderBackend):
+    name = "provider-batch"
+    description = "The stand-in provider, taking up to 10 messages a request."
+    batch_size = 10
+
+
 class plugin:  # noqa: N801 - a plugin namespace, as a module would be
     @staticmethod
     @cobra.hookimpl
     def register_channels(register):
         register(ProviderBackend())
+        register(BatchProviderBackend())
 
 
 if __name__ == "__main__":

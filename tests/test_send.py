@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cobra_plugins.channel_file import file_name
 from histories import History, load, struggling
 from outbox_seed import seed
 from provider_backend import _Stats, journal_keys, plugin
@@ -101,9 +102,9 @@ def test_due_messages_are_written_once_by_the_file_backend(run, tmp_path):
     assert len(list(folder.glob("*.eml"))) == 5
 
 
-def test_plan_then_send_delivers_what_was_planned(run, tmp_path):
-    # A good payer whose latest bill is a few days late: the plan picks an
-    # SMS reminder, which the file backend writes as a JSON document.
+def plan_a_late_payer(run, tmp_path) -> dict:
+    """Import a good payer whose latest bill is a few days late and plan the
+    day: returns the one contact, an SMS reminder (reminder-sms)."""
     late = History("ACME", "Acme Tools Inc.", phone="+12125550100")
     late.monthly(date(2024, 11, 1), 25, "1200.00", unpaid={24})
     load(run, tmp_path, late)
@@ -111,6 +112,12 @@ def test_plan_then_send_delivers_what_was_planned(run, tmp_path):
     assert planned.exit_code == 0, planned.stderr
     [contact] = json.loads(planned.stdout)
     assert (contact["state"], contact["channel"]) == ("planned", "sms")
+    return contact
+
+
+def test_plan_then_send_delivers_what_was_planned(run, tmp_path):
+    # The file backend writes the planned SMS as a JSON document.
+    contact = plan_a_late_payer(run, tmp_path)
 
     result = send(run)
     assert result.exit_code == 0, result.stderr
@@ -227,6 +234,50 @@ def test_a_message_empty_after_rendering_fails_and_names_the_template(run):
         state, error = conn.execute("SELECT state, error FROM outbox").fetchone()
     assert state == "failed"
     assert "empty after rendering template 'reminder-friendly'" in error
+
+
+def test_a_template_that_renders_blank_is_planned_then_failed_at_send(
+    run, tmp_path, isolated
+):
+    # The team's own SMS reminder says something only to Chilean customers;
+    # Acme is in the United States, so its message renders blank. The plan
+    # still writes the contact (one customer's blank text must not stop the
+    # day's plan for everyone), without the opt-out line that would
+    # otherwise be all the message said; `cobra send` then fails it, naming
+    # the template, sends nothing, and exits 1.
+    mine = isolated / "templates" / "en"
+    mine.mkdir(parents=True)
+    (mine / "reminder-sms.j2").write_text(
+        "description: Reminder for Chilean customers only.\n"
+        "channel: sms\n"
+        "\n"
+        '{% if country == "CL" %}\n'
+        "{{ company }}: su factura {{ invoices[0].number }} está vencida.\n"
+        "{% endif %}\n"
+        "   \n",
+        encoding="utf-8",
+    )
+    (isolated / "cobra.toml").write_text('[messages]\ntemplates_dir = "templates"\n')
+    contact = plan_a_late_payer(run, tmp_path)
+    assert (contact["template"], contact["preview"]) == ("reminder-sms", "")
+
+    result = send(run)
+    assert result.exit_code == 1
+    assert "Send: sent 0, failed 1" in result.stderr
+    assert (
+        "ACME: the message is empty after rendering template 'reminder-sms'"
+        in result.stderr
+    )
+    with sqlite3.connect(db_path(run)) as conn:
+        state, error, sent_at = conn.execute(
+            "SELECT state, error, sent_at FROM outbox"
+        ).fetchone()
+    assert (state, sent_at) == ("failed", None)
+    assert error == (
+        "the message is empty after rendering template 'reminder-sms'; fix the "
+        "template and plan again"
+    )
+    assert not (isolated / "outbox").exists()  # the file backend wrote nothing
 
 
 # -- retries, permanent errors, setup errors --------------------------------------
@@ -534,6 +585,152 @@ def test_the_rate_limit_holds_across_concurrent_workers(run, tmp_path, isolated)
     assert _Stats.most > 1  # the workers did send side by side
 
 
+# -- a backend that sends in batches ------------------------------------------------
+
+
+def journal_lines(journal: Path) -> list[dict]:
+    return [json.loads(line) for line in journal.read_text().splitlines()]
+
+
+def outbox_rows(run) -> dict[str, tuple]:
+    """Each message's (state, attempts, provider id, error), by account."""
+    with sqlite3.connect(db_path(run)) as conn:
+        return {
+            key.partition("|")[0]: tuple(rest)
+            for key, *rest in conn.execute(
+                "SELECT idempotency_key, state, attempts, provider_id, error"
+                " FROM outbox"
+            )
+        }
+
+
+def test_a_batching_backend_gets_every_message_once_in_batches(run, tmp_path, isolated):
+    journal = use_provider(
+        tmp_path, isolated, backend="provider-batch", concurrency=3, delay=0.02
+    )
+    _Stats.most = 0
+    keys = seed(db_path(run), 95)
+    result = send(run)
+    assert result.exit_code == 0, result.stderr
+    assert "Send: sent 95, failed 0, held 0, retried 0." in result.stderr
+    assert sorted(journal_keys(journal)) == sorted(keys)  # each exactly once
+    sizes = Counter(line["batch"] for line in journal_lines(journal)).values()
+    assert max(sizes) == 10 and len(sizes) < 20  # batches, never over 10
+    assert _Stats.most > 1  # batches went side by side
+    # Each message's own answer was recorded against it, not its neighbour's.
+    with sqlite3.connect(db_path(run)) as conn:
+        ids = conn.execute("SELECT id, provider_id, attempts FROM outbox").fetchall()
+    assert all(pid == f"P-{number}" and tries == 1 for number, pid, tries in ids)
+
+
+def test_a_permanent_error_in_a_batch_fails_only_that_message(run, tmp_path, isolated):
+    journal = use_provider(
+        tmp_path,
+        isolated,
+        backend="provider-batch",
+        fail_first=1,
+        error="invalid",
+        only=["C000003"],
+    )
+    seed(db_path(run), 10)
+    result = send(run)
+    assert result.exit_code == 1
+    assert "Send: sent 9, failed 1, held 0, retried 0." in result.stderr
+    rows = outbox_rows(run)
+    assert rows.pop("C000003")[:2] == ("failed", 1)
+    assert {row[:2] for row in rows.values()} == {("sent", 1)}
+    assert len({line["batch"] for line in journal_lines(journal)}) == 1  # one request
+    assert len(journal_keys(journal)) == 9
+    with sqlite3.connect(db_path(run)) as conn:
+        invalid = conn.execute(
+            "SELECT value, invalid_reason FROM contacts WHERE invalid_since IS NOT NULL"
+        ).fetchall()
+    assert invalid == [
+        ("ap3@cliente3.example", "provider refused attempt 1: no such recipient")
+    ]
+
+
+def test_a_transient_error_in_a_batch_retries_that_message_alone(
+    run, tmp_path, isolated
+):
+    journal = use_provider(
+        tmp_path,
+        isolated,
+        backend="provider-batch",
+        fail_first=1,
+        error="transient",
+        only=["C000004"],
+    )
+    keys = seed(db_path(run), 10)
+    result = send(run)
+    assert result.exit_code == 0, result.stderr
+    assert "Send: sent 10, failed 0, held 0, retried 1." in result.stderr
+    assert sorted(journal_keys(journal)) == sorted(keys)
+    batches = Counter(line["batch"] for line in journal_lines(journal))
+    assert sorted(batches.values()) == [1, 9]  # the retry went on its own
+    rows = outbox_rows(run)
+    assert rows.pop("C000004")[:2] == ("sent", 2)
+    assert {row[:2] for row in rows.values()} == {("sent", 1)}
+
+
+@pytest.mark.parametrize(
+    ("fault", "reached", "error"),
+    [
+        ("lost", 30, "no answer within the timeout after the batch"),
+        ("crash", 25, "the batch broke off: ConnectionResetError: the provider"),
+        ("short", 30, "answered 9 results for a batch of 10, so which went"),
+    ],
+)
+def test_a_batch_whose_outcome_is_lost_marks_its_messages_unknown(
+    run, tmp_path, isolated, fault, reached, error
+):
+    # Three batches of ten, one at a time; the second goes wrong. Some or all
+    # of it reached the provider, and cobra cannot tell which: all ten wait
+    # for a person, none is sent again on its own.
+    journal = use_provider(
+        tmp_path,
+        isolated,
+        backend="provider-batch",
+        concurrency=1,
+        batch_fault=fault,
+        batch_fault_for="C000012",
+    )
+    keys = seed(db_path(run), 30)
+    result = send(run)
+    assert result.exit_code == 0, result.stderr
+    assert "Send: sent 20, failed 0" in result.stderr
+    assert "10 messages were interrupted while sending" in result.stderr
+    assert len(journal_keys(journal)) == reached
+    assert max(Counter(journal_keys(journal)).values()) == 1
+    rows = outbox_rows(run)
+    unknown = {account for account, row in rows.items() if row[0] == "unknown"}
+    assert unknown == {f"C{n:06d}" for n in range(10, 20)}
+    assert all(error in rows[account][3] for account in unknown)
+
+    again = send(run)
+    assert "Send: sent 0" in again.stderr
+    assert len(journal_keys(journal)) == reached
+    resend = send(run, "--retry-unknown")
+    assert "resent on request 10" in resend.stderr and "sent 10" in resend.stderr
+    assert len(journal_keys(journal)) == reached + 10
+    assert set(journal_keys(journal)) == set(keys)
+    assert states(run) == Counter(sent=30)
+
+
+def test_a_batch_of_n_takes_n_places_under_the_rate_limit(run, tmp_path, isolated):
+    # 20 a second and batches of 10: a batch every half second, not every
+    # 50 ms as if a batch were one message.
+    journal = use_provider(
+        tmp_path, isolated, backend="provider-batch", rate_limit=20, concurrency=1
+    )
+    seed(db_path(run), 30)
+    assert send(run).exit_code == 0
+    handed = sorted({line["at"] for line in journal_lines(journal)})
+    assert len(handed) == 3
+    for n, at in enumerate(handed):
+        assert at - handed[0] >= n * 10 * 0.05 - 0.01, (n, at - handed[0])
+
+
 def test_dry_run_lists_what_would_go_and_changes_nothing(run):
     seed(db_path(run), 2, country="CL", timezone="America/Santiago")
     result = run(
@@ -603,12 +800,19 @@ def _kill_halfway(journal: Path, process: subprocess.Popen, after: int) -> None:
     process.communicate()
 
 
+@pytest.mark.parametrize(
+    ("backend", "batch_size", "delay"),
+    [("provider", 1, 0.001), ("provider-batch", 10, 0.02)],
+)
 def test_a_sender_killed_mid_batch_sends_nothing_twice_and_loses_nothing(
-    run, tmp_path, isolated
+    run, tmp_path, isolated, backend, batch_size, delay
 ):
     # A provider cobra cannot ask about a message: what was in flight when
     # the sender died is marked unknown for a person, never resent blindly.
-    journal = use_provider(tmp_path, isolated, delay=0.001, concurrency=4)
+    # With a batching backend, whole batches were in flight.
+    journal = use_provider(
+        tmp_path, isolated, backend=backend, delay=delay, concurrency=4
+    )
     keys = seed(db_path(run), 1000)
     home = tmp_path / "home"
     sender = _cobra_with_provider(
@@ -629,7 +833,7 @@ def test_a_sender_killed_mid_batch_sends_nothing_twice_and_loses_nothing(
     assert set(rows) == set(keys)
     unknown = {key for key, state in rows.items() if state == "unknown"}
     assert set(rows.values()) <= {"sent", "unknown"}
-    assert len(unknown) <= 4  # at most one per worker was in flight
+    assert len(unknown) <= 4 * batch_size  # at most a batch a worker in flight
     assert {key for key, state in rows.items() if state == "sent"} <= set(accepted)
     assert set(accepted) - unknown == {k for k, s in rows.items() if s == "sent"}
     if unknown:
@@ -645,9 +849,49 @@ def test_a_sender_killed_mid_batch_sends_nothing_twice_and_loses_nothing(
         assert states(run) == Counter(sent=1000)
 
 
+def _kill_between_write_and_record(
+    sender: subprocess.Popen, database: Path, folder: Path
+) -> str:
+    """SIGKILL the file backend's sender once it wrote a message's file but
+    has not recorded it as sent; returns that message's key.
+
+    The test holds the database's write lock, which stops the sender at its
+    next write. When a message is in ``sending`` then, the sender writes its
+    file and waits to record it: the window a crash must survive. Otherwise
+    it was about to claim: let it go on, and try again.
+    """
+    lock = sqlite3.connect(database, isolation_level=None, timeout=30)
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            assert sender.poll() is None, sender.communicate()
+            lock.execute("BEGIN IMMEDIATE")
+            claimed = lock.execute(
+                "SELECT idempotency_key FROM outbox WHERE state = 'sending'"
+            ).fetchall()
+            if claimed:
+                [(key,)] = claimed  # the file backend sends one at a time
+                written = folder / file_name(key, ".eml")
+                while not written.exists():
+                    assert time.monotonic() < deadline and sender.poll() is None
+                    time.sleep(0.001)
+                sender.send_signal(signal.SIGKILL)
+                sender.communicate()
+                return key
+            lock.execute("ROLLBACK")
+            time.sleep(0.005)
+        raise AssertionError("never caught the sender with a message in flight")
+    finally:
+        lock.close()  # ends the transaction: the lock is free again
+
+
 def test_a_killed_sender_with_a_backend_that_can_look_up_loses_and_repeats_nothing(
     run, tmp_path
 ):
+    # The file backend names each file after its key, so a second copy would
+    # replace the first without a trace in the folder. Each file's inode and
+    # modification time tell instead: a second write is a new file renamed
+    # over the old one.
     keys = seed(db_path(run), 1000)
     home = tmp_path / "home"
     folder = home / "outbox"
@@ -663,20 +907,40 @@ def test_a_killed_sender_with_a_backend_that_can_look_up_loses_and_repeats_nothi
     while not folder.exists() or len(list(folder.glob("*.eml"))) < 300:
         assert sender.poll() is None and time.monotonic() < deadline
         time.sleep(0.01)
-    sender.send_signal(signal.SIGKILL)
-    sender.communicate()
+    in_flight = _kill_between_write_and_record(sender, db_path(run), folder)
+    assert states(run)["sending"] == 1  # written, but not recorded
+    written = {
+        path.name: (path.stat().st_ino, path.stat().st_mtime_ns)
+        for path in folder.glob("*.eml")
+    }
+    assert file_name(in_flight, ".eml") in written
+
     again = subprocess.run(
         [sys.executable, "-m", "cobra", "send", "--for", DAY, "--at", AT],
+        check=False,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert again.returncode == 0, again.stderr
-    assert len(list(folder.glob("*.eml"))) == 1000
+    files = {path.name: path for path in folder.glob("*.eml")}
+    assert set(files) == {file_name(key, ".eml") for key in keys}
     assert not list(folder.glob("*.partial"))
+    rewritten = [
+        name
+        for name, seen in written.items()
+        if (files[name].stat().st_ino, files[name].stat().st_mtime_ns) != seen
+    ]
+    assert rewritten == [], "a message was written a second time"
     assert states(run) == Counter(sent=1000)
-    assert len(keys) == 1000
+    with sqlite3.connect(db_path(run)) as conn:
+        attempts, provider_id = conn.execute(
+            "SELECT attempts, provider_id FROM outbox WHERE idempotency_key = ?",
+            (in_flight,),
+        ).fetchone()
+    # Found by its key after the crash, not claimed and written again.
+    assert attempts == 1 and provider_id.startswith("<cobra.")
 
 
 # -- receipts and replies ---------------------------------------------------------
@@ -851,7 +1115,9 @@ def test_a_message_asking_for_an_invoice_disputed_since_it_was_written_is_held(
     [rewritten] = [c for c in json.loads(again.stdout) if c["channel"] == "email"]
     assert rewritten["state"] == "planned"
     assert (rewritten["strategy"], rewritten["step"]) == (
-        contact["strategy"], contact["step"])
+        contact["strategy"],
+        contact["step"],
+    )
     assert "- Invoice BRICK-0016," not in rewritten["preview"]
     assert "- Invoice BRICK-0017," in rewritten["preview"]
     assert "Total overdue: $2,500.00" in rewritten["preview"]
