@@ -280,3 +280,85 @@ def test_the_diagnose_example_in_the_plugin_docs_answers_for_public_bodies(
     }
     # The example answers None for everyone else: the rules decide.
     assert diagnosis(run, "SMALL")["source"] != "plugin government"
+
+
+# -- the methods a plugin author writes -------------------------------------------
+
+# A channel backend is duck-typed (cobra/channels.py describes it): its
+# methods are read from the built-in backends, which cobra calls the same way.
+BACKEND_METHODS = ("connect", "check", "receipt", "inbound")
+
+
+def parameters(function, bound: bool = True) -> str:
+    """*function*'s parameters as docs/plugins.md writes them: names, and
+    ``*`` or ``**``, without ``self``, annotations or defaults.
+
+    cobra passes every argument, so a default an implementation gives itself
+    (kannel's ``receipt(request, settings=None)``, for its own tests) does
+    not change what a plugin must accept.
+    """
+    found = list(inspect.signature(function).parameters.values())
+    kept = found if bound else found[1:]
+    bare = (p.replace(annotation=p.empty, default=p.empty) for p in kept)
+    return "(" + ", ".join(map(str, bare)) + ")"
+
+
+def author_methods() -> dict[str, set[str]]:
+    """Each method a plugin author writes, with its parameters in the code."""
+    from cobra.channels import Session
+    from cobra.importers import Importer
+    from cobra.plugins import get_plugins
+
+    methods: dict[str, set[str]] = {}
+    for cls in (Importer, Session):
+        for name, function in vars(cls).items():
+            if inspect.isfunction(function) and not name.startswith("_"):
+                methods.setdefault(name, set()).add(parameters(function, bound=False))
+    plugins = get_plugins()
+    for registered in plugins.channels().values():
+        for name in BACKEND_METHODS:
+            method = getattr(registered.obj, name, None)
+            if method is not None:
+                methods.setdefault(name, set()).add(parameters(method))
+    for registered in plugins.importers().values():
+        for name in ("read", "recognizes"):
+            methods[name].add(parameters(getattr(registered.obj, name)))
+    return methods
+
+
+def documented_methods(text: str, names) -> list[tuple[str, str, str]]:
+    """``(name, parameters, as written)`` for each mention of a method in
+    *names*: in inline code (``Session.lookup(key)``) and in the examples'
+    ``def`` lines (without ``self``)."""
+    found = []
+    prose = re.sub(r"```.*?```", "", text, flags=re.DOTALL)
+    for span in re.findall(r"`([^`\n]+)`", prose):
+        for name, params in re.findall(r"(?<![\w.])(?:\w+\.)?(\w+)(\([^()]*\))", span):
+            if name in names:
+                found.append((name, params, span))
+    for block in python_blocks(text):
+        for written, name, params in re.findall(
+            r"\b(def (\w+)\(self,?\s*([^)]*)\))", block
+        ):
+            if name in names:
+                params = "(" + ", ".join(params.replace(",", " ").split()) + ")"
+                found.append((name, params, " ".join(written.split())))
+    return found
+
+
+def test_every_method_a_plugin_writes_is_documented_with_its_parameters():
+    """Importer.read and recognizes, the backend's connect, check, receipt and
+    inbound, the session's methods: as the code has them."""
+    text = (DOCS / "plugins.md").read_text(encoding="utf-8")
+    methods = author_methods()
+    assert {"read", "recognizes", "connect", "send", "lookup", "close"} <= set(methods)
+    for name, signatures in methods.items():
+        assert len(signatures) == 1, f"{name} takes different parameters: {signatures}"
+    mentions = documented_methods(text, methods)
+    missing = sorted(set(methods) - {name for name, _, _ in mentions})
+    assert not missing, f"docs/plugins.md does not document {missing}"
+    for name, params, written in mentions:
+        [expected] = methods[name]
+        assert params == expected, (
+            f"docs/plugins.md: {written!r}: the code's {name} takes {expected}"
+        )
