@@ -8,8 +8,12 @@ on Linux).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 APP_NAME = "cobra"
 CONFIG_FILENAME = "cobra.toml"
@@ -70,3 +74,44 @@ def create_private_file(path: Path) -> None:
     except FileExistsError:
         return
     os.close(fd)
+
+
+def check_folder(path: Path) -> None:
+    """Refuse to write *path* when its folder does not exist, before any work
+    is done: a typo in ``--out`` or ``--rejects`` must not cost a whole
+    report or import."""
+    from cobra.errors import CobraInputError
+
+    if not path.parent.is_dir():
+        raise CobraInputError(
+            f"cannot write {path}: the folder {path.parent} does not exist"
+        )
+
+
+@contextlib.contextmanager
+def private_output(path: Path) -> Iterator[TextIO]:
+    """A text stream whose content replaces *path* when the block ends, for
+    files that hold personal data (reports, rejected records).
+
+    The text goes to ``PATH.partial`` first, renamed over *path* at the end,
+    so a reader (a web server, a mail job) never sees half a file, and a
+    block that fails leaves *path* as it was. A new file is readable by its
+    owner only; a file that exists keeps its mode, as with
+    :func:`create_private_file`. Lines end as written. Raises OSError.
+    """
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o600
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
+            yield stream
+        if mode != 0o600:
+            os.chmod(partial, mode)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise

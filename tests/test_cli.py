@@ -356,3 +356,101 @@ def test_cobra_runs_as_a_real_process(cobra_process):
     assert sqlite3.connect(paths.user_data_dir() / "cobra.sqlite").execute(
         "PRAGMA user_version"
     ).fetchone()[0] >= 1
+
+
+# -- files that hold personal data ---------------------------------------------------
+
+
+def test_a_report_written_with_out_is_for_the_owner_only(
+    portfolio, run, tmp_path, umask_022
+):
+    # A report names customers and what they owe.
+    report = ("report", "aging", "--as-of", "2026-12-03", "--by", "customer")
+    printed = run(*portfolio, *report, "--format", "csv")
+    assert printed.exit_code == 0, printed.stderr
+    assert "Harbor Supply Co." in printed.stdout
+
+    out = tmp_path / "aging.csv"
+    result = run(*portfolio, *report, "--format", "csv", "--out", str(out))
+    assert (result.exit_code, result.stdout) == (0, ""), result.stderr
+    assert out.read_text(encoding="utf-8") == printed.stdout
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert list(tmp_path.glob("*.partial")) == []
+
+
+def test_a_report_written_over_a_file_keeps_its_mode(portfolio, run, tmp_path):
+    out = tmp_path / "aging.json"
+    out.write_text("yesterday's report\n")
+    out.chmod(0o640)  # for the accountants' group, as its owner chose
+    report = ("report", "aging", "--as-of", "2026-12-03", "--format", "json")
+    result = run(*portfolio, *report, "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert out.read_text(encoding="utf-8") == run(*portfolio, *report).stdout
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640
+
+
+LAYOUT = (
+    "customer_id,customer_name,email,invoice_id,issue_date,due_date,currency,"
+    "amount,balance\n"
+)
+
+
+def rejecting_csv(folder) -> str:
+    """A cobra-layout CSV whose second row has an address that is not one."""
+    source = folder / "ledger.csv"
+    source.write_text(
+        LAYOUT
+        + "C1,Comercial Rojas Ltda.,pagos@rojas.example,F-1,2026-10-01,2026-10-31,"
+        "USD,100.00,100.00\n"
+        + "C2,Harbor Supply Co.,ap@harbor,F-2,2026-10-01,2026-10-31,USD,50.00,50.00\n",
+        encoding="utf-8",
+    )
+    return str(source)
+
+
+def test_the_rejects_of_skip_invalid_are_for_the_owner_only(run, tmp_path, umask_022):
+    source = rejecting_csv(tmp_path)
+    result = run("import", source, "--skip-invalid")
+    assert result.exit_code == 0, result.stderr
+    rejects = tmp_path / "ledger.csv.rejects.csv"
+    assert f"rejected: 1 (written to {rejects})" in result.stderr
+    assert list(csv.reader(io.StringIO(rejects.read_text(encoding="utf-8")))) == [
+        ["source", "line", "field", "problem"],
+        [source, "3", "email", "'ap@harbor' is not an e-mail address"],
+    ]
+    assert stat.S_IMODE(rejects.stat().st_mode) == 0o600
+    assert not (tmp_path / "ledger.csv.rejects.csv.partial").exists()
+
+
+def test_rejects_for_a_folder_that_does_not_exist_import_nothing(run, tmp_path):
+    source = rejecting_csv(tmp_path)
+    target = tmp_path / "no" / "such" / "rejects.csv"
+    result = run("import", source, "--skip-invalid", "--rejects", str(target))
+    assert result.exit_code == 2
+    assert (
+        f"Error: cannot write {target}: the folder {target.parent} does not exist"
+        in result.stderr
+    )
+    assert json.loads(run("customers", "--format", "json").stdout) == []
+    assert not (tmp_path / "no").exists()
+
+
+def test_an_import_that_fails_leaves_no_rejects_file(run, tmp_path):
+    ledger = tmp_path / "first.csv"
+    ledger.write_text(
+        LAYOUT
+        + "".join(
+            f"C9,Nine Ltd.,ap@nine.example,N-{n},2026-10-01,2026-10-31,USD,1.00,1.00\n"
+            for n in range(3)
+        ),
+        encoding="utf-8",
+    )
+    assert run("import", str(ledger)).exit_code == 0
+    source = rejecting_csv(tmp_path)
+
+    # As the complete ledger, the file would close all three open invoices.
+    result = run("import", source, "--skip-invalid", "--sync")
+    assert result.exit_code == 2
+    assert "--sync would close 3 of 3 open invoices" in result.stderr
+    assert not (tmp_path / "ledger.csv.rejects.csv").exists()
+    assert list(tmp_path.glob("*.partial")) == []

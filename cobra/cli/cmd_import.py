@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from contextlib import ExitStack, nullcontext
 from itertools import chain
 from pathlib import Path
 
 import click
 
 from cobra.cli.app import App
-from cobra.errors import CobraInputError
+from cobra.errors import CobraInputError, CobraWorkError
+from cobra.paths import check_folder, private_output
 
 
 class ImportCommand(click.Command):
@@ -154,26 +156,24 @@ def import_command(
         skip_invalid=skip_invalid,
         sync_max_close_share=float(config.get("import.sync_max_close_share", 0.5)),
     )
-    sink = (
-        RejectsFile(rejects or Path(f"{sources[0]}.rejects.csv"))
-        if skip_invalid
-        else None
-    )
+    sink = None
+    if skip_invalid:
+        sink = RejectsFile(rejects or Path(f"{sources[0]}.rejects.csv"))
+        check_folder(sink.path)
     progress = Progress(sources) if sys.stderr.isatty() else None
     try:
-        result = ledger.load(
-            app.store(),
-            records,
-            list(sources),
-            options,
-            on_reject=sink.write if sink else (lambda r: None),
-            progress=progress,
-        )
+        with sink or nullcontext():
+            result = ledger.load(
+                app.store(),
+                records,
+                list(sources),
+                options,
+                on_reject=sink.write if sink else (lambda r: None),
+                progress=progress,
+            )
     finally:
         if progress:
             progress.close()
-        if sink:
-            sink.close()
     _report(result, sources, sink, fmt)
     if not dry_run:
         # Payments just imported may keep (or, past their date, break)
@@ -245,32 +245,49 @@ def _lines(sources: tuple[str, ...]) -> int | None:
 
 
 class RejectsFile:
-    """The CSV of rejected records --skip-invalid writes, opened on first use."""
+    """The CSV of rejected records --skip-invalid writes, opened on first use.
+
+    It names customers and what is wrong with their records, so it is
+    written as personal data is (:func:`cobra.paths.private_output`). Used
+    as a context manager around the import: one that fails imported
+    nothing, and leaves no rejects file either.
+    """
 
     def __init__(self, path: Path):
         self.path = path
-        self.handle = None
+        self.opened = ExitStack()
         self.writer = None
         self.count = 0
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *failure) -> None:
+        try:
+            self.opened.__exit__(*failure)
+        except OSError as exc:
+            raise self._cannot_write(exc) from None
+
     def write(self, rejected) -> None:
-        if self.writer is None:
-            self.handle = open(self.path, "w", newline="", encoding="utf-8")
-            self.writer = csv.writer(self.handle)
-            self.writer.writerow(["source", "line", "field", "problem"])
-        self.writer.writerow(
-            [
-                rejected.where.source,
-                rejected.where.line or "",
-                rejected.field,
-                rejected.problem,
-            ]
-        )
+        try:
+            if self.writer is None:
+                stream = self.opened.enter_context(private_output(self.path))
+                self.writer = csv.writer(stream)
+                self.writer.writerow(["source", "line", "field", "problem"])
+            self.writer.writerow(
+                [
+                    rejected.where.source,
+                    rejected.where.line or "",
+                    rejected.field,
+                    rejected.problem,
+                ]
+            )
+        except OSError as exc:
+            raise self._cannot_write(exc) from None
         self.count += 1
 
-    def close(self) -> None:
-        if self.handle:
-            self.handle.close()
+    def _cannot_write(self, exc: OSError) -> CobraWorkError:
+        return CobraWorkError(f"cannot write {self.path}: {exc.strerror}")
 
 
 def _report(result, sources, sink, fmt: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 
@@ -11,7 +10,8 @@ from click.core import ParameterSource
 
 from cobra.cli.app import App
 from cobra.cli.options import DATE, format_option, today
-from cobra.errors import CobraInputError, CobraWorkError
+from cobra.errors import CobraWorkError
+from cobra.paths import check_folder, private_output
 
 
 def _names() -> str:
@@ -60,26 +60,14 @@ def _for_table(row: dict) -> dict:
     return shown
 
 
-def _check_folder(path: Path) -> None:
-    if not path.parent.is_dir():
-        raise CobraInputError(
-            f"cannot write {path}: the folder {path.parent} does not exist"
-        )
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write the page under a temporary name and rename it, so a reader (a
-    web server, a mail job) never sees half a page. Readable by its owner
-    only, like the database: it names customers and what they owe."""
-    partial = path.with_name(path.name + ".partial")
+def _write(path: Path, write) -> None:
+    """Call ``write(stream)`` for the text of *path*, written as personal data
+    is (see :func:`cobra.paths.private_output`): it names customers and what
+    they owe."""
     try:
-        partial.unlink(missing_ok=True)
-        fd = os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(partial, path)
+        with private_output(path) as stream:
+            write(stream)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise CobraWorkError(f"cannot write {path}: {exc.strerror}") from None
 
 
@@ -209,11 +197,11 @@ def report_command(
     )
 
     if out:
-        _check_folder(out)
+        check_folder(out)
     if name == "html":
         text = module.page(context, top=top)
         if out:
-            _write_atomically(out, text)
+            _write(out, lambda stream: stream.write(text))
             click.echo(f"Wrote {out} (as of {as_of}).", err=True)
         else:
             click.echo(text, nl=False)
@@ -229,10 +217,6 @@ def report_command(
         else f"No data for the {name} report from {chosen} (as of {as_of})."
     )
     if out:
-        try:
-            with open(out, "w", encoding="utf-8", newline="") as stream:
-                emit(rows, fmt, out=stream, empty_message=empty)
-        except OSError as exc:
-            raise CobraWorkError(f"cannot write {out}: {exc.strerror}") from None
+        _write(out, lambda stream: emit(rows, fmt, out=stream, empty_message=empty))
     else:
         emit(rows, fmt, empty_message=empty)
