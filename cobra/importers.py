@@ -9,7 +9,8 @@ import`` command line, and reads the records the chosen one yields.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import difflib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,6 +79,24 @@ class Importer:
         Memory must stay bounded whatever the size of the source.
         """
         raise NotImplementedError
+
+
+def unknown_option(
+    importer: Importer, keys: Iterable[str]
+) -> tuple[str, str | None] | None:
+    """The first of *keys* (option keys, ``date_format``) that *importer* does
+    not declare, with the declared key closest to it for a did-you-mean; None
+    when it declares them all.
+
+    `cobra import` refuses such an option and `cobra run` such a
+    ``[[sources]]`` option, rather than reading the source without it.
+    """
+    declared = [option.key for option in importer.options]
+    for key in keys:
+        if key not in declared:
+            closest = difflib.get_close_matches(key, declared, n=1)
+            return key, closest[0] if closest else None
+    return None
 
 
 def choose(

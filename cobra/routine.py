@@ -19,6 +19,7 @@ people who already paid.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -31,6 +32,7 @@ class SourceResult:
     source: str
     importer: str
     counts: dict = field(default_factory=dict)
+    closed_by_sync: int = 0  # open invoices a `sync = true` source no longer lists
     error: str | None = None
 
 
@@ -65,6 +67,7 @@ class RunSummary:
                     "source": s.source,
                     "importer": s.importer,
                     "counts": s.counts,
+                    "closed_by_sync": s.closed_by_sync,
                     "error": s.error,
                 }
                 for s in self.sources
@@ -104,6 +107,65 @@ def configured_sources(config) -> list[dict]:
     return found
 
 
+def source_problems(config) -> list:
+    """What is wrong with the ``[[sources]]`` of a config that fits the
+    schema, as :class:`cobra.config.Problem`: an importer that is not
+    installed, an option the source's importer does not declare.
+
+    `cobra run` refuses to start on any of them (exit 2), before importing
+    anything, rather than read a source as if a misspelled option were not
+    there; `cobra config check` lists them. A source whose importer cannot
+    be chosen for another reason (a file that is not there yet) is left to
+    the import, which reports it in its turn.
+    """
+    from cobra.config import Problem
+    from cobra.errors import CobraError
+    from cobra.importers import choose, unknown_option
+    from cobra.plugins import get_plugins
+
+    specs = configured_sources(config)
+    if not specs:
+        return []
+    importers = {name: p.obj for name, p in get_plugins().importers().items()}
+    file = config.describe_source("sources")
+    problems = []
+    for number, spec in enumerate(specs, start=1):
+        where = f"source {number} ({spec['source']})"
+        named = spec["importer"]
+        if named and named not in importers:
+            closest = difflib.get_close_matches(named, list(importers), n=1)
+            hint = f"; did you mean {closest[0]!r}?" if closest else ""
+            installed = ", ".join(sorted(importers))
+            problems.append(
+                Problem(
+                    file,
+                    "sources",
+                    f"{where}: no importer named {named!r}{hint} (installed: "
+                    f"{installed})",
+                )
+            )
+            continue
+        try:
+            importer = choose(spec["source"], importers, named)
+        except CobraError:
+            continue
+        unknown = unknown_option(importer, spec["options"])
+        if unknown:
+            key, closest = unknown
+            hint = f"; did you mean {closest!r}?" if closest else ""
+            declared = ", ".join(sorted(option.key for option in importer.options))
+            known = f"its options: {declared}" if declared else "it takes none"
+            problems.append(
+                Problem(
+                    file,
+                    "sources",
+                    f"{where}: options: {key!r} is not an option of the "
+                    f"{importer.name} importer{hint} ({known})",
+                )
+            )
+    return problems
+
+
 def import_source(store, config, spec: dict):
     """Import one configured source in its own transaction."""
     from cobra import ledger
@@ -129,6 +191,12 @@ def run(
     store, config, day: date, *, dry_run: bool = False, at: datetime | None = None
 ) -> RunSummary:
     """Do the day; see the module docstring."""
+    from cobra.config import format_problems
+    from cobra.errors import ConfigError
+
+    problems = source_problems(config)
+    if problems:
+        raise ConfigError(format_problems(problems))
     if dry_run:
         with store.scratch_copy() as scratch:
             return _run(scratch, config, day, RunSummary(day, dry_run=True), at)
@@ -153,6 +221,7 @@ def _run(store, config, day: date, summary: RunSummary, at: datetime | None):
             )
             return summary
         result.counts = loaded.counts
+        result.closed_by_sync = loaded.closed_by_sync
 
     summary.promises = promises.check(
         store, day, int(config.get("follow_up.promise_grace_days", 2))

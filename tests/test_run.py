@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from histories import History
+from services import smtp as smtp_services
 
 from cobra import routine, runlock
 
@@ -103,7 +104,9 @@ def test_a_source_that_cannot_be_read_is_logged_to_the_log_file(
 
 def test_log_file_from_the_config_gets_the_failures_too(run, isolated, tmp_path):
     missing = tmp_path / "missing.jsonl"
-    use_sources(isolated, missing, extra='[log]\nfile = "logs/run.log"\nformat = "json"\n')
+    use_sources(
+        isolated, missing, extra='[log]\nfile = "logs/run.log"\nformat = "json"\n'
+    )
     result = day_run(run, "-q", "--")
     assert result.exit_code == 1, result.stderr
 
@@ -116,7 +119,9 @@ def test_log_file_from_the_config_gets_the_failures_too(run, isolated, tmp_path)
     assert result.stderr.startswith(f"error: {missing}: cannot read")
 
 
-def test_a_run_while_another_runs_is_logged_with_exit_75(run, isolated, ledger, tmp_path):
+def test_a_run_while_another_runs_is_logged_with_exit_75(
+    run, isolated, ledger, tmp_path
+):
     use_sources(isolated, ledger)
     database = Path(run("db", "path").stdout.strip())
     log_file = tmp_path / "cobra.log"
@@ -185,13 +190,25 @@ def test_the_json_summary_is_one_object_on_stdout(run, isolated, ledger):
     assert result.stderr == ""
     summary = json.loads(result.stdout)
     assert summary["day"] == DAY
-    assert (summary["ok"], summary["dry_run"], summary["stopped"]) == (True, False, None)
+    assert (summary["ok"], summary["dry_run"], summary["stopped"]) == (
+        True,
+        False,
+        None,
+    )
     [source] = summary["sources"]
     assert source["source"] == str(ledger) and source["importer"] == "jsonl"
-    assert source["counts"]["customers"] == {"inserted": 3, "updated": 0, "unchanged": 0}
+    assert source["counts"]["customers"] == {
+        "inserted": 3,
+        "updated": 0,
+        "unchanged": 0,
+    }
     assert source["error"] is None
     assert summary["promises"] == {"kept": 0, "partly_kept": 0, "broken": 0}
-    assert (summary["planned"], summary["planned_new"], summary["held_in_plan"]) == (3, 3, 0)
+    assert (summary["planned"], summary["planned_new"], summary["held_in_plan"]) == (
+        3,
+        3,
+        0,
+    )
     assert summary["send"]["sent"] == 3 and summary["send"]["failed"] == 0
     assert summary["tasks_due"] == 0
 
@@ -256,7 +273,9 @@ def test_a_dry_run_on_a_fresh_store_plans_what_the_import_would_bring(
     assert sent_files(isolated) == []
     assert json.loads(run("customers", "--format", "json").stdout) == []
     database = Path(run("db", "path").stdout.strip())
-    assert sorted(p.name for p in database.parent.iterdir() if "scratch" in p.name) == []
+    assert (
+        sorted(p.name for p in database.parent.iterdir() if "scratch" in p.name) == []
+    )
 
     # The real run then does what the dry run announced.
     real = json.loads(day_run(run, "--format", "json").stdout)
@@ -275,7 +294,9 @@ def test_a_dry_run_plans_a_new_customer_of_the_source_and_keeps_it_out(
     summary = json.loads(day_run(run, "--dry-run", "--format", "json").stdout)
     assert summary["dry_run"] is True
     assert summary["sources"][0]["counts"]["customers"] == {
-        "inserted": 1, "updated": 0, "unchanged": 3,
+        "inserted": 1,
+        "updated": 0,
+        "unchanged": 3,
     }
     # Only the newcomer is due: the others had their reminder this morning.
     assert (summary["planned"], summary["planned_new"], summary["send"]) == (1, 1, None)
@@ -292,3 +313,252 @@ def test_a_dry_run_fails_on_a_bad_source_as_the_run_would(
     assert result.exit_code == 1
     assert f"error: {missing}: cannot read" in result.stderr
     assert json.loads(run("customers", "--format", "json").stdout) == []
+
+
+# -- [[sources]] with an importer, its options and sync ----------------------------
+
+# As a spreadsheet set to a European locale exports it: semicolons between
+# fields, decimal commas, day-first dates.
+EUROPEAN = {"delimiter": ";", "decimal": ",", "date_format": "%d/%m/%Y"}
+HEADER = (
+    "customer_id;customer_name;email;invoice_id;issue_date;due_date;currency;"
+    "amount;balance"
+)
+ROWS = {
+    "A-1": "ACME;Acme Tools Inc.;ap@acme.example;A-1;"
+    "01/10/2026;31/10/2026;USD;1234,50;1234,50",
+    "B-1": "BOLT;Bolt Inc.;ap@bolt.example;B-1;05/10/2026;04/11/2026;USD;800,00;800,00",
+    "C-1": "CRUX;Crux Inc.;ap@crux.example;C-1;10/10/2026;09/11/2026;USD;99,99;99,99",
+}
+NEXT_DAY, NEXT_AT = "2026-12-04", "2026-12-04T11:00:00-05:00"
+
+
+def european_csv(path: Path, *numbers: str) -> Path:
+    path.write_text("\n".join([HEADER, *(ROWS[n] for n in numbers)]) + "\n", "utf-8")
+    return path
+
+
+def source_table(
+    source: Path, importer: str = "csv", *, sync: bool = False, **options: str
+) -> str:
+    """A [[sources]] table, options in dotted keys as a user may write them."""
+    lines = ["[[sources]]", f'source = "{source}"', f'importer = "{importer}"']
+    if sync:
+        lines.append("sync = true")
+    lines += [f"options.{key} = {json.dumps(value)}" for key, value in options.items()]
+    return "\n".join(lines) + "\n\n"
+
+
+def keyed(run, query: str) -> dict[str, tuple]:
+    """The rows of *query* in the database, by their first column."""
+    database = Path(run("db", "path").stdout.strip())
+    with sqlite3.connect(database) as conn:
+        return {key: tuple(rest) for key, *rest in conn.execute(query)}
+
+
+def invoices(run) -> dict[str, tuple]:
+    """Each invoice's amount, balance, currency, dates and status."""
+    return keyed(
+        run,
+        "SELECT number, amount, balance, currency, issue_date, due_date, status"
+        " FROM invoices",
+    )
+
+
+def test_a_csv_source_is_read_with_the_options_of_its_table(run, isolated, tmp_path):
+    source = european_csv(tmp_path / "ledger.csv", "A-1", "B-1", "C-1")
+
+    # Without its options the file cannot be read (day-first dates, decimal
+    # commas), so what the run below imports is what the options made of it.
+    (isolated / "cobra.toml").write_text(source_table(source), "utf-8")
+    plain = day_run(run, "-q", "--")
+    assert plain.exit_code == 1
+    assert f"error: {source}: 3 invalid records; nothing was imported" in plain.stderr
+    assert outbox_rows(run) == 0
+
+    (isolated / "cobra.toml").write_text(source_table(source, **EUROPEAN), "utf-8")
+    result = day_run(run, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    [imported] = json.loads(result.stdout)["sources"]
+    assert (imported["importer"], imported["error"]) == ("csv", None)
+    assert imported["counts"]["invoices"] == {
+        "inserted": 3,
+        "updated": 0,
+        "unchanged": 0,
+    }
+    assert invoices(run) == {
+        "A-1": (123450, 123450, "USD", "2026-10-01", "2026-10-31", "open"),
+        "B-1": (80000, 80000, "USD", "2026-10-05", "2026-11-04", "open"),
+        "C-1": (9999, 9999, "USD", "2026-10-10", "2026-11-09", "open"),
+    }
+
+
+@pytest.mark.parametrize("sync", [True, False])
+def test_a_sync_source_closes_the_invoices_it_no_longer_lists(
+    run, isolated, tmp_path, sync
+):
+    source = european_csv(tmp_path / "ledger.csv", "A-1", "B-1", "C-1")
+    (isolated / "cobra.toml").write_text(
+        source_table(source, sync=sync, **EUROPEAN), "utf-8"
+    )
+    assert day_run(run, "-q", "--").exit_code == 0
+
+    # CRUX paid: the next day's export of open invoices no longer has C-1.
+    european_csv(source, "A-1", "B-1")
+    result = run("run", "--for", NEXT_DAY, "--at", NEXT_AT, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    [imported] = json.loads(result.stdout)["sources"]
+    assert imported["closed_by_sync"] == (1 if sync else 0)
+    line = f"  imported {source} (csv): customers 2 unchanged; invoices 2 unchanged"
+    closed = "; closed by sync 1 invoices" if sync else ""
+    assert result.stderr.splitlines()[1] == line + closed
+
+    stored = invoices(run)
+    assert stored["C-1"][1:] == (
+        (0, "USD", "2026-10-10", "2026-11-09", "settled_by_sync")
+        if sync
+        else (9999, "USD", "2026-10-10", "2026-11-09", "open")
+    )
+    assert {stored[n][-1] for n in ("A-1", "B-1")} == {"open"}
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        (
+            {"delimitr": ";", "decimal": ",", "date_format": "%d/%m/%Y"},
+            (
+                "options: 'delimitr' is not an option of the csv importer; did you "
+                "mean 'delimiter'? (its options: date_format, decimal, delimiter, "
+                "encoding, map, mapping, thousands)"
+            ),
+        ),
+        (
+            # The command line's spelling, where the config wants underscores.
+            {"delimiter": ";", "decimal": ",", "date-format": "%d/%m/%Y"},
+            (
+                "options: 'date-format' is not an option of the csv importer; did "
+                "you mean 'date_format'?"
+            ),
+        ),
+        (
+            {"importer": "cvs", **EUROPEAN},
+            (
+                "no importer named 'cvs'; did you mean 'csv'? (installed: csv, "
+                "jsonl, tryton, ubl)"
+            ),
+        ),
+    ],
+    ids=["misspelled", "dashed", "importer"],
+)
+def test_a_bad_source_table_stops_the_run_before_anything_is_imported(
+    run, isolated, ledger, tmp_path, table, problem
+):
+    source = european_csv(tmp_path / "ledger.csv", "A-1")
+    options = dict(table)
+    importer = options.pop("importer", "csv")
+    (isolated / "cobra.toml").write_text(
+        f'[[sources]]\nsource = "{ledger}"\n\n'
+        + source_table(source, importer, **options),
+        "utf-8",
+    )
+    log_file = tmp_path / "cobra.log"
+
+    result = day_run(run, "-q", "--log-file", str(log_file), "--")
+
+    assert result.exit_code == 2
+    where = f"{Path('cobra.toml').resolve()}: sources: source 2 ({source}): "
+    assert result.stderr.count(where + problem) == 1, result.stderr
+    assert "ERROR cobra.cli: cobra run failed (exit 2)" in log_file.read_text("utf-8")
+    # Not even the good source before it was imported, and nothing was sent.
+    assert json.loads(run("customers", "--format", "json").stdout) == []
+    assert outbox_rows(run) == 0
+    assert sent_files(isolated) == []
+
+    # `cobra config check` finds the same problem.
+    checked = run("config", "check")
+    assert checked.exit_code == 2
+    assert where + problem in checked.stderr
+
+
+def test_an_option_for_an_importer_that_takes_none(run, isolated, ledger):
+    (isolated / "cobra.toml").write_text(
+        source_table(ledger, "jsonl", delimiter=";"), "utf-8"
+    )
+    result = day_run(run, "-q", "--")
+    assert result.exit_code == 2
+    assert (
+        f"source 1 ({ledger}): options: 'delimiter' is not an option of the jsonl "
+        "importer (it takes none)" in result.stderr
+    )
+    assert outbox_rows(run) == 0
+
+
+# -- a send that fails -------------------------------------------------------------
+
+# The loopback SMTP server of tests/services, with a login required.
+smtp_certs = smtp_services.smtp_certs
+smtp_server = smtp_services.smtp_server
+USER, PASSWORD = "cobranza@example.com", "run-s3cret"
+
+
+def smtp_channel(server, ca_file: Path) -> str:
+    """[channels.email] on the server, with quick retries, as cobra.toml text."""
+    return (
+        "[send]\nbackoff_seconds = 0.01\nmax_wait_seconds = 5\n\n"
+        '[channels.email]\nbackend = "smtp"\n'
+        f'host = "{server.host}"\nport = {server.port}\n'
+        f'from = "{USER}"\nusername = "{USER}"\npassword_env = "SMTP_PASSWORD"\n'
+        f'ca_file = "{ca_file}"\n'
+    )
+
+
+def outbox_states(run) -> dict[str, tuple]:
+    """Each message's channel, state and attempts, by account."""
+    return keyed(
+        run,
+        "SELECT c.account, o.channel, o.state, o.attempts FROM outbox o"
+        " JOIN customers c ON c.id = o.customer_id",
+    )
+
+
+def test_a_wrong_smtp_password_fails_the_run_and_keeps_the_mail_queued(
+    run, isolated, ledger, tmp_path, smtp_server, smtp_certs, monkeypatch
+):
+    server = smtp_server("starttls", users={USER: PASSWORD})
+    use_sources(isolated, ledger, extra=smtp_channel(server, smtp_certs.ca_file))
+    monkeypatch.setenv("SMTP_PASSWORD", "not-the-password")
+    log_file = tmp_path / "cobra.log"
+
+    result = day_run(run, "-q", "--log-file", str(log_file), "--")
+
+    # docs/operations.md: exit 1 when a channel could not be used.
+    assert result.exit_code == 1
+    problem = (
+        f"channel email: the SMTP server {server.host}:{server.port} refused the "
+        f"login of {USER}"
+    )
+    assert result.stderr.count(f"error: {problem}") == 1, result.stderr
+    assert "  sent 1, failed 0, held 0, retried 0, waiting 0" in result.stderr
+    logged = log_file.read_text(encoding="utf-8")
+    assert f"ERROR cobra.run: {problem}" in logged
+    assert "sent 1, failed 0, held 0, retried 0, waiting 0" in logged
+    assert "ERROR cobra.cli: cobra run failed (exit 1)" in logged
+    assert "not-the-password" not in result.stderr + logged
+    # The two e-mails were never tried: queued, not lost; the SMS went out.
+    assert outbox_states(run) == {
+        "ACME": ("email", "queued", 0),
+        "BOLT": ("email", "queued", 0),
+        "CRUX": ("sms", "sent", 1),
+    }
+    assert server.received == []
+
+    # With the password fixed, the next run sends them, and only them.
+    monkeypatch.setenv("SMTP_PASSWORD", PASSWORD)
+    fixed = day_run(run, "-q", "--")
+    assert (fixed.exit_code, fixed.stderr) == (0, "")
+    assert sorted(r.rcpt_tos[0] for r in server.received) == [
+        "ap@acme.example",
+        "ap@bolt.example",
+    ]
+    assert {state for _, state, _ in outbox_states(run).values()} == {"sent"}

@@ -85,7 +85,8 @@ def config_check(app: App):
 
 def semantic_problems(config) -> list[config_module.Problem]:
     """What a file that fits the schema can still get wrong: backends,
-    secrets, templates, strategies and rules that name what does not exist."""
+    secrets, templates, strategies, rules and sources' importers and options
+    that name what does not exist."""
     source = str(config.path) if config.path else config_module.EMBEDDED
     problems = _channel_problems(config, source)
     problems += _secret_problems(config, source)
@@ -94,6 +95,10 @@ def semantic_problems(config) -> list[config_module.Problem]:
     if not any(p.key.startswith("diagnosis") for p in problems + config.problems):
         # Names are only worth checking once the rules' shape is right.
         problems += _diagnosis_problems(config)
+    if not any(p.key == "sources" for p in config.problems):
+        from cobra.routine import source_problems
+
+        problems += source_problems(config)
     return problems
 
 

@@ -117,7 +117,7 @@ def import_command(
     Example: cobra import invoices.csv --decimal , --date-format %d/%m/%Y
     """
     from cobra import ledger
-    from cobra.importers import ImportContext, choose
+    from cobra.importers import ImportContext, choose, unknown_option
     from cobra.plugins import get_plugins
 
     app: App = ctx.obj
@@ -133,13 +133,14 @@ def import_command(
         key: value for key, value in importer_options.items() if value not in (None, ())
     }
     for source, importer in chosen:
-        accepted = {option.key for option in importer.options}
-        for key in given:
-            if key not in accepted:
-                raise click.UsageError(
-                    f"--{key.replace('_', '-')} does not apply to the {importer.name} "
-                    f"importer (reading {source})"
-                )
+        unknown = unknown_option(importer, given)
+        if unknown:
+            key, closest = unknown
+            hint = f"; did you mean --{closest.replace('_', '-')}?" if closest else ""
+            raise click.UsageError(
+                f"--{key.replace('_', '-')} does not apply to the {importer.name} "
+                f"importer (reading {source}){hint}"
+            )
 
     context = ImportContext(
         default_currency=str(config.get("company.currency", "USD")),

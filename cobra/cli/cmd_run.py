@@ -116,6 +116,9 @@ def _summary_lines(summary, *, dry_run: bool) -> list[str]:
                 for kind, states in source.counts.items()
                 if any(states.values())
             )
+            if source.closed_by_sync:
+                closed = f"closed by sync {source.closed_by_sync} invoices"
+                counts = f"{counts}; {closed}" if counts else closed
             lines.append(
                 f"  imported {source.source} ({source.importer}): "
                 f"{counts or 'nothing new'}"
