@@ -937,7 +937,9 @@ class ImporterContract:
       ``(host, port) -> source`` pointing it at a server there. The
       contract starts its own servers on loopback: one that refuses the
       connection and one that takes it and never answers. A file importer
-      (no ``schemes``) has no such errors: those tests skip, saying so;
+      (no ``schemes``) has no such errors: those tests skip, saying so.
+      A server that answers in part and then stalls is not tried: that
+      takes the importer's own wire format;
     - ``timeout_options``: a function ``(seconds) -> options`` (over
       ``import_options``) that sets the importer's timeout, for the server
       that never answers. Set ``tries`` and ``retry_waits`` when the
