@@ -795,10 +795,20 @@ def test_a_file_with_a_bad_row_logs_nothing_and_names_each_bad_row(run, tmp_path
     assert "3 of 4 rows are invalid; nothing was logged" in result.stderr
     assert counts(run)["interactions"] == 0
 
+    nowhere = run(
+        "log", "--from", str(path), "--skip-invalid",
+        "--rejects", str(tmp_path / "missing" / "rejects.csv"),
+    )
+    assert nowhere.exit_code == 2
+    assert "the folder" in nowhere.stderr and "does not exist" in nowhere.stderr
+    assert counts(run)["interactions"] == 0
+
     skipped = run("log", "--from", str(path), "--skip-invalid")
     assert skipped.exit_code == 0, skipped.stderr
     assert "Logged 1 interactions" in skipped.stderr
-    rejects = (tmp_path / "calls.csv.rejects.csv").read_text()
+    written = tmp_path / "calls.csv.rejects.csv"
+    assert written.stat().st_mode & 0o777 == 0o600  # it names customers
+    rejects = written.read_text()
     assert rejects.startswith("source,line,field,problem")
     assert rejects.count("\n") == 4
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from contextlib import nullcontext
 from datetime import date, datetime
 from pathlib import Path
 
@@ -306,6 +307,7 @@ def _entry(path: Path, line: int, row: dict):
 def _from_file(app: App, path: Path, skip_invalid: bool, rejects, dry_run: bool):
     from cobra import followup
     from cobra.cli.cmd_import import RejectsFile
+    from cobra.paths import check_folder
     from cobra.records import Rejected, Where
 
     if not path.is_file():
@@ -361,13 +363,15 @@ def _from_file(app: App, path: Path, skip_invalid: bool, rejects, dry_run: bool)
             err=True,
         )
         return
-    with transaction(store.conn):
+    # The rejects are written inside the transaction: a rejects file that
+    # cannot be written logs nothing, and a failed log leaves no rejects file.
+    sink = RejectsFile(rejects or Path(f"{path}.rejects.csv")) if bad else None
+    if sink:
+        check_folder(sink.path)
+    with sink or nullcontext(), transaction(store.conn):
         done = [followup.record(store, config, p) for p in good]
-    if bad:
-        sink = RejectsFile(rejects or Path(f"{path}.rejects.csv"))
         for rejected in bad:
             sink.write(rejected)
-        sink.close()
     logged = sum(1 for d in done if not d.already)
     click.echo(
         f"Logged {logged} interactions from {path}"
