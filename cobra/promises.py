@@ -18,7 +18,8 @@ stays as it was decided.
 
 A broken or partly kept promise raises a task for a person, and the
 customer's latest promise being broken (or its payment plan) moves it to the
-strategy its config names for that (``on_broken_promise``).
+strategy named by ``[on] broken_promise`` in the strategy it was in
+(or the shipped ``broken-promise`` strategy).
 """
 
 from __future__ import annotations

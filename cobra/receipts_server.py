@@ -3,9 +3,9 @@
 Routes, for every configured channel NAME:
 
 - ``/NAME/status``: delivery reports (Kannel's dlr-url, Twilio's status
-  callback), parsed by the channel's backend ``receipt(request)``;
+  callback), parsed by the channel's backend ``receipt(request, settings)``;
 - ``/NAME/inbound``: incoming messages (an SMS reply), parsed by the
-  backend's ``inbound(request)``.
+  backend's ``inbound(request, settings)``.
 
 Each request opens the store for itself (SQLite connections belong to one
 thread) and answers 200 once what it carried is stored, so a provider that

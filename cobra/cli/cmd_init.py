@@ -9,15 +9,7 @@ import click
 
 from cobra.cli.app import App, pass_app
 from cobra.errors import CobraInputError
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write *text* to *path* atomically, readable by the owner only."""
-    partial = path.with_name(f".{path.name}.partial")
-    fd = os.open(partial, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(partial, path)
+from cobra.paths import private_output
 
 
 def _sources_text(sources: tuple[str, ...]) -> str:
@@ -92,7 +84,8 @@ def init_command(app: App, path: Path | None, force: bool, sources: tuple[str, .
     check_location(database)
 
     existed = target.exists()
-    write_private(target, text)
+    with private_output(target) as stream:
+        stream.write(text)
     try:
         store = Store.open(
             database, busy_timeout_ms=int(starter.get("store.busy_timeout_ms", 5000))
