@@ -6,7 +6,10 @@ the provider does. What it accepts, it appends to a journal file, one JSON
 line per message written with a single ``write`` on an ``O_APPEND``
 descriptor and fsynced, so the journal is the provider's own record even
 when the sending process is killed: a key in it twice is a message sent
-twice.
+twice. A kill can still tear a write (the kernel copies it page by page),
+so each write starts a new line: a torn record stands alone, and
+:func:`journal_records` leaves it out, as a message the provider did not
+finish taking.
 
 Options, in the channel's table: ``journal`` (path), ``delay`` (seconds per
 message, or per batch), ``fail_first`` (fail each message this many times
@@ -45,10 +48,21 @@ from cobra.channels import (
 )
 
 
-def journal_keys(path: Path) -> list[str]:
+def journal_records(path: Path) -> list[dict]:
+    """The whole records of a journal, in the order written."""
     if not path.exists():
         return []
-    return [json.loads(line)["key"] for line in path.read_text().splitlines() if line]
+    records = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # an empty line, or a record torn by a kill
+    return records
+
+
+def journal_keys(path: Path) -> list[str]:
+    return [record["key"] for record in journal_records(path)]
 
 
 # Numbers the batches one process sends, for the journal.
@@ -78,7 +92,8 @@ class ProviderSession:
 
     def _append(self, path: Path, *documents: dict) -> None:
         # One write on an O_APPEND descriptor: a batch is recorded whole.
-        text = "".join(json.dumps(document) + "\n" for document in documents)
+        # Each record starts a line, so one a kill tore cannot run into it.
+        text = "".join("\n" + json.dumps(document) for document in documents)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, text.encode())

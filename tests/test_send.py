@@ -23,7 +23,7 @@ import pytest
 from cobra_plugins.channel_file import file_name
 from histories import History, load, struggling
 from outbox_seed import seed
-from provider_backend import _Stats, journal_keys, plugin
+from provider_backend import _Stats, journal_keys, journal_records, plugin
 
 from cobra import plugins
 
@@ -559,7 +559,7 @@ def test_the_rate_limit_spaces_the_messages(run, tmp_path, isolated):
     journal = use_provider(tmp_path, isolated, rate_limit=20, concurrency=1)
     seed(db_path(run), 6)
     assert send(run).exit_code == 0
-    times = [json.loads(line)["at"] for line in journal.read_text().splitlines()]
+    times = [record["at"] for record in journal_records(journal)]
     # 20 a second: a slot every 50 ms, counted from the first message. A late
     # wake-up on a busy machine shortens the gap after it (the slots stay on
     # the clock), so only the time since the first message is bounded: the
@@ -577,7 +577,7 @@ def test_the_rate_limit_holds_across_concurrent_workers(run, tmp_path, isolated)
     _Stats.most = 0
     seed(db_path(run), 12)
     assert send(run).exit_code == 0
-    times = sorted(json.loads(line)["at"] for line in journal.read_text().splitlines())
+    times = sorted(record["at"] for record in journal_records(journal))
     assert len(times) == 12
     # As above, only the time since the first message is bounded.
     for n, at in enumerate(times):
@@ -586,10 +586,6 @@ def test_the_rate_limit_holds_across_concurrent_workers(run, tmp_path, isolated)
 
 
 # -- a backend that sends in batches ------------------------------------------------
-
-
-def journal_lines(journal: Path) -> list[dict]:
-    return [json.loads(line) for line in journal.read_text().splitlines()]
 
 
 def outbox_rows(run) -> dict[str, tuple]:
@@ -614,7 +610,7 @@ def test_a_batching_backend_gets_every_message_once_in_batches(run, tmp_path, is
     assert result.exit_code == 0, result.stderr
     assert "Send: sent 95, failed 0, held 0, retried 0." in result.stderr
     assert sorted(journal_keys(journal)) == sorted(keys)  # each exactly once
-    sizes = Counter(line["batch"] for line in journal_lines(journal)).values()
+    sizes = Counter(line["batch"] for line in journal_records(journal)).values()
     assert max(sizes) == 10 and len(sizes) < 20  # batches, never over 10
     assert _Stats.most > 1  # batches went side by side
     # Each message's own answer was recorded against it, not its neighbour's.
@@ -639,7 +635,7 @@ def test_a_permanent_error_in_a_batch_fails_only_that_message(run, tmp_path, iso
     rows = outbox_rows(run)
     assert rows.pop("C000003")[:2] == ("failed", 1)
     assert {row[:2] for row in rows.values()} == {("sent", 1)}
-    assert len({line["batch"] for line in journal_lines(journal)}) == 1  # one request
+    assert len({line["batch"] for line in journal_records(journal)}) == 1  # one request
     assert len(journal_keys(journal)) == 9
     with sqlite3.connect(db_path(run)) as conn:
         invalid = conn.execute(
@@ -666,7 +662,7 @@ def test_a_transient_error_in_a_batch_retries_that_message_alone(
     assert result.exit_code == 0, result.stderr
     assert "Send: sent 10, failed 0, held 0, retried 1." in result.stderr
     assert sorted(journal_keys(journal)) == sorted(keys)
-    batches = Counter(line["batch"] for line in journal_lines(journal))
+    batches = Counter(line["batch"] for line in journal_records(journal))
     assert sorted(batches.values()) == [1, 9]  # the retry went on its own
     rows = outbox_rows(run)
     assert rows.pop("C000004")[:2] == ("sent", 2)
@@ -725,7 +721,7 @@ def test_a_batch_of_n_takes_n_places_under_the_rate_limit(run, tmp_path, isolate
     )
     seed(db_path(run), 30)
     assert send(run).exit_code == 0
-    handed = sorted({line["at"] for line in journal_lines(journal)})
+    handed = sorted({line["at"] for line in journal_records(journal)})
     assert len(handed) == 3
     for n, at in enumerate(handed):
         assert at - handed[0] >= n * 10 * 0.05 - 0.01, (n, at - handed[0])
@@ -785,7 +781,7 @@ def test_two_senders_at_once_never_send_the_same_message(run, tmp_path, isolated
     assert first.returncode == second.returncode == 0, outputs
     sent = journal_keys(journal)
     assert sorted(sent) == sorted(keys)  # each exactly once
-    pids = Counter(json.loads(line)["pid"] for line in journal.read_text().splitlines())
+    pids = Counter(record["pid"] for record in journal_records(journal))
     assert len(pids) == 2, "both senders should have sent a share"
     assert states(run) == Counter(sent=300)
 
