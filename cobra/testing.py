@@ -439,6 +439,13 @@ class ChannelContract:
     ``check_finds_setup_failures = False`` when the failure of
     ``setup_failure`` cannot be seen without sending (a webhook receiver's
     secret).
+
+    A backend declaring ``batch_size`` above 1 has its ``send_batch`` tried
+    with a full batch and with a batch of one; ``batch_permanent_failure``,
+    settings with which the provider refuses for good the message of
+    ``make_message(2)`` in the next batch and takes the others, checks that
+    one refusal fails that message alone. With ``batch_size`` 1 these tests
+    skip.
     """
 
     check_finds_setup_failures = True
@@ -475,6 +482,24 @@ class ChannelContract:
         _not_provided("hung_provider", "that the timeout is honoured")
 
     @pytest.fixture
+    def batch_size(self, backend) -> int:
+        """The backend's ``batch_size``; its batch tests skip when it is 1."""
+        size = _declared_batch_size(backend)
+        if size == 1:
+            pytest.skip(
+                "batch_size is 1: cobra hands each message to send(), never to "
+                "send_batch()"
+            )
+        return size
+
+    @pytest.fixture
+    def batch_permanent_failure(self, batch_size):
+        _not_provided(
+            "batch_permanent_failure",
+            "that a message refused in a batch fails alone",
+        )
+
+    @pytest.fixture
     def recipient(self, backend) -> str | None:
         from cobra.sending import ADDRESS_OF
 
@@ -506,6 +531,7 @@ class ChannelContract:
         assert rate is None or (
             isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0
         ), f"rate_limit must be None or messages a second, got {rate!r}"
+        _declared_batch_size(backend)
         for flag in ("can_lookup", "replay_safe"):
             assert isinstance(getattr(backend, flag, False), bool), f"{flag}: a bool"
         assert callable(getattr(backend, "connect", None)), "connect(settings) missing"
@@ -616,6 +642,70 @@ class ChannelContract:
         session.send(make_message())
         session.close()
         session.close()
+
+    # -- sending in batches
+
+    def test_a_batch_reaches_the_provider_with_one_result_per_message(
+        self, batch_size, backend, channel_settings, make_message, delivered
+    ):
+        """A full batch, then a batch of one (cobra's last batch may be
+        that short), in one session: each message gets its provider id."""
+        full = [make_message(n) for n in range(1, batch_size + 1)]
+        alone = [make_message(batch_size + 1)]
+        session = backend.connect(channel_settings)
+        try:
+            results = [_batch_results(session, batch) for batch in (full, alone)]
+            if getattr(backend, "can_lookup", False):
+                # The provider's own record shows which id went with which key.
+                for batch, ids in zip((full, alone), results, strict=True):
+                    for message, found in zip(batch, ids, strict=True):
+                        assert session.lookup(message.key) == found, (
+                            f"send_batch returned {found!r} in the place of "
+                            f"{message.key}: results go in the messages' order"
+                        )
+        finally:
+            session.close()
+        ids = [found for batch in results for found in batch]
+        for number, found in enumerate(ids, 1):
+            assert not isinstance(found, ChannelError), (
+                f"the working provider refused message {number} of the batch: "
+                f"{type(found).__name__}: {found}"
+            )
+        named = [found for found in ids if found is not None]
+        assert len(set(named)) == len(named), (
+            f"two messages of a batch got the same provider id: {named}"
+        )
+        sent = sorted(message.key for message in [*full, *alone])
+        assert sorted(delivered()) == sent
+
+    def test_a_permanent_failure_in_a_batch_fails_that_message_only(
+        self, batch_size, backend, batch_permanent_failure, make_message, delivered
+    ):
+        # Message 2 in the middle when the batch can hold three: a result
+        # list in another order puts the refusal in the wrong place.
+        batch = [make_message(n) for n in range(1, min(batch_size, 3) + 1)]
+        refused = batch[1]
+        session = backend.connect(batch_permanent_failure)
+        try:
+            results = _batch_results(session, batch)
+        finally:
+            session.close()
+        error = results[1]
+        assert isinstance(error, PermanentError), (
+            f"expected a PermanentError in the place of {refused.key} (message 2 "
+            f"of the batch), got {error!r}"
+        )
+        assert str(error).strip(), "the error must say what happened"
+        assert isinstance(error.invalid_address, bool)
+        for number, found in enumerate(results, 1):
+            if number != 2:
+                assert not isinstance(found, ChannelError), (
+                    f"message {number} of the batch failed with message 2's "
+                    f"refusal ({type(found).__name__}: {found}): a permanent "
+                    "error fails only the message it is in the place of"
+                )
+        taken = sorted(message.key for message in batch if message is not refused)
+        assert sorted(delivered()) == taken
 
     # -- cobra doctor
 
@@ -756,6 +846,56 @@ class ChannelContract:
         assert (state, used) == ("sent", backend.name)
         assert provider_id is None or provider_id
         assert delivered() == [key]
+
+
+def _declared_batch_size(backend) -> int:
+    size = getattr(backend, "batch_size", 1)
+    assert type(size) is int and size >= 1, (
+        f"batch_size must be an integer of at least 1, got {size!r}"
+    )
+    return size
+
+
+# What a result of send_batch may be besides a provider id: cobra records
+# each of these for its message alone.
+_BATCH_ERRORS = (TransientError, PermanentError, OutcomeUnknown, SetupError)
+
+
+def _batch_results(session, batch: list[OutgoingMessage]) -> list:
+    """What ``send_batch(batch)`` returns, checked: one result per message,
+    each a provider id (a non-empty str) or None, or an error of cobra's
+    classes standing for that message alone."""
+    send_batch = getattr(session, "send_batch", None)
+    assert callable(send_batch), (
+        "the backend declares batch_size above 1, but its sessions have no "
+        "send_batch(messages)"
+    )
+    try:
+        results = send_batch(list(batch))
+    except ChannelError as exc:
+        pytest.fail(
+            f"send_batch raised {type(exc).__name__}: {exc}: an error raised "
+            "stands for the whole batch; return each message's own in its place",
+            pytrace=False,
+        )
+    assert isinstance(results, (list, tuple)), (
+        f"send_batch must return a list of results, got {type(results).__name__}"
+    )
+    assert len(results) == len(batch), (
+        f"send_batch returned {len(results)} results for a batch of {len(batch)}: "
+        "one per message, in their order"
+    )
+    for number, found in enumerate(results, 1):
+        assert (
+            found is None
+            or (isinstance(found, str) and found)
+            or isinstance(found, _BATCH_ERRORS)
+        ), (
+            f"result {number} of the batch is {found!r}: a provider id (a "
+            "non-empty str), None, or a TransientError, PermanentError, "
+            "OutcomeUnknown or SetupError"
+        )
+    return list(results)
 
 
 # -- importers ----------------------------------------------------------------------

@@ -21,12 +21,19 @@ from cobra_plugins.channel_webhook import WebhookBackend, WebhookSession
 from cobra_plugins.importer_csv import CsvImporter
 from cobra_plugins.importer_jsonl import JsonLinesImporter
 from cobra_plugins.importer_tryton import TrytonImporter
+from provider_backend import (
+    BatchProviderBackend,
+    ProviderSession,
+    journal_keys,
+)
+from provider_backend import plugin as provider_plugin
 from services.http_receiver import HttpReceiver
 
 import cobra.testing
-from cobra.channels import PermanentError
+from cobra.channels import ChannelSettings, PermanentError
 from cobra.errors import CobraInputError, CobraWorkError
 from cobra.importers import ImportContext
+from cobra.plugins import get_plugins
 from cobra.records import Rejected, Where
 from cobra.store import latest_version
 from cobra.testing import (
@@ -226,6 +233,64 @@ class TestWebhookChannelContract(ChannelContract):
     def hung_provider(self, receiver, channel_settings):
         receiver.answer(200, {"id": "late"}, delay=30)
         return replace(channel_settings, timeout=0.4)
+
+
+class TestProviderBatchChannelContract(ChannelContract):
+    """The stand-in provider of the outbox tests, taking 10 messages a
+    request: the batch tests run here, where the webhook's skip."""
+
+    @pytest.fixture
+    def backend(self):
+        return BatchProviderBackend()
+
+    @pytest.fixture
+    def cobra_config(self, cobra_config):
+        # The stand-in is no installed package: the tests register it.
+        get_plugins().register(provider_plugin, "provider")
+        return cobra_config
+
+    @pytest.fixture
+    def journal(self, tmp_path):
+        return tmp_path / "provider.jsonl"
+
+    @pytest.fixture
+    def bound(self, cobra_config, journal):
+        """``bound(channel, **options)``: settings of the stand-in on a
+        channel of its own, all writing to the one journal."""
+
+        def bind(channel, **options):
+            cobra_config.add_channel(
+                channel, "provider-batch", journal=str(journal), **options
+            )
+            return cobra_config.channel_settings(channel)
+
+        return bind
+
+    @pytest.fixture
+    def channel_settings(self, bound):
+        return bound("sms")
+
+    @pytest.fixture
+    def delivered(self, journal):
+        return lambda: journal_keys(journal)
+
+    @pytest.fixture
+    def batch_permanent_failure(self, bound):
+        return bound("refusing", fail_first=1, error="permanent", only=["C0002"])
+
+    @pytest.fixture
+    def transient_failure(self, bound):
+        return bound("busy", fail_first=1)
+
+    @pytest.fixture
+    def permanent_failure(self, bound):
+        return bound("rejecting", fail_first=1, error="invalid")
+
+    def test_its_test_settings_pass_config_check(self):
+        pytest.skip("the stand-in's options are the tests' knobs, left undeclared")
+
+    def test_its_plugin_registers_it(self):
+        pytest.skip("the stand-in's hook is on a class the tests register")
 
 
 # -- the fixtures --------------------------------------------------------------------
@@ -558,8 +623,11 @@ class ForgetfulSession(WebhookSession):
         return super().send(replace(message, key=f"{message.key}#{random.random()}"))
 
 
-def broken(session_class, **attributes):
-    class Broken(WebhookBackend):
+def broken(session_class, base=WebhookBackend, **attributes):
+    """A *base* backend whose sessions are *session_class*, with *attributes*
+    declared on it."""
+
+    class Broken(base):
         def connect(self, settings):
             return session_class(settings)
 
@@ -683,6 +751,133 @@ def test_the_end_to_end_check_reads_the_outbox(
         )
     [state] = cobra_store.conn.execute("SELECT state FROM outbox").fetchone()
     assert state == "queued"  # nothing lost
+
+
+class ShortSession(ProviderSession):
+    """Leaves the last message of each batch out of its answer."""
+
+    def send_batch(self, messages):
+        return super().send_batch(messages)[:-1]
+
+
+class SpreadingSession(ProviderSession):
+    """Answers a batch holding one refused message with that refusal for all."""
+
+    def send_batch(self, messages):
+        results = super().send_batch(messages)
+        refusals = [found for found in results if isinstance(found, PermanentError)]
+        return [refusals[0]] * len(results) if refusals else results
+
+
+class UnbatchedSession(ProviderSession):
+    send_batch = None  # declares batch_size, sends one message at a time
+
+
+def broken_batch(session_class, **attributes):
+    return broken(session_class, BatchProviderBackend, **attributes)
+
+
+@pytest.fixture
+def provider(tmp_path):
+    """Settings for the stand-in provider, one refusing the message of
+    C0002 for good, a message maker, and what the provider holds."""
+    journal = tmp_path / "provider.jsonl"
+
+    def settings(**options):
+        options = {"journal": str(journal), **options}
+        return ChannelSettings("sms", "provider-batch", options, config=None)
+
+    refusing = settings(fail_first=1, error="permanent", only=["C0002"])
+    make = message_maker("sms", "sms", "+12125550123")
+    return settings(), refusing, make, lambda: journal_keys(journal)
+
+
+def test_a_short_batch_answer_fails_the_contract(provider):
+    working, refusing, make, delivered = provider
+    contract = ChannelContract()
+    with pytest.raises(
+        AssertionError, match="send_batch returned 9 results for a batch of 10"
+    ):
+        contract.test_a_batch_reaches_the_provider_with_one_result_per_message(
+            10, broken_batch(ShortSession), working, make, delivered
+        )
+    with pytest.raises(
+        AssertionError, match="send_batch returned 2 results for a batch of 3"
+    ):
+        contract.test_a_permanent_failure_in_a_batch_fails_that_message_only(
+            10, broken_batch(ShortSession), refusing, make, delivered
+        )
+
+
+def test_one_refusal_reported_for_the_whole_batch_fails_the_contract(provider):
+    _, refusing, make, delivered = provider
+    with pytest.raises(
+        AssertionError,
+        match="message 1 of the batch failed with message 2's refusal "
+        r"\(PermanentError: provider refused attempt 1\)",
+    ):
+        ChannelContract().test_a_permanent_failure_in_a_batch_fails_that_message_only(
+            10, broken_batch(SpreadingSession), refusing, make, delivered
+        )
+    # The provider took the other two: cobra would have failed sent messages.
+    assert sorted(delivered()) == [make(1).key, make(3).key]
+
+
+def test_the_stand_in_batch_passes_where_the_broken_ones_fail(provider):
+    """The same calls as above, on the working stand-in: the contract tests
+    can pass, so their failures above are the broken backends'."""
+    working, refusing, make, delivered = provider
+    contract = ChannelContract()
+    contract.test_a_permanent_failure_in_a_batch_fails_that_message_only(
+        10, BatchProviderBackend(), refusing, make, delivered
+    )
+    # The next test expects the provider to hold its own messages only.
+    Path(str(working.get("journal"))).unlink()
+    contract.test_a_batch_reaches_the_provider_with_one_result_per_message(
+        2, BatchProviderBackend(), working, make, delivered
+    )
+    assert len(delivered()) == 3  # a batch of two, then one of one
+
+
+def test_a_batch_size_without_send_batch_fails_the_contract(provider):
+    working, _, make, delivered = provider
+    with pytest.raises(AssertionError, match="its sessions have no send_batch"):
+        ChannelContract().test_a_batch_reaches_the_provider_with_one_result_per_message(
+            10, broken_batch(UnbatchedSession), working, make, delivered
+        )
+    assert delivered() == []
+
+
+@pytest.mark.parametrize("size", [0, -3, "10", 2.5, True])
+def test_a_batch_size_that_is_no_positive_int_fails_the_contract(size):
+    with pytest.raises(AssertionError, match="batch_size must be an integer of at"):
+        ChannelContract().test_it_is_well_formed(
+            broken_batch(ProviderSession, batch_size=size)
+        )
+
+
+def test_a_backend_sending_one_at_a_time_skips_the_batch_tests(pytester, monkeypatch):
+    """Before the fixtures a batch test needs, so a plugin without batches
+    is not asked for batch_permanent_failure."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent))
+    pytester.makepyfile(
+        test_single="""
+        import pytest
+        from provider_backend import ProviderBackend
+        from cobra.testing import ChannelContract
+
+        class TestSingle(ChannelContract):
+            @pytest.fixture
+            def backend(self):
+                return ProviderBackend()
+        """
+    )
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-rs", "-k", "batch"
+    )
+    result.assert_outcomes(skipped=2)
+    reason = "batch_size is 1: cobra hands each message to send(), never to send_batch"
+    assert result.stdout.str().count(reason) == 2, result.stdout.str()
 
 
 # -- the examples in docs/plugins.md -----------------------------------------------
