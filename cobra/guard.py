@@ -77,10 +77,12 @@ PROFILE_KEYS = (
     "holidays_allowed",
     "hours",
     "requires_opt_out",
+    "opt_out_words",
     "limits",
 )
 # A profile that leaves out its holidays or sources is more likely a mistake
-# than a choice, so only the lists that may well be empty have defaults.
+# than a choice, so only the lists that may well be empty have defaults (no
+# opt_out_words: the global replies.opt_out_words).
 REQUIRED_KEYS = PROFILE_KEYS[:7]
 LIMIT_KEYS = (
     "name",
@@ -93,6 +95,9 @@ LIMIT_KEYS = (
 
 _WINDOW = re.compile(r"(\d\d):(\d\d)-(\d\d):(\d\d)")
 _COUNTRY = re.compile(r"[A-Z]{2}")
+# One word as cobra.receipts.is_opt_out reads a reply's first word: "OPT OUT"
+# or "STOP-ALL" could never match, so they are refused.
+_ONE_WORD = re.compile(r"\w+")
 
 
 # -- the records ---------------------------------------------------------------
@@ -146,6 +151,9 @@ class Profile:
     requires_opt_out: frozenset[str]
     limits: tuple[Limit, ...]
     source: str  # the file it came from, and any override
+    # Words whose reply opts a customer of this country out; () when the
+    # profile names none, and replies.opt_out_words applies.
+    opt_out_words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -287,6 +295,28 @@ def _holidays_problem(value: object) -> str | None:
     return None
 
 
+def _opt_out_words_problem(value: object) -> str | None:
+    example = 'expected a list of words such as ["STOP", "BAJA"]'
+    if not isinstance(value, list):
+        return f"{example}, got {_kind(value)}"
+    if not value:
+        # Nobody could opt out by replying; leaving the key out keeps the
+        # global words instead.
+        return (
+            "empty: name at least one word, or leave the key out to use "
+            "replies.opt_out_words"
+        )
+    for word in value:
+        if not isinstance(word, str) or not word.strip():
+            return f"{example}, got {word!r} among them"
+        if not _ONE_WORD.fullmatch(word.strip()):
+            return (
+                f"{word!r} is not one word: a reply opts out when its first "
+                "word is one of these"
+            )
+    return None
+
+
 _VALUE_CHECKS = {
     "country": _country_problem,
     "name": _name_problem,
@@ -295,6 +325,7 @@ _VALUE_CHECKS = {
     "holidays": _holidays_problem,
     "holidays_allowed": boolean,
     "requires_opt_out": lambda value: _channels_problem(value, allow_any=False),
+    "opt_out_words": _opt_out_words_problem,
 }
 
 
@@ -441,6 +472,7 @@ def _build(data: dict, source: str) -> Profile:
         requires_opt_out=frozenset(data.get("requires_opt_out", [])),
         limits=limits,
         source=source,
+        opt_out_words=tuple(word.strip() for word in data.get("opt_out_words", [])),
     )
 
 

@@ -9,8 +9,10 @@ Both end here:
   ``failed``), never backward, and a hard bounce or a failed number marks
   that contact invalid, which the plan and the diagnosis use;
 - a reply is kept on the customer's timeline, and one whose first word is an
-  opt-out word (``replies.opt_out_words``: STOP, BAJA...) opts the customer
-  out of the channel it came through.
+  opt-out word opts the customer out of the channel it came through. The
+  words are those of the contact-rule profile of the customer's country
+  (``opt_out_words``: BAJA, STOP... in Chile; STOP, UNSUBSCRIBE... in the
+  US), or ``replies.opt_out_words`` for anyone else.
 
 Applying the same report or reply twice changes nothing the second time.
 """
@@ -19,6 +21,8 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -86,17 +90,58 @@ def apply_receipt(store, receipt: Receipt, at: str | None = None) -> Applied:
     return done
 
 
-def is_opt_out(text: str, words) -> bool:
+def _fold(text: str) -> str:
+    """*text* in any case and without accents: "Bája" and "BAJA" are "baja"."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def is_opt_out(text: str, words: Iterable[str]) -> bool:
     """Whether a reply asks to stop: its first word is an opt-out word.
 
     Only the first word, so "STOP", "Stop please" and "baja." opt out while
     "I will pay at the end of the month" does not; the text given here has
     its quoted part removed already (a reply quoting "reply STOP to opt out"
-    is not a STOP).
+    is not a STOP). Case and accents are ignored: phones add or drop accents
+    as they please, so "Bája" is BAJA.
     """
-    first = _WORD.search(text or "")
-    wanted = {w.casefold() for w in words}
-    return bool(first) and first.group(0).casefold() in wanted
+    first = _WORD.search(_fold(text or ""))
+    wanted = {_fold(w) for w in words}
+    return bool(first) and first.group(0) in wanted
+
+
+@dataclass(frozen=True)
+class OptOutWords:
+    """The opt-out words for each customer, by the customer's country.
+
+    A customer whose country has a contact-rule profile naming
+    ``opt_out_words`` is read with those; everyone else (no country, a
+    country without a profile or whose profile names none, a sender tied to
+    no customer) with *default*, the global ``replies.opt_out_words``. The
+    default profile of ``contact_rules.default_profile`` is not used here: a
+    customer of a country nobody wrote rules for may write in any language,
+    and the global list is the broader one.
+    """
+
+    default: tuple[str, ...] = DEFAULT_OPT_OUT_WORDS
+    by_country: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config) -> OptOutWords:
+        """The words the config and its profiles name; ConfigError if invalid."""
+        from cobra.guard import load_profiles
+
+        return cls(
+            tuple(config.get("replies.opt_out_words") or DEFAULT_OPT_OUT_WORDS),
+            {
+                code: profile.opt_out_words
+                for code, profile in load_profiles(config).items()
+                if profile.opt_out_words
+            },
+        )
+
+    def for_country(self, country: str | None) -> tuple[str, ...]:
+        return self.by_country.get((country or "").upper()) or self.default
 
 
 def _normalise_sender(channel_kind: str, sender: str) -> list[str]:
@@ -114,10 +159,14 @@ def _normalise_sender(channel_kind: str, sender: str) -> list[str]:
 def apply_inbound(
     store,
     inbound: Inbound,
-    opt_out_words=DEFAULT_OPT_OUT_WORDS,
+    opt_out_words: OptOutWords | Iterable[str] = DEFAULT_OPT_OUT_WORDS,
     kind: str | None = None,
 ) -> Applied:
-    """Keep a customer's message on its timeline, and honour an opt-out."""
+    """Keep a customer's message on its timeline, and honour an opt-out.
+
+    *opt_out_words* is an :class:`OptOutWords`, which picks the words by the
+    customer's country, or one list of words for every customer.
+    """
     done = Applied()
     conn = store.conn
     replied_to = None
@@ -132,7 +181,15 @@ def apply_inbound(
             customer_id = outbox.customer_by_address(conn, address_kind, form)
             if customer_id is not None:
                 break
-    opt_out = is_opt_out(inbound.text, opt_out_words)
+    if not isinstance(opt_out_words, OptOutWords):
+        opt_out_words = OptOutWords(tuple(opt_out_words))
+    country = None
+    if customer_id is not None:
+        row = conn.execute(
+            "SELECT country FROM customers WHERE id = ?", (customer_id,)
+        ).fetchone()
+        country = row[0] if row else None
+    opt_out = is_opt_out(inbound.text, opt_out_words.for_country(country))
     stored = outbox.store_inbound(
         conn,
         customer_id=customer_id,

@@ -35,7 +35,7 @@ def make_server(config, store_path, host: str, port: int, bindings=None):
     if bindings is None:
         bindings, _ = sending.bindings(config)
     public_url = str(config.get("receipts.public_url") or "").rstrip("/")
-    words = tuple(config.get("replies.opt_out_words") or receipts.DEFAULT_OPT_OUT_WORDS)
+    words = receipts.OptOutWords.from_config(config)
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "cobra-receipts"

@@ -854,6 +854,37 @@ def test_cobra_receipts_fetch_applies_bounces_replies_and_opt_outs(
     assert count(dovecot, imap_account, "cobra-processed") == 3
 
 
+def test_an_e_mail_reply_is_read_with_the_words_of_the_customers_country(
+    run, dovecot, imap_account, isolated, monkeypatch
+):
+    import sqlite3
+
+    chilean, american = sent_emails(run, 2)
+    database = run("db", "path").stdout.strip()
+    with sqlite3.connect(database) as conn:
+        conn.execute("UPDATE customers SET country = 'CL' WHERE account = 'C000000'")
+    when = "El jue, 3 dic 2026 a las 11:00, Cobranzas (<cobros@example.com>) escribió:"
+    # BAJA is among the Chilean profile's words, not the US profile's.
+    dovecot.deliver(imap_account, reply_to(chilean, "Bája, por favor.", when))
+    dovecot.deliver(imap_account, reply_to(american, "Baja", when))
+    use_mailbox(dovecot, imap_account, isolated, monkeypatch)
+
+    result = run("receipts", "fetch")
+
+    assert result.exit_code == 0, result.stderr
+    assert "2 replies" in result.stderr and "1 opt-outs" in result.stderr
+    with sqlite3.connect(database) as conn:
+        opted_out = conn.execute(
+            "SELECT c.account, o.channel FROM opt_outs o"
+            " JOIN customers c ON c.id = o.customer_id"
+        ).fetchall()
+        kept = conn.execute(
+            "SELECT sender, opt_out FROM inbound ORDER BY sender"
+        ).fetchall()
+    assert opted_out == [("C000000", "email")]
+    assert kept == [("ap0@cliente0.example", 1), ("ap1@cliente1.example", 0)]
+
+
 def test_cobra_receipts_fetch_with_a_wrong_password_exits_1_and_keeps_the_mail(
     run, dovecot, imap_account, isolated, monkeypatch
 ):

@@ -37,18 +37,20 @@ def serve_command(app: App, host: str | None, port: int | None):
 
     config = app.config()
     store_path = app.database_path()
-    app.store()  # create and migrate the database before the first request
+    # The server reads the profiles' opt-out words first, so a bad profile
+    # stops here before the database is created.
     server = make_server(
         config,
         store_path,
         host or str(config.get("receipts.host") or "127.0.0.1"),
         port if port is not None else int(config.get("receipts.port") or 8025),
     )
-    bound_host, bound_port = server.server_address[:2]
-    click.echo(
-        f"Listening on http://{bound_host}:{bound_port} (Ctrl-C stops).", err=True
-    )
     try:
+        app.store()  # create and migrate the database before the first request
+        bound_host, bound_port = server.server_address[:2]
+        click.echo(
+            f"Listening on http://{bound_host}:{bound_port} (Ctrl-C stops).", err=True
+        )
         server.serve_forever()
     except KeyboardInterrupt:
         pass
@@ -63,8 +65,9 @@ def fetch_command(app: App):
 
     Bounces fail their message and mark the address invalid; replies go on
     the customer's timeline, and a reply saying STOP (or another opt-out
-    word) opts the customer out of e-mail. Each mail is moved out of the
-    mailbox once stored, so fetching again reads only new mail.
+    word of the customer's country) opts the customer out of e-mail. Each
+    mail is moved out of the mailbox once stored, so fetching again reads
+    only new mail.
 
     Example: cobra receipts fetch
     """
@@ -72,9 +75,10 @@ def fetch_command(app: App):
     from cobra.receipts import Applied
 
     config = app.config()
-    store = app.store()
     settings = mailbox.MailboxSettings.from_config(config)
-    words = tuple(config.get("replies.opt_out_words") or receipts.DEFAULT_OPT_OUT_WORDS)
+    # Before the store opens: a bad profile stops here, having written nothing.
+    words = receipts.OptOutWords.from_config(config)
+    store = app.store()
     total = Applied()
 
     def record(fetched) -> None:
