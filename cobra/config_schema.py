@@ -556,8 +556,8 @@ SCHEMA = Table(
             {
                 "opt_out_words": Key(
                     strings,
-                    "A reply made of one of these words opts the customer out of "
-                    "the channel (any case).",
+                    "A reply whose first word is one of these opts the customer "
+                    "out of the channel (any case, accents ignored).",
                 ),
                 "email": Table(
                     {
