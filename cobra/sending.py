@@ -553,7 +553,7 @@ class Sender:
                     error,
                 )
         elif isinstance(error, OutcomeUnknown):
-            settled = self._settle_unknown(row, binding, at, str(error))
+            settled = self._settle_unknown(row, binding, at, str(error), message.to)
             if settled == "sent":
                 self.summary.sent += 1
             elif settled == "queued":
@@ -613,18 +613,28 @@ class Sender:
         alive = owner_alive_check(self.lease, now)
         for row in outbox.stale_claims(self.store.conn, owner_alive=alive):
             self.summary.recovered += 1
+            binding = self.bindings.get(row["channel"])
+            # A claim does not record the address: the dead sender sent to the
+            # customer's first valid one, as _prepare picks it.
+            wanted = ADDRESS_OF.get(binding.kind) if binding is not None else None
+            address = row["address"] or (
+                outbox.address(self.store.conn, row["customer_id"], wanted)
+                if wanted
+                else None
+            )
             self._settle_unknown(
-                row,
-                self.bindings.get(row["channel"]),
-                now.isoformat(),
-                "interrupted while sending",
+                row, binding, now.isoformat(), "interrupted while sending", address
             )
 
-    def _settle_unknown(self, row, binding: Binding | None, at: str, why: str) -> str:
+    def _settle_unknown(
+        self, row, binding: Binding | None, at: str, why: str, address: str | None
+    ) -> str:
         """A message the provider may or may not have: never send it blindly.
 
         Ask the provider when the backend can look messages up; resend when
-        the receiver drops duplicates; otherwise mark it for a person.
+        the receiver drops duplicates; otherwise, or when the lookup itself
+        fails (the provider is down), mark it for a person. *address* is
+        where it went, kept with it whatever is decided.
         """
         conn, key = self.store.conn, row["idempotency_key"]
         backend = binding.backend if binding is not None else None
@@ -633,6 +643,7 @@ class Sender:
                 found = self._session_for(row["channel"]).lookup(key)
             except Exception as exc:  # cannot ask: a person decides
                 log.warning("looking up %s failed: %s", key, exc)
+                why = f"{why}; looking it up failed: {type(exc).__name__}: {exc}"
             else:
                 if found:
                     outbox.mark_sent(
@@ -640,7 +651,7 @@ class Sender:
                         row["id"],
                         at=at,
                         backend=binding.backend_name,
-                        address=row["address"],
+                        address=address,
                         provider_id=found,
                     )
                     return "sent"
@@ -668,6 +679,8 @@ class Sender:
             at=at,
             reason=f"{why}: the provider may or may not have it; check, then "
             "`cobra send --retry-unknown` sends it again",
+            backend=binding.backend_name if binding is not None else None,
+            address=address,
         )
         self.summary.unknown += 1
         return "unknown"

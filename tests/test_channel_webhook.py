@@ -384,3 +384,74 @@ def test_cobra_send_without_the_secret_keeps_the_messages_queued(
     fixed = run("send", "--for", "2026-12-03", "--at", "2026-12-03T11:00:00-05:00")
     assert fixed.exit_code == 0, fixed.stderr
     assert "Send: sent 2" in fixed.stderr and len(receiver.accepted()) == 2
+
+
+def test_a_webhook_in_flight_when_cobra_was_killed_arrives_once(
+    run, receiver, isolated, monkeypatch
+):
+    """The receiver took the messages but cobra died before its answers came.
+
+    The backend is replay_safe, so the next cobra send posts them again
+    instead of marking them unknown, and the receiver, which drops a second
+    copy by its Idempotency-Key, has each message once.
+    """
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+
+    from outbox_seed import seed
+
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    sms_through_webhook(isolated, receiver)
+    path = run("db", "path").stdout.strip()
+    keys = seed(path, 6, channel="sms")
+    receiver.latency = 60  # each request is taken, its answer held back
+    args = ["send", "--for", "2026-12-03", "--at", "2026-12-03T11:00:00-05:00"]
+    sender = subprocess.Popen(
+        [sys.executable, "-m", "cobra", *args],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(receiver.accepted()) < 4:  # one per worker of the backend
+        assert sender.poll() is None, sender.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    sender.send_signal(signal.SIGKILL)
+    sender.communicate()
+    in_flight = {r.json["key"] for r in receiver.accepted()}
+    with sqlite3.connect(path) as conn:
+        sending = {
+            key
+            for (key,) in conn.execute(
+                "SELECT idempotency_key FROM outbox WHERE state = 'sending'"
+            )
+        }
+    assert sending == in_flight  # taken by the receiver, not recorded by cobra
+
+    receiver.latency = 0
+    again = run(*args)
+    assert again.exit_code == 0, again.stderr
+    assert "may or may not have reached" not in again.stderr
+    assert sorted(r.json["key"] for r in receiver.accepted()) == sorted(keys)
+    duplicates = [r.json["key"] for r in receiver.received if r.verdict != "accepted"]
+    assert sorted(duplicates) == sorted(in_flight)  # replayed, and dropped
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT idempotency_key, state, provider_id FROM outbox"
+        ).fetchall()
+        replayed = conn.execute(
+            "SELECT o.idempotency_key FROM outbox_events e JOIN outbox o"
+            " ON o.id = e.outbox_id WHERE e.detail = ?",
+            ("interrupted while sending; the receiver drops duplicates",),
+        ).fetchall()
+    assert {state for _, state, _ in rows} == {"sent"}
+    assert {key for (key,) in replayed} == in_flight
+    # The id each message has is the one the receiver gave its first copy.
+    assert {key: pid for key, _, pid in rows} == {
+        key: receiver.accepted_keys[key] for key in keys
+    }

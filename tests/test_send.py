@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from cobra_plugins.channel_file import file_name
 from histories import History, load, struggling
+from lookup_provider import plugin as lookup_plugin
 from outbox_seed import seed
 from provider_backend import _Stats, journal_keys, journal_records, plugin
 
@@ -47,7 +48,8 @@ def use_provider(tmp_path, work: Path, *, send_table=None, **options) -> Path:
 
     *options* go in the channels' tables, *send_table* in ``[send]``.
     """
-    plugins.get_plugins().register(plugin, "provider")
+    if not plugins.get_plugins().manager.has_plugin("provider"):
+        plugins.get_plugins().register(plugin, "provider")
     journal = tmp_path / "provider.jsonl"
     table = {"backend": "provider", "journal": str(journal), **options}
     sending = {
@@ -755,10 +757,12 @@ def test_at_needs_an_offset(run):
 # -- processes at once, and a process killed halfway ------------------------------
 
 
-def _cobra_with_provider(*args: str, cwd: Path, home: Path) -> subprocess.Popen:
+def _cobra_with_provider(
+    *args: str, cwd: Path, home: Path, script: str = "provider_backend.py"
+) -> subprocess.Popen:
     env = {**os.environ, "COBRA_HOME": str(home), "PYTHONPATH": str(TESTS)}
     return subprocess.Popen(
-        [sys.executable, str(TESTS / "provider_backend.py"), *args],
+        [sys.executable, str(TESTS / script), *args],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
@@ -937,6 +941,111 @@ def test_a_killed_sender_with_a_backend_that_can_look_up_loses_and_repeats_nothi
         ).fetchone()
     # Found by its key after the crash, not claimed and written again.
     assert attempts == 1 and provider_id.startswith("<cobra.")
+
+
+def _kill_with_one_in_flight(
+    tmp_path, work: Path, run, *, taken: bool, lookup_error: bool = False
+) -> tuple[Path, list[str], str]:
+    """Three messages to the provider-lookup stand-in; its sender is killed
+    with the first in ``sending``, which the provider has already taken
+    (*taken*) or not yet; then the channel is set up again for the re-run,
+    its lookup failing when *lookup_error*.
+
+    Returns the journal, every key, and the key of the message in flight.
+    """
+    pause = {"pause_after": 60} if taken else {"delay": 60}
+    journal = use_provider(tmp_path, work, backend="provider-lookup", **pause)
+    keys = seed(db_path(run), 3)
+    sender = _cobra_with_provider(
+        "send", "--for", DAY, "--at", AT,
+        cwd=work, home=tmp_path / "home", script="lookup_provider.py",
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    with sqlite3.connect(db_path(run)) as conn:
+        while not conn.execute(
+            "SELECT 1 FROM outbox WHERE state = 'sending'"
+        ).fetchone() or (taken and not journal_keys(journal)):
+            assert sender.poll() is None, sender.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        sender.send_signal(signal.SIGKILL)
+        sender.communicate()
+        [(in_flight,)] = conn.execute(
+            "SELECT idempotency_key FROM outbox WHERE state = 'sending'"
+        ).fetchall()
+    assert journal_keys(journal) == ([in_flight] if taken else [])
+    use_provider(tmp_path, work, backend="provider-lookup", lookup_error=lookup_error)
+    plugins.get_plugins().register(lookup_plugin, "provider-lookup")
+    return journal, keys, in_flight
+
+
+def _outbox_row(run, key: str) -> sqlite3.Row:
+    with sqlite3.connect(db_path(run)) as conn:
+        conn.row_factory = sqlite3.Row
+        return conn.execute(
+            "SELECT * FROM outbox WHERE idempotency_key = ?", (key,)
+        ).fetchone()
+
+
+def _events(run, key: str) -> list[tuple[str, str]]:
+    with sqlite3.connect(db_path(run)) as conn:
+        return conn.execute(
+            "SELECT e.state, e.detail FROM outbox_events e JOIN outbox o"
+            " ON o.id = e.outbox_id WHERE o.idempotency_key = ? ORDER BY e.id",
+            (key,),
+        ).fetchall()
+
+
+@pytest.mark.parametrize("taken", [True, False], ids=["found", "not-found"])
+def test_a_message_in_flight_at_a_kill_is_looked_up_and_sent_once(
+    run, tmp_path, isolated, taken
+):
+    # Found: the provider took it before the kill, so it is recorded sent
+    # with the provider's id. Not found: it is queued again and sent once.
+    journal, keys, in_flight = _kill_with_one_in_flight(
+        tmp_path, isolated, run, taken=taken
+    )
+    again = send(run)
+    assert again.exit_code == 0, again.stderr
+    assert "may or may not have reached" not in again.stderr
+    assert sorted(journal_keys(journal)) == sorted(keys)  # each exactly once
+    assert states(run) == Counter(sent=3)
+    row = _outbox_row(run, in_flight)
+    # The address it went to is kept, as for any message sent.
+    assert row["address"] == "ap0@cliente0.example"
+    if taken:
+        assert row["provider_id"] == f"P-found-{in_flight}"
+        assert row["attempts"] == 1 and _events(run, in_flight) == []
+    else:
+        assert row["provider_id"] == f"P-{row['id']}" and row["attempts"] == 2
+        assert _events(run, in_flight) == [
+            ("queued", "interrupted while sending; the provider did not have it")
+        ]
+
+
+def test_a_lookup_that_fails_after_a_kill_marks_the_message_for_a_person(
+    run, tmp_path, isolated
+):
+    # The provider is down while cobra recovers: whether it has the message
+    # is not known, so it is not sent again until a person says so.
+    journal, keys, in_flight = _kill_with_one_in_flight(
+        tmp_path, isolated, run, taken=True, lookup_error=True
+    )
+    again = send(run)
+    assert again.exit_code == 0, again.stderr
+    assert "1 messages were interrupted while sending" in again.stderr
+    assert Counter(journal_keys(journal)) == Counter(keys)  # none twice
+    assert states(run) == Counter(sent=2, unknown=1)
+    row = _outbox_row(run, in_flight)
+    assert row["state"] == "unknown" and row["address"] == "ap0@cliente0.example"
+    assert row["error"].startswith(
+        "interrupted while sending; looking it up failed: ConnectionRefusedError"
+    )
+    # The provider is back: a plain run still leaves it to the person.
+    use_provider(tmp_path, isolated, backend="provider-lookup")
+    assert "Send: sent 0" in send(run).stderr
+    assert Counter(journal_keys(journal)) == Counter(keys)
+    assert states(run) == Counter(sent=2, unknown=1)
 
 
 # -- receipts and replies ---------------------------------------------------------
