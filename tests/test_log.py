@@ -714,9 +714,6 @@ def test_the_config_can_add_outcomes(run, tmp_path, isolated):
          "contact: ACME has no valid phone to mark wrong"),
     ],
 )
-# fmt: on
-
-
 def test_bad_input_is_refused_and_nothing_is_recorded(run, tmp_path, args, message):
     load(run, tmp_path, good_payer())
     args = [a.replace("FUTURE2", day(40)).replace("FUTURE", day(5)) for a in args]
@@ -736,6 +733,7 @@ def test_bad_input_is_refused_and_nothing_is_recorded(run, tmp_path, args, messa
         .fetchone()[0]
         == 0
     )
+# fmt: on
 
 
 def test_an_invoice_of_another_customer_is_refused(run, tmp_path):
@@ -796,8 +794,12 @@ def test_a_file_with_a_bad_row_logs_nothing_and_names_each_bad_row(run, tmp_path
     assert counts(run)["interactions"] == 0
 
     nowhere = run(
-        "log", "--from", str(path), "--skip-invalid",
-        "--rejects", str(tmp_path / "missing" / "rejects.csv"),
+        "log",
+        "--from",
+        str(path),
+        "--skip-invalid",
+        "--rejects",
+        str(tmp_path / "missing" / "rejects.csv"),
     )
     assert nowhere.exit_code == 2
     assert "the folder" in nowhere.stderr and "does not exist" in nowhere.stderr
@@ -903,6 +905,275 @@ def test_a_json_lines_file_and_a_dry_run(run, tmp_path):
         "payment_plans": 0,
     }
     assert "Logged 0" in run("log", "--from", str(path)).stderr
+
+
+def jsonl_file(tmp_path, rows: list[dict], name: str = "calls.jsonl"):
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def call(hour: int, outcome: str, **more: str) -> dict:
+    """One dialer row on ACME, on 2026-12-01 at *hour* New York time."""
+    return {
+        "account": "ACME",
+        "outcome": outcome,
+        "at": f"2026-12-01T{hour:02d}:00:00-05:00",
+        **more,
+    }
+
+
+def outcomes(run) -> list[str]:
+    return [
+        r[0]
+        for r in database(run).execute("SELECT outcome FROM interactions ORDER BY id")
+    ]
+
+
+def rejects(path) -> list[tuple[str, str, str]]:
+    import csv
+
+    with path.open(newline="") as handle:
+        return [(r["line"], r["field"], r["problem"]) for r in csv.DictReader(handle)]
+
+
+def test_a_file_is_logged_in_order_so_a_later_row_sees_an_earlier_one(run, tmp_path):
+    # A dialer's day: the customer disputes a bill in the morning, and the
+    # dispute is settled on a second call that afternoon. The resolution is
+    # only valid once the dispute is in the store.
+    load(run, tmp_path, two_bills_unpaid())
+    path = dialer_file(
+        tmp_path,
+        [
+            call(10, "dispute", invoices="ACME-0025", collector="ana"),
+            call(15, "dispute_resolved", invoices="ACME-0025", collector="ana"),
+        ],
+    )
+    dry = run("log", "--from", str(path), "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert f"Would log 2 interactions from {path}; nothing written." in dry.stderr
+    assert counts(run)["interactions"] == 0 and disputed(run) == []
+    assert not (tmp_path / "calls.csv.rejects.csv").exists()
+
+    done = run("log", "--from", str(path))
+    assert done.exit_code == 0, done.stderr
+    assert f"Logged 2 interactions from {path}; 1 tasks raised." in done.stderr
+    assert outcomes(run) == ["dispute", "dispute_resolved"]
+    assert disputed(run) == []
+    assert [(t["kind"], t["state"]) for t in tasks(run)] == [("dispute", "done")]
+
+    # Read again, each row is known and skipped unchecked: checked against
+    # today's store, the dispute row would be logged again (or the
+    # resolution refused, nothing being in dispute any more).
+    again = run("log", "--from", str(path))
+    assert again.exit_code == 0, again.stderr
+    assert "Logged 0 interactions" in again.stderr
+    assert "2 were logged before" in again.stderr
+    assert outcomes(run) == ["dispute", "dispute_resolved"] and disputed(run) == []
+
+
+def story_with_a_bad_third_row(tmp_path):
+    return dialer_file(
+        tmp_path,
+        [
+            call(9, "no_answer", channel="call"),
+            call(10, "dispute", invoices="ACME-0025"),
+            # ACME-0026 was never disputed: only row 2's ACME-0025 is.
+            call(11, "dispute_resolved", invoices="ACME-0026"),
+            call(12, "dispute_resolved", invoices="ACME-0025"),
+        ],
+    )
+
+
+def test_a_bad_row_in_a_story_logs_nothing_or_with_skip_invalid_only_itself(
+    run, tmp_path
+):
+    load(run, tmp_path, two_bills_unpaid())
+    path = story_with_a_bad_third_row(tmp_path)
+    problem = "invoice ACME-0026 is not in dispute (in dispute: ACME-0025)"
+
+    result = run("log", "--from", str(path))
+    assert result.exit_code == 2
+    # Row 3 is line 4 (the header is line 1), judged after row 2's dispute.
+    assert f"{path}:4: invoice: {problem}" in result.stderr
+    assert "1 of 4 rows are invalid; nothing was logged" in result.stderr
+    assert counts(run) == dict.fromkeys(counts(run), 0)
+    assert disputed(run) == []
+    assert not (tmp_path / "calls.csv.rejects.csv").exists()
+
+    dry = run("log", "--from", str(path), "--skip-invalid", "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert f"{path}:4: invoice: {problem}" in dry.stderr
+    assert "Would log 3 interactions" in dry.stderr and "1 rejected" in dry.stderr
+    assert counts(run)["interactions"] == 0 and disputed(run) == []
+    assert not (tmp_path / "calls.csv.rejects.csv").exists()
+
+    skipped = run("log", "--from", str(path), "--skip-invalid")
+    assert skipped.exit_code == 0, skipped.stderr
+    assert "Logged 3 interactions" in skipped.stderr
+    assert "1 rejected (written to" in skipped.stderr
+    assert outcomes(run) == ["no_answer", "dispute", "dispute_resolved"]
+    assert disputed(run) == []
+    assert rejects(tmp_path / "calls.csv.rejects.csv") == [("4", "invoice", problem)]
+
+
+def test_a_row_that_depends_on_a_rejected_row_is_rejected_too(run, tmp_path):
+    load(run, tmp_path, two_bills_unpaid())
+    path = dialer_file(
+        tmp_path,
+        [
+            call(9, "dispute", invoices="ACME-0025", follow_up="2026-11-20"),
+            call(10, "dispute_resolved", invoices="ACME-0025"),
+            call(11, "callback", follow_up="2026-12-03"),
+        ],
+    )
+    # The dispute is rejected (its follow-up is before the call), so it never
+    # reaches the store, and the resolution that follows finds nothing in
+    # dispute: the file is judged as it would have happened, both are named.
+    resolved = "invoice: ACME has no invoice in dispute to resolve"
+    result = run("log", "--from", str(path))
+    assert result.exit_code == 2
+    assert f"{path}:2: follow_up: 2026-11-20 is in the past" in result.stderr
+    assert f"{path}:3: {resolved}" in result.stderr
+    assert "2 of 3 rows are invalid; nothing was logged" in result.stderr
+    assert counts(run)["interactions"] == 0
+
+    skipped = run("log", "--from", str(path), "--skip-invalid")
+    assert skipped.exit_code == 0, skipped.stderr
+    assert outcomes(run) == ["callback"]
+    assert disputed(run) == []
+    assert [t["kind"] for t in tasks(run)] == ["follow_up"]
+    assert [
+        (line, field) for line, field, _ in rejects(tmp_path / "calls.csv.rejects.csv")
+    ] == [("2", "follow_up"), ("3", "invoice")]
+
+
+@pytest.mark.parametrize(
+    ("name", "invoices", "instalments"),
+    [
+        ("calls.csv", "ACME-0025 ACME-0026", "2026-12-15=400.00;2027-01-15=400.00"),
+        ("calls.csv", "ACME-0025;ACME-0026", "2026-12-15=400.00,2027-01-15=400.00"),
+        (
+            "calls.jsonl",
+            ["ACME-0025", "ACME-0026"],
+            ["2026-12-15=400.00", "2027-01-15=400.00"],
+        ),
+    ],
+)
+def test_several_invoices_and_instalments_in_csv_and_json_lines(
+    run, tmp_path, name, invoices, instalments
+):
+    load(run, tmp_path, two_bills_unpaid())
+    rows = [
+        call(10, "dispute", invoices=invoices),
+        call(11, "dispute_resolved"),
+        call(12, "plan_agreed", instalments=instalments),
+    ]
+    write = jsonl_file if name.endswith(".jsonl") else dialer_file
+    path = write(tmp_path, rows, name)
+    result = run("log", "--from", str(path))
+    assert result.exit_code == 0, result.stderr
+    conn = database(run)
+    named = [
+        r[0]
+        for r in conn.execute(
+            "SELECT i.number FROM interaction_invoices l JOIN invoices i"
+            " ON i.id = l.invoice_id JOIN interactions n ON n.id = l.interaction_id"
+            " WHERE n.outcome = 'dispute' ORDER BY i.number"
+        )
+    ]
+    assert named == ["ACME-0025", "ACME-0026"]
+    assert "Resolve Acme Tools Inc. (ACME)'s dispute of ACME-0025, ACME-0026" in [
+        t["title"] for t in tasks(run)
+    ]
+    schedule = [
+        tuple(r)
+        for r in conn.execute(
+            "SELECT due_on, amount FROM promises WHERE plan_id IS NOT NULL"
+            " ORDER BY instalment"
+        )
+    ]
+    assert schedule == [("2026-12-15", 40000), ("2027-01-15", 40000)]
+
+
+@pytest.mark.parametrize(
+    ("more", "message"),
+    [
+        ({"account": ["ACME"]}, 'account: takes one value, not a list: ["ACME"]'),
+        (
+            {"outcome": "promise", "amount": {"value": "100"}, "on": "2026-12-06"},
+            'amount: takes one value, not an object: {"value": "100"}',
+        ),
+        ({"channel": True}, "channel: takes one value, not true or false: true"),
+        (
+            {"outcome": "dispute", "invoices": [["ACME-0025"], "ACME-0026"]},
+            'invoices: item 1 of the list is not one value: ["ACME-0025"]',
+        ),
+        (
+            {"outcome": "dispute", "invoices": ["ACME-0025", ""]},
+            'invoices: item 2 of the list is not one value: ""',
+        ),
+        (
+            {"outcome": "plan_agreed", "instalments": {"2026-12-15": "800.00"}},
+            'instalments: takes one value, not an object: {"2026-12-15": "800.00"}',
+        ),
+    ],
+)
+def test_a_json_list_or_object_where_one_value_is_expected_is_refused(
+    run, tmp_path, more, message
+):
+    load(run, tmp_path, two_bills_unpaid())
+    path = jsonl_file(tmp_path, [call(9, "no_answer"), {**call(10, "other"), **more}])
+    result = run("log", "--from", str(path))
+    assert result.exit_code == 2
+    assert f"{path}:2: {message}" in result.stderr
+    assert "1 of 2 rows are invalid; nothing was logged" in result.stderr
+    assert counts(run)["interactions"] == 0 and disputed(run) == []
+
+
+def test_a_savepoint_undoes_its_own_writes_and_the_transaction_goes_on(tmp_path):
+    # What keeps a row of a file that fails halfway through writing from
+    # leaving half of itself among the rows logged around it.
+    from cobra.store import Store, savepoint, transaction
+
+    with Store.open(tmp_path / "cobra.db") as store:
+        conn = store.conn
+        conn.execute("CREATE TABLE t (v)")
+        with transaction(conn):
+            conn.execute("INSERT INTO t VALUES (1)")
+            with pytest.raises(ValueError), savepoint(conn):
+                conn.execute("INSERT INTO t VALUES (2)")
+                raise ValueError("this row is bad")
+            with savepoint(conn):
+                conn.execute("INSERT INTO t VALUES (3)")
+        assert not conn.in_transaction
+        assert [r[0] for r in conn.execute("SELECT v FROM t ORDER BY v")] == [1, 3]
+
+
+def test_the_first_20_bad_rows_are_shown_then_a_count(run, tmp_path):
+    from cobra.cli.cmd_log import SHOWN
+
+    load(run, tmp_path, good_payer())
+    bad = [{**call(10, "no_answer"), "account": f"NOBODY{n:02d}"} for n in range(23)]
+    path = dialer_file(tmp_path, [call(9, "no_answer"), *bad])
+    result = run("log", "--from", str(path))
+    assert result.exit_code == 2
+    shown = [
+        line for line in result.stderr.splitlines() if "account: no customer" in line
+    ]
+    assert SHOWN == 20 and len(shown) == 20
+    assert shown[0].startswith(f"  {path}:3: account:") and "NOBODY00" in shown[0]
+    assert shown[-1].startswith(f"  {path}:22: account:") and "NOBODY19" in shown[-1]
+    assert "  ... and 3 more" in result.stderr
+    assert "23 of 24 rows are invalid; nothing was logged" in result.stderr
+    assert counts(run)["interactions"] == 0
+
+    # The rejects file has every one, not only those shown.
+    skipped = run("log", "--from", str(path), "--skip-invalid")
+    assert skipped.exit_code == 0, skipped.stderr
+    written = rejects(tmp_path / "calls.csv.rejects.csv")
+    assert [line for line, _, _ in written] == [str(n) for n in range(3, 26)]
+    assert outcomes(run) == ["no_answer"]
 
 
 def test_an_empty_or_missing_file_is_bad_input(run, tmp_path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from contextlib import nullcontext
 from datetime import date, datetime
 from pathlib import Path
 
@@ -248,12 +247,45 @@ def _cell(value) -> str | None:
     return str(value).strip() if value not in (None, "") else None
 
 
+def _one(row: dict, name: str) -> str | None:
+    """A column that takes one value; a JSON list, object or true/false is
+    refused rather than written down as its Python spelling."""
+    from cobra.followup import EntryError
+
+    value = row.get(name)
+    if isinstance(value, (list, dict, bool)):
+        kind = {list: "a list", dict: "an object"}.get(type(value), "true or false")
+        raise EntryError(name, f"takes one value, not {kind}: {json.dumps(value)[:60]}")
+    return _cell(value)
+
+
+def _several(row: dict, name: str, separators: str) -> list[str]:
+    """A column that takes several values: one text split at *separators*
+    (the CSV form), or in JSON Lines a list, each item one value whole."""
+    from cobra.followup import EntryError
+
+    value = row.get(name)
+    if not isinstance(value, list):
+        text = _one(row, name) or ""
+        for separator in separators[1:]:
+            text = text.replace(separator, separators[0])
+        return [part.strip() for part in text.split(separators[0]) if part.strip()]
+    items = []
+    for number, item in enumerate(value, start=1):
+        if isinstance(item, (list, dict, bool)) or _cell(item) is None:
+            raise EntryError(
+                name, f"item {number} of the list is not one value: {json.dumps(item)}"
+            )
+        items.append(_cell(item))
+    return items
+
+
 def _entry(path: Path, line: int, row: dict):
     """An Entry from one file row; raises EntryError naming the field."""
     from cobra.followup import Entry, EntryError
 
     def text(name: str) -> str | None:
-        return _cell(row.get(name))
+        return _one(row, name)
 
     def day(name: str) -> date | None:
         value = text(name)
@@ -277,12 +309,11 @@ def _entry(path: Path, line: int, row: dict):
     except ValueError as exc:
         raise EntryError("at", f"{text('at')!r} {exc}") from None
     instalments = []
-    for part in (text("instalments") or "").replace(",", ";").split(";"):
-        if part.strip():
-            try:
-                instalments.append(_instalment(part))
-            except ValueError as exc:
-                raise EntryError("instalments", str(exc)) from None
+    for part in _several(row, "instalments", ";,"):
+        try:
+            instalments.append(_instalment(part))
+        except ValueError as exc:
+            raise EntryError("instalments", str(exc)) from None
     return Entry(
         account=text("account"),
         outcome=text("outcome"),
@@ -295,7 +326,7 @@ def _entry(path: Path, line: int, row: dict):
         currency=text("currency"),
         on=day("on"),
         follow_up=day("follow_up"),
-        invoices=tuple((text("invoices") or "").replace(";", " ").split()),
+        invoices=tuple(_several(row, "invoices", " ;")),
         plan=text("plan"),
         instalments=tuple(instalments),
         contact=text("contact"),
@@ -304,79 +335,110 @@ def _entry(path: Path, line: int, row: dict):
     )
 
 
+class _DryRun(Exception):
+    """Raised at the end of a dry run to roll back all it wrote."""
+
+
 def _from_file(app: App, path: Path, skip_invalid: bool, rejects, dry_run: bool):
+    """Log a file's rows in file order, in one transaction.
+
+    A dialer's export is a day's story in order: a dispute and, later that
+    day, its resolution. So each row is checked against the store as the
+    rows before it left it, and written (in a savepoint of its own) before
+    the next is checked. A bad row undoes only itself; at the end, any bad
+    row rolls the whole file back unless --skip-invalid, and a dry run rolls
+    back whatever happened.
+    """
     from cobra import followup
     from cobra.cli.cmd_import import RejectsFile
     from cobra.paths import check_folder
     from cobra.records import Rejected, Where
+    from cobra.store import savepoint
+    from cobra.store.followup import logged
 
     if not path.is_file():
         raise CobraInputError(f"{path}: no such file")
     config, store = app.config(), app.store()
-    good, bad = [], []
     try:
         rows = list(_rows(path))
     except UnicodeDecodeError as exc:
         raise CobraInputError(f"{path}: not UTF-8 text ({exc.reason})") from None
     if not rows:
         raise CobraInputError(f"{path}: no interactions in the file")
+    done, before, bad = [], 0, []
     # The file's own id names one interaction: the same id again with other
     # values is a conflict, as the import rules for an invoice twice; the
     # same row twice is logged once.
     first_with_id: dict[str, tuple[int, dict]] = {}
-    for line, row in rows:
-        where = Where(str(path), line)
-        if isinstance(row, Exception):
-            bad.append(Rejected(where, "", str(row)))
-            continue
-        values = {name: text for name, value in row.items() if (text := _cell(value))}
-        row_id = values.get("id")
-        if row_id:
-            first_line, first_values = first_with_id.setdefault(row_id, (line, values))
-            if first_values != values:
-                bad.append(
-                    Rejected(
-                        where,
-                        "id",
-                        f"{row_id!r} appears again with other values "
-                        f"(first at {path}:{first_line})",
-                    )
-                )
-                continue
-        try:
-            good.append(followup.prepare(store, config, _entry(path, line, row)))
-        except followup.EntryError as exc:
-            bad.append(Rejected(where, exc.field, exc.message))
-    for rejected in bad[:SHOWN]:
-        click.echo(f"  {rejected}", err=True)
-    if len(bad) > SHOWN:
-        click.echo(f"  ... and {len(bad) - SHOWN} more", err=True)
-    if bad and not skip_invalid:
-        raise CobraInputError(
-            f"{path}: {len(bad)} of {len(rows)} rows are invalid; nothing was logged "
-            "(fix them, or --skip-invalid logs the others)"
-        )
-    if dry_run:
-        click.echo(
-            f"Would log {len(good)} interactions from {path}; "
-            f"{len(bad)} rejected; nothing written.",
-            err=True,
-        )
-        return
     # The rejects are written inside the transaction: a rejects file that
     # cannot be written logs nothing, and a failed log leaves no rejects file.
-    sink = RejectsFile(rejects or Path(f"{path}.rejects.csv")) if bad else None
-    if sink:
-        check_folder(sink.path)
-    with sink or nullcontext(), transaction(store.conn):
-        done = [followup.record(store, config, p) for p in good]
-        for rejected in bad:
-            sink.write(rejected)
-    logged = sum(1 for d in done if not d.already)
+    sink = RejectsFile(rejects or Path(f"{path}.rejects.csv"))
+    try:
+        with sink, transaction(store.conn):
+            for line, row in rows:
+                where = Where(str(path), line)
+                if isinstance(row, Exception):
+                    bad.append(Rejected(where, "", str(row)))
+                    continue
+                values = {
+                    name: text for name, value in row.items() if (text := _cell(value))
+                }
+                row_id = values.get("id")
+                if row_id:
+                    first_line, first_values = first_with_id.setdefault(
+                        row_id, (line, values)
+                    )
+                    if first_values != values:
+                        bad.append(
+                            Rejected(
+                                where,
+                                "id",
+                                f"{row_id!r} appears again with other values "
+                                f"(first at {path}:{first_line})",
+                            )
+                        )
+                        continue
+                try:
+                    entry = _entry(path, line, row)
+                    # A row logged before (or earlier in this file) is not
+                    # checked again: the store has moved on since, and a
+                    # dispute resolved since would refuse its own dispute.
+                    if logged(store.conn, followup.source_key(entry, entry.at)):
+                        before += 1
+                        continue
+                    with savepoint(store.conn):
+                        prepared = followup.prepare(store, config, entry)
+                        done.append(followup.record(store, config, prepared))
+                except followup.EntryError as exc:
+                    bad.append(Rejected(where, exc.field, exc.message))
+            for rejected in bad[:SHOWN]:
+                click.echo(f"  {rejected}", err=True)
+            if len(bad) > SHOWN:
+                click.echo(f"  ... and {len(bad) - SHOWN} more", err=True)
+            if bad and not skip_invalid:
+                raise CobraInputError(
+                    f"{path}: {len(bad)} of {len(rows)} rows are invalid; nothing "
+                    "was logged (fix them, or --skip-invalid logs the others)"
+                )
+            if dry_run:
+                raise _DryRun
+            if bad:
+                check_folder(sink.path)
+            for rejected in bad:
+                sink.write(rejected)
+    except _DryRun:
+        pass
+    summary = (
+        f"{len(done)} interactions from {path}"
+        + (f"; {before} were logged before" if before else "")
+        + (f"; {len(bad)} rejected" if bad else "")
+    )
+    if dry_run:
+        click.echo(f"Would log {summary}; nothing written.", err=True)
+        return
     click.echo(
-        f"Logged {logged} interactions from {path}"
-        + (f"; {len(done) - logged} were logged before" if len(done) > logged else "")
-        + (f"; {len(bad)} rejected (written to {sink.path})" if bad else "")
+        f"Logged {summary}"
+        + (f" (written to {sink.path})" if bad else "")
         + f"; {sum(d.tasks for d in done)} tasks raised.",
         err=True,
     )

@@ -102,6 +102,20 @@ def transaction(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
+@contextmanager
+def savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+    """Part of an open transaction that can fail alone: an exception undoes
+    what the block wrote and goes on up, and the transaction stays open."""
+    conn.execute("SAVEPOINT part")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK TO part")
+        conn.execute("RELEASE part")
+        raise
+    conn.execute("RELEASE part")
+
+
 def _create_private(path: Path) -> None:
     """Create the file readable by its owner only: it holds personal data."""
     from cobra.paths import create_private_file
