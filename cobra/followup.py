@@ -4,8 +4,9 @@ An :class:`Entry` is one interaction as a collector or a dialer reports it.
 :func:`prepare` checks it against the store and the config and works out
 everything it will write; :func:`record` writes that, all or nothing. So a
 bad entry (an unknown account, a promise dated in the past, a plan whose
-instalments do not add up) is refused before anything is written, and a file
-of entries is checked whole before any of it is.
+instalments do not add up) is refused before anything is written. A file of
+entries is logged in order, each checked after the ones before it are
+written, in one transaction (``cobra log --from``).
 
 What each outcome writes besides the interaction itself:
 
