@@ -224,6 +224,9 @@ class Planner:
         # While a payment plan runs, its instalments set the cadence.
         self.instalments = followup.next_instalments(conn)
         self.reminder_days = int(config.get("follow_up.instalment_reminder_days", 3))
+        # Until the promise check breaks an unpaid instalment it is still
+        # open, and a reminder missed on its day is still worth sending.
+        self.grace_days = int(config.get("follow_up.promise_grace_days", 2))
         self.reminder_channel = str(
             config.get("follow_up.instalment_reminder_channel") or "email"
         )
@@ -381,15 +384,27 @@ class Planner:
 
         The usual cadence counts from the original due dates, which the plan
         replaced: while it runs, only its instalments prompt a contact.
+
+        Two reminders per instalment: ``follow_up.instalment_reminder_days``
+        before its date (step 0), and on it (step 1). One whose day passed
+        without planning (cron did not run) is planned on the next day that
+        plans, as the strategies' steps are: only the latest one due, once,
+        and only while the instalment is open and within the promise's
+        grace, after which the promise check breaks it. A reminder due
+        before the plan was agreed was never owed, and is not made up for.
         """
         evidence = entry.evidence
         due = date.fromisoformat(instalment["due_on"])
-        if (due - day).days not in (self.reminder_days, 0):
+        ahead = due - timedelta(days=self.reminder_days)
+        if day < ahead or day > due + timedelta(days=self.grace_days):
             return None
         step = 0 if day < due else 1  # before the date, then on it
+        if step == 0 and ahead.isoformat() < instalment["agreed_on"]:
+            return None
         key = (evidence.customer_id, PLAN_STRATEGY, instalment["due_on"])
         if done.get(key, -1) >= step:
-            return None
+            return None  # this reminder, or the later one, was planned
+        reminder_day = ahead if step == 0 else due
         customer = self.customers[evidence.customer_id]
         number, count = instalment["instalment"], instalment["instalments"]
         return Contact(
@@ -416,7 +431,12 @@ class Planner:
                 "currency": instalment["currency"],
                 "amount": instalment["amount"] - instalment["paid"],
             },
-            notes=[f"payment plan: instalment {number} of {count} due {due}"],
+            notes=[f"payment plan: instalment {number} of {count} due {due}"]
+            + (
+                [f"reminder due on {reminder_day}, planned late"]
+                if reminder_day < day
+                else []
+            ),
         )
 
     def _hold_or_schedule(self, contact: Contact, evidence, history) -> None:

@@ -334,7 +334,7 @@ def next_instalments(conn) -> dict[int, sqlite3.Row]:
     found: dict[int, sqlite3.Row] = {}
     for row in conn.execute(
         "SELECT p.customer_id, p.id, p.due_on, p.currency, p.amount, p.paid,"
-        " p.instalment, pl.id AS plan_id,"
+        " p.instalment, pl.id AS plan_id, pl.agreed_on,"
         " (SELECT COUNT(*) FROM promises q WHERE q.plan_id = pl.id) AS instalments"
         " FROM payment_plans pl JOIN promises p ON p.plan_id = pl.id"
         " WHERE pl.status = 'active' AND p.status = 'open'"
