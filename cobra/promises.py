@@ -1,20 +1,33 @@
 """Checking promises to pay against the payments that came in.
 
-A promise is kept when the customer's payments in its currency, made on or
-after the day it was made and by its date plus a grace period
-(``follow_up.promise_grace_days``), add up to its amount. Once that deadline
-has passed, a promise partly paid is *partly kept* (the rest is still owed)
-and one not paid at all is *broken*. Payment-plan instalments are promises
-like any other, so a missed instalment is a broken promise, and its plan is
-broken with it: the plan's instalments still to come are *cancelled*, so
-they no longer hold contact back, and the customer's latest promise is the
-broken one.
+A promise is about what was owed when it was made, so a payment counts
+towards it only by the part that went to that: what the payment settled of
+invoices already due on the day the promise was made (or, if the promise
+named invoices with ``cobra log --invoice``, of those invoices), and what it
+left unallocated as the customer's credit. A payment of a bill that was not
+yet due (a customer paying its current bills on time) keeps no promise about
+the overdue ones; a payment on account, which the import spends on the
+oldest bills first, normally does. A promise for more than was due that day
+(a payment plan, by its total: one for everything owed, or with interest)
+is about the bills already issued too, and counts what a payment settled of
+any invoice issued by then.
 
-Payments are spent on promises in order of their dates: a payment goes to
-the earliest promise that was already made, is not yet covered, and whose
-deadline it meets. The allocation is worked out afresh at each check from
-all of a customer's promises, and only open promises change: a resolved one
-stays as it was decided.
+A promise is kept when the parts of the customer's payments in its currency
+that count towards it, made on or after the day it was made and by its date
+plus a grace period (``follow_up.promise_grace_days``), add up to its
+amount. Once that deadline has passed, a promise partly paid is *partly
+kept* (the rest is still owed) and one not paid at all is *broken*.
+Payment-plan instalments are promises like any other, so a missed
+instalment is a broken promise, and its plan is broken with it: the plan's
+instalments still to come are *cancelled*, so they no longer hold contact
+back, and the customer's latest promise is the broken one.
+
+Payments are spent on promises in order of their dates: each part of a
+payment goes to the earliest promise (by date) that it counts towards, that
+was already made, is not yet covered, and whose deadline it meets. The
+allocation is worked out afresh at each check from all of a customer's
+promises, and only open promises change: a resolved one stays as it was
+decided.
 
 A broken or partly kept promise raises a task for a person, and the
 customer's latest promise being broken (or its payment plan) moves it to the
@@ -62,21 +75,23 @@ class Checked:
         return text
 
 
-def _allocate(
-    promises, payments, grace: timedelta
-) -> dict[int, tuple[int, str | None]]:
+def _allocate(promises, parts, grace: timedelta) -> dict[int, tuple[int, str | None]]:
     """promise id -> (amount covered, day it was covered in full or None).
 
-    A cancelled instalment takes no share: the plan it belonged to is over.
+    *parts* are the payments' parts with the promises each counts towards
+    (:func:`cobra.store.followup.payment_parts`). A cancelled instalment
+    takes no share: the plan it belonged to is over.
     """
     promises = [p for p in promises if p["status"] != "cancelled"]
     remaining = {p["id"]: p["amount"] for p in promises}
     covered = {p["id"]: 0 for p in promises}
     full_on: dict[int, str | None] = {p["id"]: None for p in promises}
-    for paid_on, amount in payments:
+    for paid_on, amount, counts_for in parts:
         for promise in promises:
             if amount <= 0:
                 break
+            if promise["id"] not in counts_for:
+                continue
             deadline = (date.fromisoformat(promise["due_on"]) + grace).isoformat()
             if not (promise["made_on"] <= paid_on <= deadline):
                 continue
@@ -106,8 +121,8 @@ def check(store, today: date, grace_days: int = DEFAULT_GRACE_DAYS) -> Checked:
     with transaction(conn):
         for (customer_id, currency), promises in groups.items():
             since = min(p["made_on"] for p in promises)
-            payments = queries.payments_since(conn, customer_id, currency, since)
-            allocation = _allocate(promises, payments, grace)
+            parts = queries.payment_parts(conn, customer_id, currency, since)
+            allocation = _allocate(promises, parts, grace)
             for promise in promises:
                 if promise["status"] != "open":
                     continue

@@ -87,13 +87,15 @@ def load(run, tmp_path: Path, *histories: History) -> None:
 
 def pay(
     run, tmp_path: Path, on: str, amount: str, reference: str,
-    account: str = "BRICK", currency: str = "USD",
+    account: str = "BRICK", currency: str = "USD", invoices: tuple[str, ...] = (),
 ) -> str:
-    """Import one payment of *account* by ``cobra import``; what it said."""
+    """Import one payment of *account* by ``cobra import``, settling the
+    *invoices* named (else on account, oldest first); what it said."""
     path = tmp_path / f"{reference}.jsonl"
     path.write_text(json.dumps({
         "type": "payment", "customer_id": account, "date": on,
         "payment_id": reference, "currency": currency, "amount": amount,
+        "invoice_ids": list(invoices),
     }) + "\n")
     result = run("import", str(path))
     assert result.exit_code == 0, result.stderr

@@ -218,9 +218,9 @@ def test_paying_the_current_bill_on_time_keeps_no_promise_about_the_overdue_one(
     assert "promises: 0 kept, 0 partly kept, 1 broken" in said
     assert late_promise(run) == ("broken", 0, day(12))
     assert (status_of(run, OVERDUE), status_of(run, CURRENT)) == ("open", "paid")
-    assert broken_tasks(run) == [
+    assert broken_tasks(run) == [(
         "Latecomer Supplies Co. (LATE) did not keep the promise to pay 400.00 USD "
-        f"by {day(10)}"]
+        f"by {day(10)}")]
 
 
 def test_a_payment_on_account_goes_to_the_overdue_bill_and_keeps_the_promise(
@@ -277,8 +277,8 @@ def test_a_plan_for_everything_owed_counts_the_bill_then_current(run, tmp_path):
         "--instalment", f"{day(30)}=400", today=0)
     # Imported together: an import checks as of today, long after day 32.
     paid = History("LATE", "Latecomer Supplies Co.")
-    paid.pay(date.fromisoformat(day(5)), "400.00")
-    paid.pay(date.fromisoformat(day(30)), "400.00")
+    paid.pay(date.fromisoformat(day(5)), "400.00", reference="LATE-I1")
+    paid.pay(date.fromisoformat(day(30)), "400.00", reference="LATE-I2")
     load(run, tmp_path, paid)
     assert (status_of(run, OVERDUE), status_of(run, CURRENT)) == ("paid", "paid")
     assert [p[2] for p in promises(run)] == ["kept", "kept"]

@@ -251,12 +251,75 @@ def promises_to_check(conn) -> list[sqlite3.Row]:
     ).fetchall()
 
 
-def payments_since(conn, customer_id: int, currency: str, since: str) -> list[tuple]:
-    return conn.execute(
-        "SELECT paid_on, amount FROM payments WHERE customer_id = ? AND currency = ?"
-        " AND paid_on >= ? ORDER BY paid_on, id",
-        (customer_id, currency, since),
-    ).fetchall()
+def payment_parts(
+    conn, customer_id: int, currency: str, since: str
+) -> list[tuple[str, int, frozenset[int]]]:
+    """The customer's payments in *currency* since *since*, cut into parts,
+    each with the promises it may count towards: (paid on, amount, promise ids).
+
+    A part is what a payment settled of one invoice, or what it left
+    unallocated (a credit). The credit counts towards every promise. A part
+    settling an invoice counts towards a promise that named invoices (the
+    ``--invoice`` of the interaction that made it) only if it is one of them,
+    and towards any other promise only if the invoice was due by the day the
+    promise was made: a customer's current bills are not what it promised.
+    But a promise for more than was due that day (a payment plan, by its
+    total: one for everything owed, or with interest) is about the bills
+    already issued too, and counts any invoice issued by then.
+    Cancelled instalments take nothing. Parts come in date order, a payment's
+    invoices oldest due first and its credit last; a part that counts towards
+    no promise is left out.
+    """
+    parts: dict[tuple, tuple[str, int, set[int]]] = {}
+    for row in conn.execute(
+        "WITH paid AS (SELECT id, paid_on, amount FROM payments"
+        "   WHERE customer_id = :customer AND currency = :currency"
+        "   AND paid_on >= :since),"
+        " parts AS (SELECT p.id AS payment, p.paid_on, i.id AS invoice, i.due_date,"
+        "   i.issue_date, SUM(a.amount) AS amount FROM paid p"
+        "   JOIN allocations a ON a.payment_id = p.id"
+        "   JOIN invoices i ON i.id = a.invoice_id GROUP BY p.id, i.id"
+        "  UNION ALL"
+        "  SELECT p.id, p.paid_on, NULL, NULL, NULL, p.amount - COALESCE((SELECT"
+        "   SUM(a.amount) FROM allocations a WHERE a.payment_id = p.id), 0)"
+        "   FROM paid p),"
+        " named AS (SELECT q.id AS promise, l.invoice_id FROM promises q"
+        "   JOIN interaction_invoices l ON l.interaction_id = q.interaction_id"
+        "   WHERE q.customer_id = :customer AND q.currency = :currency),"
+        # What was due the day a promise was made: its bills due by then, less
+        # what payments and credit notes dated before then settled of them.
+        " due AS (SELECT q.id AS promise, COALESCE(pl.total, q.amount) AS promised,"
+        "   (SELECT COALESCE(SUM(i.amount), 0) FROM invoices i"
+        "     WHERE i.customer_id = :customer AND i.currency = :currency"
+        "     AND i.due_date <= q.made_on)"
+        "   - (SELECT COALESCE(SUM(a.amount), 0) FROM allocations a"
+        "     JOIN invoices i ON i.id = a.invoice_id"
+        "     LEFT JOIN payments p ON p.id = a.payment_id"
+        "     LEFT JOIN credit_notes n ON n.id = a.credit_note_id"
+        "     WHERE i.customer_id = :customer AND i.currency = :currency"
+        "     AND i.due_date <= q.made_on"
+        "     AND COALESCE(p.paid_on, n.issue_date) < q.made_on) AS owed"
+        "   FROM promises q LEFT JOIN payment_plans pl ON pl.id = q.plan_id"
+        "   WHERE q.customer_id = :customer AND q.currency = :currency)"
+        " SELECT t.payment, t.paid_on, t.invoice, t.amount, q.id AS promise"
+        " FROM parts t JOIN promises q ON q.customer_id = :customer"
+        "   AND q.currency = :currency AND q.status <> 'cancelled'"
+        " JOIN due d ON d.promise = q.id"
+        " WHERE t.amount > 0 AND (t.invoice IS NULL OR CASE"
+        "   WHEN q.id IN (SELECT promise FROM named)"
+        "   THEN t.invoice IN (SELECT invoice_id FROM named WHERE promise = q.id)"
+        "   WHEN d.promised > d.owed THEN t.issue_date <= q.made_on"
+        "   ELSE t.due_date <= q.made_on END)"
+        " ORDER BY t.paid_on, t.payment, t.invoice IS NULL, t.due_date, t.invoice",
+        {"customer": customer_id, "currency": currency, "since": since},
+    ):
+        key = (row["payment"], row["invoice"])
+        parts.setdefault(key, (row["paid_on"], row["amount"], set()))[2].add(
+            row["promise"]
+        )
+    return [
+        (paid_on, amount, frozenset(ids)) for paid_on, amount, ids in parts.values()
+    ]
 
 
 def resolve_promise(
