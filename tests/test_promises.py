@@ -1,6 +1,7 @@
 """The promise check, through the commands that run it (`cobra plan`, `cobra run`,
-`cobra import`): promises kept, partly kept and broken, its grace period, and
-a payment plan broken by a missed instalment."""
+`cobra import`): promises kept, partly kept and broken, its grace period, what
+of a payment counts towards a promise (the bills owed when it was made, not
+the current ones), and a payment plan broken by a missed instalment."""
 
 from __future__ import annotations
 
