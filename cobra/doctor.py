@@ -185,31 +185,74 @@ def check_mailbox(config) -> list[Finding]:
         settings = mailbox.MailboxSettings.from_config(config)
         with mailbox.Mailbox(settings):
             pass
+    except mailbox.MailboxUnavailable as exc:
+        return [
+            Finding(
+                "replies mailbox",
+                PROBLEM,
+                str(exc),
+                "is the IMAP server up and reachable from here?",
+            )
+        ]
     except CobraError as exc:
-        return [Finding("replies mailbox", PROBLEM, str(exc))]
+        # A wrong password, a refused certificate, a variable not set: the
+        # message names the setting, so the fix points at it.
+        where = config.describe_source("replies.email.host")
+        return [
+            Finding(
+                "replies mailbox",
+                PROBLEM,
+                str(exc),
+                f"fix [replies.email] in {where} as the detail says; "
+                "then `cobra doctor` again",
+            )
+        ]
     return [Finding("replies mailbox", OK, f"logged in to {settings.address}")]
 
 
-def check_time_zones(config, zones: set[str]) -> list[Finding]:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+# Beside a wrong name, the operating system may lack the time zone data.
+_TZDATA = "if no name is known at all, install the tzdata package"
 
-    wanted = {str(config.get("company.timezone") or "UTC")} | zones
-    bad = []
-    for name in sorted(wanted):
+
+def check_time_zones(config, zones: set[str]) -> list[Finding]:
+    import difflib
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+    def unknown(name: str) -> bool:
         try:
             ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            bad.append(name)
-    if bad:
-        return [
+            return True
+        return False
+
+    company = str(config.get("company.timezone") or "UTC")
+    found = []
+    if unknown(company):
+        closest = difflib.get_close_matches(company, available_timezones(), n=1)
+        example = closest[0] if closest else "America/Santiago"
+        found.append(
             Finding(
                 "time zones",
                 PROBLEM,
-                f"unknown time zones: {', '.join(bad)}",
-                "install the tzdata package, or fix the customers' time zones",
+                f"company.timezone {company!r} is not a known time zone",
+                f"set company.timezone to an IANA name such as {example!r} in "
+                f"{config.describe_source('company.timezone')}; {_TZDATA}",
             )
-        ]
-    return [Finding("time zones", OK, f"{len(wanted)} in use, all known")]
+        )
+    bad = sorted(name for name in zones if unknown(name))
+    if bad:
+        found.append(
+            Finding(
+                "time zones",
+                PROBLEM,
+                f"customers have unknown time zones: {', '.join(bad)}; their "
+                "messages are held",
+                "correct those customers' timezone in the source and import it "
+                f"again; {_TZDATA}",
+            )
+        )
+    wanted = {company} | zones
+    return found or [Finding("time zones", OK, f"{len(wanted)} in use, all known")]
 
 
 def run_checks(config, store_path: Path, zones: set[str]) -> list[Finding]:

@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import date, timedelta
@@ -51,8 +52,11 @@ def customers(prefix: str, count: int, *, phone: bool) -> list[History]:
     by SMS, or by e-mail when they have no phone."""
     found = []
     for n in range(count):
-        history = History(f"{prefix}{n:03d}", f"{prefix.title()} {n} Inc.",
-                          phone=f"+1212555{(hash(prefix) % 9)}{n:03d}" if phone else None)
+        history = History(
+            f"{prefix}{n:03d}",
+            f"{prefix.title()} {n} Inc.",
+            phone=f"+1212555{(hash(prefix) % 9)}{n:03d}" if phone else None,
+        )
         history.monthly(date(2024, 5, 1), 24, "300.00")
         history.invoice(DAY - timedelta(days=32), "300.00")
         found.append(history)
@@ -61,7 +65,9 @@ def customers(prefix: str, count: int, *, phone: bool) -> list[History]:
 
 def setup(tmp_path: Path, server, ca_file: Path, gateway, histories) -> dict:
     ledger = tmp_path / "ledger.jsonl"
-    ledger.write_text("".join(json.dumps(r) + "\n" for h in histories for r in h.records))
+    ledger.write_text(
+        "".join(json.dumps(r) + "\n" for h in histories for r in h.records)
+    )
     folder = tmp_path / "cobra"
     folder.mkdir()
     config = folder / "cobra.toml"
@@ -99,14 +105,41 @@ password_env = "KANNEL_PASSWORD"
     }
 
 
-def start_run(env: dict, *extra: str) -> subprocess.Popen:
+def start_run(
+    env: dict, *extra: str, cobra: list[str] | None = None
+) -> subprocess.Popen:
     # A session of its own, as cron gives: no controlling terminal to open
     # or to be signalled through.
     return subprocess.Popen(
-        [str(COBRA), "-q", "run", "--for", DAY.isoformat(), "--at", AT, *extra],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, cwd=env["HOME"], start_new_session=True,
+        [
+            *(cobra or [str(COBRA)]),
+            "-q",
+            "run",
+            "--for",
+            DAY.isoformat(),
+            "--at",
+            AT,
+            *extra,
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=env["HOME"],
+        start_new_session=True,
     )
+
+
+def kill_when(process: subprocess.Popen, ready) -> None:
+    """SIGKILL *process* as soon as *ready()* is true, within a minute."""
+    deadline = time.monotonic() + 60
+    while not ready():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
 
 
 def finish(process: subprocess.Popen) -> tuple[int, str]:
@@ -160,18 +193,31 @@ def agenda_unknown(env: dict) -> set[str]:
     """Accounts whose message the agenda lists for a person to check."""
     result = subprocess.run(
         [str(COBRA), "agenda", "--for", DAY.isoformat(), "--format", "json"],
-        env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-        cwd=env["HOME"], start_new_session=True, timeout=60, check=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        cwd=env["HOME"],
+        start_new_session=True,
+        timeout=60,
+        check=True,
     )
-    return {row["account"] for row in json.loads(result.stdout)
-            if row["kind"] == "message_unknown"}
+    return {
+        row["account"]
+        for row in json.loads(result.stdout)
+        if row["kind"] == "message_unknown"
+    }
 
 
 def outbox_states(env: dict) -> Counter:
     db = Path(env["COBRA_CONFIG"]).parent / "cobra.sqlite"
     with sqlite3.connect(db) as conn:
-        return Counter(r[0] for r in conn.execute(
-            "SELECT state FROM outbox WHERE channel IN ('email', 'sms')"))
+        return Counter(
+            r[0]
+            for r in conn.execute(
+                "SELECT state FROM outbox WHERE channel IN ('email', 'sms')"
+            )
+        )
 
 
 @pytest.fixture
@@ -220,13 +266,7 @@ def test_two_runs_at_once_one_waits_out_and_everyone_gets_one_message(world):
 def test_a_run_killed_halfway_and_run_again_sends_nothing_twice(world):
     server, gateway, env, prefix = world
     first = start_run(env)
-    deadline = time.monotonic() + 60
-    while len(server.received) < 4:
-        assert first.poll() is None, first.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    first.send_signal(signal.SIGKILL)
-    first.communicate()
+    kill_when(first, lambda: len(server.received) >= 4)
 
     code, err = finish(start_run(env))
     assert code == 0, err  # interrupted messages are reported, not failures
@@ -243,14 +283,19 @@ def test_a_run_killed_halfway_and_run_again_sends_nothing_twice(world):
     states = Counter(state for _, state in messages.values())
     assert set(states) <= {"sent", "unknown"}
     assert states["unknown"] <= 4
-    unknown = {account for account, (_, state) in messages.items() if state == "unknown"}
+    unknown = {
+        account for account, (_, state) in messages.items() if state == "unknown"
+    }
     assert agenda_unknown(env) == unknown
 
     # Wait for the gateway to hand every SMS marked sent to its centre, then
     # a moment more, so a copy sent twice would show.
     sent_texts = sum(1 for c, s in messages.values() if (c, s) == ("sms", "sent"))
     deadline = time.monotonic() + 10
-    while sum(texts(gateway, prefix).values()) < sent_texts and time.monotonic() < deadline:
+    while (
+        sum(texts(gateway, prefix).values()) < sent_texts
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.1)
     time.sleep(0.5)
     got = arrived(server, gateway, (mail_prefix, prefix))
@@ -262,3 +307,168 @@ def test_a_run_killed_halfway_and_run_again_sends_nothing_twice(world):
             # Handed over when the run was killed: it may have arrived, once.
             assert got[account] <= 1, f"{channel} to {account}: {got[account]} copies"
     assert sum(got.values()) == states["sent"] + sum(got[a] for a in unknown)
+
+
+# -- killed before sending: while importing, while planning ----------------------
+
+
+def split_sources(env: dict, prefix: str, padding: int) -> tuple[Path, Path]:
+    """Two sources in place of the one ledger: the e-mail customers', then the
+    SMS customers' followed by *padding* customers who owe nothing (enough
+    text to fill a pipe). Both name their importer: a source that is a pipe
+    must not be read to recognise it."""
+    home = Path(env["HOME"])
+    ledger = home / "ledger.jsonl"
+    lines = ledger.read_text().splitlines(keepends=True)
+    mail, text = home / "mail.jsonl", home / "text.jsonl"
+    mail.write_text("".join(line for line in lines if prefix not in line))
+    pad = [
+        json.dumps(
+            {
+                "type": "customer",
+                "customer_id": f"{prefix}P{n:04d}",
+                "name": f"Paid Up {n} Inc.",
+                "country": "US",
+            }
+        )
+        + "\n"
+        for n in range(padding)
+    ]
+    text.write_text("".join(line for line in lines if prefix in line) + "".join(pad))
+    config = Path(env["COBRA_CONFIG"])
+    one = f'[[sources]]\nsource = "{ledger}"\n'
+    two = "".join(
+        f'[[sources]]\nsource = "{path}"\nimporter = "jsonl"\n\n'
+        for path in (mail, text)
+    )
+    assert one in config.read_text()
+    config.write_text(config.read_text().replace(one, two))
+    return mail, text
+
+
+def ledger_counts(env: dict) -> Counter:
+    """Rows of what was imported and planned, to hold against the records."""
+    db = Path(env["COBRA_CONFIG"]).parent / "cobra.sqlite"
+    with sqlite3.connect(db) as conn:
+        return Counter(
+            {
+                table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                for table in ("customers", "invoices", "payments", "outbox")
+            }
+        )
+
+
+def records_in(*sources: Path) -> Counter:
+    """How many customers, invoices and payments the sources hold."""
+    kinds = Counter(
+        json.loads(line)["type"]
+        for source in sources
+        for line in source.read_text().splitlines()
+        if line.strip()
+    )
+    return Counter({f"{kind}s": n for kind, n in kinds.items()})
+
+
+def write_lock_held(env: dict) -> bool:
+    """Whether a transaction is writing to the database (an import's)."""
+    db = Path(env["COBRA_CONFIG"]).parent / "cobra.sqlite"
+    if not db.exists():
+        return False
+    conn = sqlite3.connect(db, timeout=0, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError as exc:
+        assert "locked" in str(exc), exc
+        return True
+    finally:
+        conn.close()
+
+
+def finish_the_day(server, gateway, env: dict, prefix: str) -> dict:
+    """Run again until the day is done; every message went exactly once.
+
+    Returns the JSON summary of the first re-run."""
+    again = start_run(env, "--format", "json")
+    out, err = again.communicate(timeout=120)
+    # Killed before sending, the run left nothing for a person: quiet success.
+    assert (again.returncode, err) == (0, ""), err
+    summary = json.loads(out)
+    assert summary["send"]["sent"] == 18 and summary["send"]["unknown"] == 0
+    code, err = finish(start_run(env))  # once more: nothing changes
+    assert (code, err) == (0, "")
+    assert outbox_states(env) == Counter(sent=18)
+    assert sorted(emails(server).values()) == [1] * 12
+    deadline = time.monotonic() + 10
+    while sum(texts(gateway, prefix).values()) < 6 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # a copy sent twice would show by now
+    assert sorted(texts(gateway, prefix).values()) == [1] * 6
+    return summary
+
+
+def test_a_run_killed_while_importing_imports_and_sends_nothing_twice(world, tmp_path):
+    server, gateway, env, prefix = world
+    mail, text = split_sources(env, prefix, padding=2000)
+    content = text.read_bytes()
+    text.unlink()
+    os.mkfifo(text)
+    # The second source is a pipe fed all but its end: the import reads past
+    # the pipe's buffer, then waits for more inside its transaction.
+    release = threading.Event()
+
+    def feed() -> None:
+        with open(text, "wb") as pipe:
+            try:
+                pipe.write(content)
+                pipe.flush()
+                fed.set()
+                release.wait(60)
+            except BrokenPipeError:
+                pass  # the reader was killed
+
+    fed = threading.Event()
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    first = start_run(env)
+    kill_when(first, lambda: fed.is_set() and write_lock_held(env))
+    release.set()
+    feeder.join(10)
+    assert len(content) > 4 * 65536  # more than a pipe holds: it was being read
+    # The first source was imported; the second's transaction died with it.
+    assert ledger_counts(env) == records_in(mail)
+
+    text.unlink()
+    text.write_bytes(content)
+    summary = finish_the_day(server, gateway, env, prefix)
+    first_source, second_source = summary["sources"]
+    assert first_source["counts"]["customers"] == {
+        "inserted": 0,
+        "updated": 0,
+        "unchanged": 12,
+    }
+    assert second_source["counts"]["customers"]["inserted"] == 2006
+    assert ledger_counts(env) == records_in(mail, text) + Counter(outbox=18)
+
+
+def test_a_run_killed_while_planning_plans_and_sends_nothing_twice(world, tmp_path):
+    server, gateway, env, prefix = world
+    marker = tmp_path / "planning"
+    tests = Path(__file__).resolve().parent
+    pausing = [sys.executable, str(tests / "cron_pause.py")]
+    first = start_run({**env, "COBRA_PAUSE_MARKER": str(marker)}, cobra=pausing)
+    kill_when(first, marker.exists)
+    ledger = records_in(Path(env["HOME"]) / "ledger.jsonl")
+    assert ledger["customers"] == 18
+    assert ledger_counts(env) == ledger  # imported; the plan not yet stored
+
+    summary = finish_the_day(server, gateway, env, prefix)
+    [source] = summary["sources"]
+    assert source["counts"]["customers"] == {
+        "inserted": 0,
+        "updated": 0,
+        "unchanged": 18,
+    }
+    assert summary["planned_new"] == summary["planned"] >= 18
+    assert ledger_counts(env) == ledger + Counter(outbox=18)
