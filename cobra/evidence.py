@@ -41,7 +41,8 @@ FACTS: dict[str, str] = {
     "latest_vs_usual": "latest invoice as a multiple of the usual one",
     "promises_made": "promises to pay made",
     "promises_broken": "promises to pay broken",
-    "promises_kept": "promises to pay kept (fully or partly)",
+    "promises_partly_kept": "promises to pay paid only in part by their date",
+    "promises_kept": "promises to pay kept in full",
     "days_since_contact": "days since the last recorded interaction (999 if none)",
     "days_past_due": "days since the oldest open invoice fell due (negative: not yet)",
 }
@@ -115,11 +116,19 @@ class Evidence:
             if not value:
                 return "nothing overdue outside the dispute"
             return f"{int(value)} overdue invoice{'s' if value != 1 else ''} not in dispute"
-        if name in ("promises_broken", "promises_made", "promises_kept"):
-            return (
-                f"{int(f['promises_broken'])} of {int(f['promises_made'])} promises "
-                "to pay broken"
-            )
+        if name in (
+            "promises_broken",
+            "promises_made",
+            "promises_kept",
+            "promises_partly_kept",
+        ):
+            broken, partly = int(f["promises_broken"]), int(f["promises_partly_kept"])
+            made = f"of {int(f['promises_made'])} promises to pay"
+            if not partly:
+                return f"{broken} {made} broken"
+            if not broken:
+                return f"{partly} {made} partly kept"
+            return f"{broken} {made} broken, {partly} partly kept"
         if name == "paid_with_date":
             return f"{int(value)} invoices paid with a known date"
         if name == "days_since_contact":
@@ -331,6 +340,9 @@ def _facts(
         "promises_made": promises["promises_made"] if promises else 0,
         "promises_broken": (promises["promises_broken"] or 0) if promises else 0,
         "promises_kept": (promises["promises_kept"] or 0) if promises else 0,
+        "promises_partly_kept": (promises["promises_partly_kept"] or 0)
+        if promises
+        else 0,
         "days_since_contact": (
             (as_of - datetime.fromisoformat(last_contact["last_contact"]).date()).days
             if last_contact

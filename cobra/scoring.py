@@ -12,7 +12,8 @@ weight (``[prioritize.segments]``, 1 when the segment is not listed):
   ``[prioritize.age_buckets]`` (1-30, 31-60, 61-90, 90+ days).
 - ``likelihood``: the chance the customer pays, from its history:
   (invoices paid + 1) / (invoices paid + invoices overdue + 2).
-- ``broken_promises``: broken promises, up to 3, over 3.
+- ``broken_promises``: broken promises, a partly kept one counting half (a
+  promise not kept in full, but not ignored either), up to 3, over 3.
 - ``staleness``: days since the last contact, up to 30, over 30.
 """
 
@@ -115,7 +116,10 @@ class Scorer:
             "age": self.buckets.get(age_bucket, 0.0) if age_bucket else 0.0,
             "likelihood": (f["paid_invoices"] + 1)
             / (f["paid_invoices"] + f["overdue_invoices"] + 2),
-            "broken_promises": min(f["promises_broken"], 3) / 3,
+            "broken_promises": min(
+                f["promises_broken"] + f["promises_partly_kept"] / 2, 3
+            )
+            / 3,
             "staleness": min(f["days_since_contact"], 30) / 30,
         }
         weighted = {name: raw[name] * self.weights[name] for name in COMPONENTS}

@@ -106,7 +106,8 @@ SELECT customer_id, SUM(status <> 'cancelled') AS promises_made,
           ORDER BY p2.made_on DESC, p2.id DESC LIMIT 1)
            AS latest_promise_status,
        SUM(status = 'broken' AND resolved_on <= :as_of) AS promises_broken,
-       SUM(status IN ('kept', 'partly_kept') AND resolved_on <= :as_of) AS promises_kept
+       SUM(status = 'partly_kept' AND resolved_on <= :as_of) AS promises_partly_kept,
+       SUM(status = 'kept' AND resolved_on <= :as_of) AS promises_kept
 FROM promises WHERE made_on <= :as_of {only} GROUP BY customer_id
 """
 
@@ -514,7 +515,8 @@ SELECT s.*, c.account, c.name, c.segment,
        COALESCE(json_extract(s.overdue, '$.' || s.latest_currency), 0)
            AS overdue_in_latest,
        pr.promises_made AS pr_made, pr.promises_broken AS pr_broken,
-       pr.promises_kept AS pr_kept, ix.last_contact
+       pr.promises_kept AS pr_kept, pr.promises_partly_kept AS pr_partly_kept,
+       ix.last_contact
 FROM ({{source}}) s
 JOIN customers c ON c.id = s.customer_id
 LEFT JOIN ({_PROMISES.format(only="")}) pr ON pr.customer_id = s.customer_id
@@ -571,6 +573,7 @@ FACT_SQL: dict[str, str] = {
     "promises_made": "COALESCE(b.pr_made, 0)",
     "promises_broken": "COALESCE(b.pr_broken, 0)",
     "promises_kept": "COALESCE(b.pr_kept, 0)",
+    "promises_partly_kept": "COALESCE(b.pr_partly_kept, 0)",
     "days_since_contact": (
         "CASE WHEN b.last_contact IS NULL THEN 999 ELSE "
         "CAST(:jd - julianday(substr(b.last_contact, 1, 10)) AS INTEGER) END"
@@ -597,7 +600,8 @@ SELECT f.customer_id, f.account, f.name, f.segment, f.overdue_currency,
                ELSE :age_4 END) * :w_age
        + CAST(f.paid_invoices + 1 AS REAL)
            / (f.paid_invoices + f.overdue_invoices + 2) * :w_likelihood
-       + CAST(MIN(f.promises_broken, 3) AS REAL) / 3 * :w_broken_promises
+       + CAST(MIN(f.promises_broken + f.promises_partly_kept / 2.0, 3) AS REAL) / 3
+           * :w_broken_promises
        + CAST(MIN(f.days_since_contact, 30) AS REAL) / 30 * :w_staleness,
        {segment_weight}
 FROM f
@@ -609,6 +613,7 @@ _SCORE_FACTS = (
     "paid_invoices",
     "overdue_invoices",
     "promises_broken",
+    "promises_partly_kept",
     "days_since_contact",
 )
 
