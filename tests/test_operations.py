@@ -81,3 +81,18 @@ def test_the_systemd_units_verify(tmp_path):
 def test_the_run_unit_treats_the_lock_exit_code_as_success():
     assert "SuccessExitStatus=75" in (DEPLOY / "cobra-run.service").read_text()
     assert "-q run" in (DEPLOY / "cobra-run.service").read_text()
+
+
+def test_the_cron_guide_quotes_the_crontab_as_it_is():
+    """docs/operations.md shows the crontab's lines in its cron section: each
+    quoted line is in deploy/crontab, and every line of it that cron acts on
+    (environment and jobs, not comments) is quoted, in the same order."""
+    guide = (DEPLOY.parent / "operations.md").read_text()
+    section = guide.split("\n## cron\n", 1)[1].split("\n## ", 1)[0]
+    [quoted] = re.findall(r"^```\n(.*?)^```$", section, re.S | re.M)
+    crontab = [
+        line
+        for line in (DEPLOY / "crontab").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    assert quoted.splitlines() == crontab
