@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import replace
 from datetime import date
@@ -231,6 +232,70 @@ def test_accents_and_emoji_arrive_at_the_centre_as_ucs2(kannel, monkeypatch):
     assert call.query["to"] == NUMBER
     assert call.query["from"] == "CobraCL"
     assert (call.query["coding"], call.query["charset"]) == ("2", "UTF-16BE")
+
+
+class CountingRelay:
+    """Passes TCP connections through to smsbox, counting them.
+
+    Sits between the session and the real smsbox, so what it counts is the
+    connections the session opened, each carrying real requests and answers.
+    """
+
+    def __init__(self, upstream: str):
+        parts = urllib.parse.urlsplit(upstream)
+        self.target = (parts.hostname, parts.port)
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        port = self.listener.getsockname()[1]
+        self.url = parts._replace(netloc=f"127.0.0.1:{port}").geturl()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            self.connections += 1
+            server = socket.create_connection(self.target, timeout=10)
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(
+                    target=self._pump, args=(source, sink), daemon=True
+                ).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_session_sends_twenty_sms_over_one_connection(kannel, monkeypatch):
+    relay = CountingRelay(kannel.sendsms_url)
+    bodies = [unique(f"Recordatorio {n}: su factura vence hoy") for n in range(20)]
+    session = BACKEND.connect(settings(relay.url, monkeypatch, smsc="web"))
+    try:
+        for body in bodies:
+            assert session.send(message(body)) is None
+    finally:
+        session.close()
+        relay.close()
+    assert relay.connections == 1
+    for body in bodies:
+        kannel.listener.wait_for(
+            lambda c, body=body: c.path == "/smsc" and c.query.get("text") == body
+        )
 
 
 def test_a_gsm_text_goes_as_7_bit_utf8_to_one_receiver(kannel, monkeypatch):
