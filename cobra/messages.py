@@ -873,6 +873,7 @@ def sample_context(
             "due": date(2025, 4, 30),
             "currency": home,
             "amount": (1_659_567 if clp else 172_456) // 3 + 1,
+            "overdue": False,
         }
     return context
 

@@ -430,6 +430,9 @@ class Planner:
                 "due": due,
                 "currency": instalment["currency"],
                 "amount": instalment["amount"] - instalment["paid"],
+                # A reminder caught up after the date says the instalment
+                # was due, not that it is.
+                "overdue": day > due,
             },
             notes=[f"payment plan: instalment {number} of {count} due {due}"]
             + (

@@ -270,23 +270,30 @@ def test_only_briefs_list_and_count_the_invoices_in_dispute(name, language):
 
 
 @pytest.mark.parametrize(
-    ("language", "maker", "amount", "due", "subject"),
+    ("language", "maker", "overdue", "amount", "due", "subject"),
     [
-        ("es", "chilean", "$150.000", "15 de enero de 2027",
-         "Plan de pago: cuota 2 de 4 vence el 15-01-2027"),
-        ("en", "american", "$150,000.00", "January 15, 2027",
-         "Payment plan: instalment 2 of 4 due Jan 15, 2027"),
+        ("es", "chilean", False, "$150.000, vence el 15 de enero de 2027.",
+         "15 de enero de 2027", "Plan de pago: cuota 2 de 4 vence el 15-01-2027"),
+        ("en", "american", False, "$150,000.00, is due on January 15, 2027.",
+         "January 15, 2027", "Payment plan: instalment 2 of 4 due Jan 15, 2027"),
+        # A reminder caught up after a missed day goes out after the date.
+        ("es", "chilean", True,
+         "$150.000, venció el 15 de enero de 2027 y sigue pendiente.",
+         "15 de enero de 2027", "Plan de pago: cuota 2 de 4 venció el 15-01-2027"),
+        ("en", "american", True,
+         "$150,000.00, was due on January 15, 2027 and is still open.",
+         "January 15, 2027", "Payment plan: instalment 2 of 4 was due Jan 15, 2027"),
     ],
 )
 def test_the_instalment_reminder_names_the_instalment_in_the_customers_terms(
-    language, maker, amount, due, subject
+    language, maker, overdue, amount, due, subject
 ):
     base = globals()[maker]()
     currency = "CLP" if language == "es" else "USD"
     minor = 150_000 if currency == "CLP" else 15_000_000
     context = dataclasses.replace(base, instalment={
         "number": 2, "count": 4, "due": date(2027, 1, 15), "currency": currency,
-        "amount": minor})
+        "amount": minor, "overdue": overdue})
     message = render("instalment-reminder", language, context)
     assert message.subject == subject
     assert amount in message.body and due in message.body

@@ -465,6 +465,8 @@ def keep_first_instalment(run, tmp_path, isolated, extra: str = "") -> dict:
 
 
 SECOND = "instalment 2 of 3 due Jul 15, 2026"
+# What a reminder caught up after the date says.
+SECOND_LATE = "instalment 2 of 3 was due Jul 15, 2026"
 
 
 def test_an_instalment_is_reminded_three_days_before_and_on_its_date(
@@ -502,9 +504,14 @@ def test_a_reminder_missed_on_its_day_is_planned_on_the_next_run_once(
     ]
     # Nor did it run on the date: the day after plans that reminder, and
     # only that one, not the one before the date again.
-    assert reminders(run, 36) == [(SECOND, 2, "planned")]
+    assert reminders(run, 36) == [(SECOND_LATE, 2, "planned")]
     assert reminders(run, 37) == []
     assert [r[:2] for r in planned_reminders(run)] == [(day(33), 0), (day(36), 1)]
+    [body] = database(run).execute(
+        "SELECT body FROM outbox WHERE planned_for = ? AND strategy = 'payment-plan'",
+        (day(36),),
+    ).fetchone()
+    assert "$1,100.00, was due on July 15, 2026 and is still open." in body
 
 
 def test_after_days_without_planning_only_the_latest_reminder_is_made(
@@ -513,7 +520,7 @@ def test_after_days_without_planning_only_the_latest_reminder_is_made(
     keep_first_instalment(run, tmp_path, isolated)
     # Neither day 32 nor day 35 planned: day 37, the last of the two days
     # of grace, reminds once of the instalment still open.
-    assert reminders(run, 37) == [(SECOND, 2, "planned")]
+    assert reminders(run, 37) == [(SECOND_LATE, 2, "planned")]
     assert planned_reminders(run) == [
         (day(37), 1, f"BRICK|payment-plan#1|{day(37)}|email")
     ]
