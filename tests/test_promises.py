@@ -185,26 +185,45 @@ def overdue_and_current(run, tmp_path) -> None:
     late.monthly(date(2026, 1, 20), 4, "400.00", unpaid={3})
     late.invoice(date(2026, 5, 20), "400.00")
     load(run, tmp_path, late)
-    assert [tuple(r) for r in database(run).execute(
-        "SELECT number, due_date, status FROM invoices WHERE status = 'open'")] == [
-        (OVERDUE, "2026-05-20", "open"), (CURRENT, day(9), "open")]
+    assert [
+        tuple(r)
+        for r in database(run).execute(
+            "SELECT number, due_date, status FROM invoices WHERE status = 'open'"
+        )
+    ] == [(OVERDUE, "2026-05-20", "open"), (CURRENT, day(9), "open")]
 
 
 def promise_late(run, *invoices: str) -> None:
     """LATE promises on D1 to pay 400.00 by D1 + 10, about *invoices* if named."""
     named = [arg for number in invoices for arg in ("--invoice", number)]
-    log(run, "LATE", "--outcome", "promise", "--amount", "400", "--on", day(10),
-        *named, today=0)
+    log(
+        run,
+        "LATE",
+        "--outcome",
+        "promise",
+        "--amount",
+        "400",
+        "--on",
+        day(10),
+        *named,
+        today=0,
+    )
 
 
 def late_promise(run) -> tuple:
-    return tuple(database(run).execute(
-        "SELECT status, paid, resolved_on FROM promises").fetchone())
+    return tuple(
+        database(run)
+        .execute("SELECT status, paid, resolved_on FROM promises")
+        .fetchone()
+    )
 
 
 def status_of(run, number: str) -> str:
-    return database(run).execute(
-        "SELECT status FROM invoices WHERE number = ?", (number,)).fetchone()[0]
+    return (
+        database(run)
+        .execute("SELECT status FROM invoices WHERE number = ?", (number,))
+        .fetchone()[0]
+    )
 
 
 def test_paying_the_current_bill_on_time_keeps_no_promise_about_the_overdue_one(
@@ -214,14 +233,18 @@ def test_paying_the_current_bill_on_time_keeps_no_promise_about_the_overdue_one(
     promise_late(run)
     # The customer pays the bill falling due on day 9, naming it, and not the
     # one it promised about: the promise is broken, though 400.00 came in.
-    said = pay(run, tmp_path, day(8), "400.00", "LATE-JUNE", "LATE",
-               invoices=(CURRENT,))
+    said = pay(
+        run, tmp_path, day(8), "400.00", "LATE-JUNE", "LATE", invoices=(CURRENT,)
+    )
     assert "promises: 0 kept, 0 partly kept, 1 broken" in said
     assert late_promise(run) == ("broken", 0, day(12))
     assert (status_of(run, OVERDUE), status_of(run, CURRENT)) == ("open", "paid")
-    assert broken_tasks(run) == [(
-        "Latecomer Supplies Co. (LATE) did not keep the promise to pay 400.00 USD "
-        f"by {day(10)}")]
+    assert broken_tasks(run) == [
+        (
+            "Latecomer Supplies Co. (LATE) did not keep the promise to pay 400.00 USD "
+            f"by {day(10)}"
+        )
+    ]
 
 
 def test_a_payment_on_account_goes_to_the_overdue_bill_and_keeps_the_promise(
@@ -235,12 +258,15 @@ def test_a_payment_on_account_goes_to_the_overdue_bill_and_keeps_the_promise(
     assert (status_of(run, OVERDUE), status_of(run, CURRENT)) == ("paid", "open")
 
 
-@pytest.mark.parametrize(("settles", "status", "paid"), [
-    ((CURRENT,), "kept", 40000),
-    # The overdue bill is not what this promise was about.
-    ((OVERDUE,), "broken", 0),
-    ((), "broken", 0),  # on account: the overdue bill too
-])
+@pytest.mark.parametrize(
+    ("settles", "status", "paid"),
+    [
+        ((CURRENT,), "kept", 40000),
+        # The overdue bill is not what this promise was about.
+        ((OVERDUE,), "broken", 0),
+        ((), "broken", 0),  # on account: the overdue bill too
+    ],
+)
 def test_a_promise_naming_its_invoices_counts_what_settles_them(
     run, tmp_path, settles, status, paid
 ):
@@ -250,12 +276,15 @@ def test_a_promise_naming_its_invoices_counts_what_settles_them(
     assert late_promise(run)[:2] == (status, paid)
 
 
-@pytest.mark.parametrize(("amount", "settles", "counted"), [
-    # 400.00 to the current bill, 100.00 to the overdue one.
-    ("500.00", (CURRENT, OVERDUE), 10000),
-    # 400.00 to the current bill, 50.00 left over as the customer's credit.
-    ("450.00", (CURRENT,), 5000),
-])
+@pytest.mark.parametrize(
+    ("amount", "settles", "counted"),
+    [
+        # 400.00 to the current bill, 100.00 to the overdue one.
+        ("500.00", (CURRENT, OVERDUE), 10000),
+        # 400.00 to the current bill, 50.00 left over as the customer's credit.
+        ("450.00", (CURRENT,), 5000),
+    ],
+)
 def test_only_the_part_of_a_payment_for_the_overdue_bill_or_left_over_counts(
     run, tmp_path, amount, settles, counted
 ):
@@ -267,15 +296,25 @@ def test_only_the_part_of_a_payment_for_the_overdue_bill_or_left_over_counts(
     [task] = broken_tasks(run)
     assert task.endswith(
         f"paid only part of 400.00 USD promised by {day(10)}: "
-        f"{cents(40000 - counted)} USD still owed")
+        f"{cents(40000 - counted)} USD still owed"
+    )
 
 
 def test_a_plan_for_everything_owed_counts_the_bill_then_current(run, tmp_path):
     overdue_and_current(run, tmp_path)
     # The plan covers both bills, the one not yet due included, so a payment
     # on account that reaches that bill once the overdue one is paid counts.
-    log(run, "LATE", "--outcome", "plan_agreed", "--instalment", f"{day(5)}=400",
-        "--instalment", f"{day(30)}=400", today=0)
+    log(
+        run,
+        "LATE",
+        "--outcome",
+        "plan_agreed",
+        "--instalment",
+        f"{day(5)}=400",
+        "--instalment",
+        f"{day(30)}=400",
+        today=0,
+    )
     # Imported together: an import checks as of today, long after day 32.
     paid = History("LATE", "Latecomer Supplies Co.")
     paid.pay(date.fromisoformat(day(5)), "400.00", reference="LATE-I1")
@@ -283,23 +322,39 @@ def test_a_plan_for_everything_owed_counts_the_bill_then_current(run, tmp_path):
     load(run, tmp_path, paid)
     assert (status_of(run, OVERDUE), status_of(run, CURRENT)) == ("paid", "paid")
     assert [p[2] for p in promises(run)] == ["kept", "kept"]
-    assert database(run).execute(
-        "SELECT status FROM payment_plans").fetchone()[0] == "completed"
+    assert (
+        database(run).execute("SELECT status FROM payment_plans").fetchone()[0]
+        == "completed"
+    )
 
 
 def test_a_plan_for_the_overdue_bill_is_not_kept_by_paying_the_current_one(
     run, tmp_path
 ):
     overdue_and_current(run, tmp_path)
-    log(run, "LATE", "--outcome", "plan_agreed", "--amount", "400", "--instalment",
-        f"{day(9)}=200", "--instalment", f"{day(30)}=200", today=0)
-    said = pay(run, tmp_path, day(8), "400.00", "LATE-JUNE", "LATE",
-               invoices=(CURRENT,))
+    log(
+        run,
+        "LATE",
+        "--outcome",
+        "plan_agreed",
+        "--amount",
+        "400",
+        "--instalment",
+        f"{day(9)}=200",
+        "--instalment",
+        f"{day(30)}=200",
+        today=0,
+    )
+    said = pay(
+        run, tmp_path, day(8), "400.00", "LATE-JUNE", "LATE", invoices=(CURRENT,)
+    )
     # Checked as of today, long after both dates: neither instalment was paid.
     assert "promises: 0 kept, 0 partly kept, 2 broken" in said
     assert [p[2] for p in promises(run)] == ["broken", "broken"]
-    assert database(run).execute(
-        "SELECT status FROM payment_plans").fetchone()[0] == "broken"
+    assert (
+        database(run).execute("SELECT status FROM payment_plans").fetchone()[0]
+        == "broken"
+    )
 
 
 # -- the check in each command that runs it ------------------------------------------
@@ -507,10 +562,14 @@ def test_a_reminder_missed_on_its_day_is_planned_on_the_next_run_once(
     assert reminders(run, 36) == [(SECOND_LATE, 2, "planned")]
     assert reminders(run, 37) == []
     assert [r[:2] for r in planned_reminders(run)] == [(day(33), 0), (day(36), 1)]
-    [body] = database(run).execute(
-        "SELECT body FROM outbox WHERE planned_for = ? AND strategy = 'payment-plan'",
-        (day(36),),
-    ).fetchone()
+    [body] = (
+        database(run)
+        .execute(
+            "SELECT body FROM outbox WHERE planned_for = ? AND strategy = 'payment-plan'",
+            (day(36),),
+        )
+        .fetchone()
+    )
     assert "$1,100.00, was due on July 15, 2026 and is still open." in body
 
 
