@@ -3,7 +3,10 @@
 The lock is the operating system's (``flock``): it is released when the
 process ends, however it ends, so a run killed halfway leaves no lock for
 the next one to trip on. The file also says who holds it, for the message
-the second run prints. POSIX only; on other systems runs are not locked.
+the second run prints, and whether the last run got to its end: a run that
+finds its predecessor's line without "ended" knows that one was killed (or
+lost its machine) halfway, and says so. POSIX only; on other systems runs
+are not locked.
 """
 
 from __future__ import annotations
@@ -18,26 +21,48 @@ from cobra.errors import AlreadyRunning
 
 
 @contextmanager
-def exclusive(path: Path) -> Iterator[None]:
-    """Hold the lock at *path* for the duration; AlreadyRunning if taken."""
+def exclusive(path: Path) -> Iterator[str | None]:
+    """Hold the lock at *path* for the duration; AlreadyRunning if taken.
+
+    Yields the line of the previous run when that run never reached its end
+    ("pid 4242, started 2026-12-07T09:00:00+00:00"), else None.
+    """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
-        yield
+        yield None
         return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+            holder = _read(fd)
             raise AlreadyRunning(
                 f"another cobra run is working on this database ({holder or 'unknown'});"
                 " this one did nothing. Try again when it has finished"
             ) from None
-        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}, started {started}".encode(), 0)
-        yield
+        previous = _read(fd)
+        line = f"pid {os.getpid()}, started {_now()}"
+        _write(fd, line)
+        # Python's own ends (success, an error, Ctrl-C) all pass here; a
+        # SIGKILL or a power cut does not, and leaves the line unended.
+        try:
+            yield previous if previous and ", ended " not in previous else None
+        finally:
+            _write(fd, f"{line}, ended {_now()}")
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _read(fd: int) -> str:
+    return os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+
+
+def _write(fd: int, line: str) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, line.encode(), 0)

@@ -270,6 +270,7 @@ def test_a_run_killed_halfway_and_run_again_sends_nothing_twice(world):
 
     code, err = finish(start_run(env))
     assert code == 0, err  # interrupted messages are reported, not failures
+    assert f"the previous cobra run (pid {first.pid}, started " in err
     code, err = finish(start_run(env))  # and once more: nothing changes
     assert (code, err) == (0, "")
 
@@ -392,8 +393,11 @@ def finish_the_day(server, gateway, env: dict, prefix: str) -> dict:
     Returns the JSON summary of the first re-run."""
     again = start_run(env, "--format", "json")
     out, err = again.communicate(timeout=120)
-    # Killed before sending, the run left nothing for a person: quiet success.
-    assert (again.returncode, err) == (0, ""), err
+    # Killed before sending, the run left nothing for a person: a success,
+    # quiet but for saying that the run before it never finished.
+    assert again.returncode == 0, err
+    assert err.startswith("warning: the previous cobra run (pid "), err
+    assert err.count("\n") == 1 and "this run completes the day" in err
     summary = json.loads(out)
     assert summary["send"]["sent"] == 18 and summary["send"]["unknown"] == 0
     code, err = finish(start_run(env))  # once more: nothing changes

@@ -63,7 +63,16 @@ def run_command(
 
     config = app.config()
     day = day or today(str(config.get("company.timezone", "UTC")))
-    with runlock.exclusive(routine.lock_path(app.database_path())):
+    with runlock.exclusive(routine.lock_path(app.database_path())) as unended:
+        if unended:
+            # Nothing to undo: every step picks up where the killed run left
+            # off. The warning tells a sysadmin why a day took two runs.
+            report(
+                "warning",
+                f"the previous cobra run ({unended}) did not finish, killed or "
+                "stopped with its machine; this run completes the day",
+                "cobra.run",
+            )
         summary = routine.run(app.store(), config, day, dry_run=dry_run, at=at)
     if fmt == "json":
         click.echo(json.dumps(summary.as_dict()))
