@@ -360,21 +360,12 @@ class Planner:
     def learner(self, day: date):
         """Outcomes so far, read once per planned day (cobra.learning)."""
         if self._learner is None or self._learner_day != day:
-            from cobra.learning import Learner
-            from cobra.outcomes import variant_outcomes
+            from cobra.learning import for_day
 
-            # What was known by the end of the day before: the outcomes
-            # `cobra report tactics --as-of` that day shows, in the company's
-            # zone, so a payment dated today that is not imported yet does
-            # not make a contact look like a failure.
-            window = int(self.config.get("learn.window_days", 7))
-            outcomes = variant_outcomes(
-                self.store.conn,
-                ZoneInfo(self.company_timezone),
-                day - timedelta(days=1),
-                window,
+            self._learner, self._learner_day = (
+                for_day(self.store.conn, self.config, day),
+                day,
             )
-            self._learner, self._learner_day = Learner(outcomes, self.seed), day
         return self._learner
 
     def _instalment_reminder(

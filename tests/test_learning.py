@@ -286,12 +286,10 @@ def test_learning_s_outcomes_are_the_report_s_as_of_the_day_before(
     assert report_outcomes(run, date(2026, 6, 9)) == expected
 
 
-def test_the_planner_waits_for_a_contact_s_window_to_close(run, tmp_path, isolated):
-    db = learning_newcomers(run, tmp_path, isolated)
-    # The SMS: 10 of 10 paid, and 30 sent a week ago that have not paid yet:
-    # their 7 days end today, and planning today knows only what was known by
-    # the end of yesterday, so they are no result yet. The e-mail: 3 of 10.
-    # Counted as failures, the 30 would make the SMS 10 of 40, worse.
+def windows_closing_on_day(db: Path) -> None:
+    """The SMS: 10 of 10 paid, and 30 sent a week before DAY that have not
+    paid yet: their 7 days end on DAY. The e-mail: 3 of 10. Counted as
+    failures, the 30 would make the SMS 10 of 40, worse."""
     past_contacts(db, [f"OLD-A{n}" for n in range(10)], 0, paid=True)
     past_contacts(db, [f"OLD-B{n}" for n in range(3)], 1, paid=True)
     past_contacts(db, [f"OLD-C{n}" for n in range(7)], 1, paid=False)
@@ -302,6 +300,11 @@ def test_the_planner_waits_for_a_contact_s_window_to_close(run, tmp_path, isolat
     conn.commit()
     conn.close()
 
+
+def test_the_planner_waits_for_a_contact_s_window_to_close(run, tmp_path, isolated):
+    # Planning DAY knows only what was known by the end of the day before,
+    # so the 30 whose window ends on DAY are no result yet.
+    windows_closing_on_day(learning_newcomers(run, tmp_path, isolated))
     variants = planned_variants(run)
     assert len(variants) == 12 and variants.count(0) >= 11, variants
 
@@ -370,3 +373,117 @@ def test_plan_moves_the_allocation_the_tactics_report_shows(run, tmp_path, isola
 
     assert len(assigned(db)) == 12
     assert assigned(twin) == assigned(db)
+
+
+# -- the sampler's share in the tactics report ---------------------------------------
+
+
+def sampler_shares(run, fmt: str = "json") -> dict[tuple, float | None]:
+    """(step, variant, reason) -> would_allocate in `cobra report tactics` as
+    of DAY, by variant and reason."""
+    result = run("report", "tactics", "--by", "variant,reason", "--from", "2026-05-01",
+                 "--as-of", DAY.isoformat(), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    return {(r["step"], r["variant"], r["reason"]): r["would_allocate"]
+            for r in json.loads(result.stdout)}
+
+
+def test_the_report_shows_the_sampler_s_share_of_the_variant_that_pays(
+    run, tmp_path, isolated
+):
+    db = learning_newcomers(run, tmp_path, isolated)
+    # The e-mail variant: 10 of 10 paid, Beta(11, 1); the SMS: 0 of 10,
+    # Beta(1, 11). The SMS draws higher with probability
+    # integral of y^11 x 11(1-y)^10 dy = 11 x 11! x 10! / 22! = 1.4e-6: over
+    # 4,000 draws it is expected to win 0.006 of them, so the e-mail's share
+    # is above 0.999 (4 losses) unless something other than these outcomes
+    # is drawn from.
+    past_contacts(db, [f"OLD-A{n}" for n in range(10)], 1, paid=True)
+    past_contacts(db, [f"OLD-B{n}" for n in range(10)], 0, paid=False)
+    shares = sampler_shares(run)
+    assert set(shares) == {(STEP + 1, 0, "forgot"), (STEP + 1, 1, "forgot")}
+    assert shares[(STEP + 1, 1, "forgot")] > 0.999
+    assert shares[(STEP + 1, 0, "forgot")] < 0.001
+    # Seeded: the same data gives the same figure.
+    assert sampler_shares(run) == shares
+
+    # The table shows it as a percentage and the CSV as a number, next to
+    # the realized allocation (nothing planned in the last 14 days: none).
+    args = ("report", "tactics", "--by", "variant,reason", "--from", "2026-05-01",
+            "--as-of", DAY.isoformat())
+    table = run(*args).stdout.splitlines()
+    assert table[0].split()[-3:] == ["planned", "allocation", "would_allocate"]
+    assert [line.split()[-2:] for line in table[2:]] == [["0", "0.0%"],
+                                                         ["0", "100.0%"]]
+    csv = run(*args, "--format", "csv").stdout.splitlines()
+    assert csv[0].split(",")[-3:] == ["planned", "allocation", "would_allocate"]
+    assert [line.split(",")[-1] for line in csv[1:]] == ["0.0", "1.0"]
+
+
+def test_the_sampler_s_share_is_the_planner_s_outcomes_as_of_the_day_before(
+    run, tmp_path, isolated
+):
+    # The report as of DAY evaluates the 30 (the SMS 10 of 40, below the
+    # e-mail's 3 of 10), but a customer planned on DAY is drawn for from what
+    # was known by the end of the day before: Beta(11, 1) against Beta(4, 8),
+    # the SMS.
+    windows_closing_on_day(learning_newcomers(run, tmp_path, isolated))
+    assert report_outcomes(run, DAY)[("friendly-reminder", STEP, "forgot", 0)] == (
+        40, 10)
+    shares = sampler_shares(run)
+    # With X ~ Beta(11, 1) (its CDF x^11), P(Beta(4, 8) > X) = E[Y^11] for
+    # Y ~ Beta(4, 8) = B(15, 8) / B(4, 8) = 0.0005: about 2 of 4,000 draws.
+    # Counting the 30 as failures, Beta(11, 31) would lose most draws.
+    assert shares[(STEP + 1, 0, "forgot")] > 0.99
+    assert planned_variants(run).count(0) >= 11
+
+
+def test_with_no_outcomes_the_sampler_splits_evenly_and_is_seeded(
+    run, tmp_path, isolated
+):
+    learning_newcomers(run, tmp_path, isolated)
+    planned = run("plan", "--for", DAY.isoformat())
+    assert planned.exit_code == 0, planned.stderr
+    # Nothing sent yet: both variants draw from Beta(1, 1) and each wins a
+    # draw with probability 1/2. Over 4,000 draws a share's standard error is
+    # sqrt(0.25 / 4000) = 0.0079, so 0.04 is five of them.
+    shares = sampler_shares(run)
+    assert set(shares) == {(STEP + 1, 0, "forgot"), (STEP + 1, 1, "forgot")}
+    assert all(abs(share - 0.5) <= 0.04 for share in shares.values()), shares
+    # Each a whole number of draws: they add up to 1, less what rounding
+    # each to 4 places takes (up to 0.00005 each).
+    assert abs(sum(shares.values()) - 1) <= 0.0001 + 1e-9
+    assert sampler_shares(run) == shares
+    # The draws are seeded by plan.seed, as planning is.
+    config = isolated / "cobra.toml"
+    config.write_text(config.read_text().replace("[plan]\n", "[plan]\nseed = 2\n"))
+    reseeded = sampler_shares(run)
+    assert reseeded != shares
+    assert all(abs(share - 0.5) <= 0.04 for share in reseeded.values()), reseeded
+
+
+def test_a_step_that_does_not_learn_has_no_sampler_share(run, tmp_path, isolated):
+    for number, extra in enumerate(("", "learn = true\nvariant = 1")):
+        # Variants assigned at random, or everyone given variant 1: no
+        # sampling, though its outcomes are known.
+        folder = strategies_with(tmp_path, extra, name=f"fixed{number}")
+        (isolated / "cobra.toml").write_text(f'[plan]\nstrategies_dir = "{folder}"\n')
+        db = Path(run("db", "path").stdout.strip())
+        assert run("db", "migrate").exit_code == 0
+        past_contacts(db, [f"OLD{number}-A{n}" for n in range(5)], 1, paid=True)
+        past_contacts(db, [f"OLD{number}-B{n}" for n in range(5)], 0, paid=False)
+        shares = sampler_shares(run)
+        assert set(shares) == {(STEP + 1, 0, "forgot"), (STEP + 1, 1, "forgot")}
+        assert set(shares.values()) == {None}, extra
+
+
+def test_the_sampler_s_share_needs_the_reason(run, tmp_path, isolated):
+    db = learning_newcomers(run, tmp_path, isolated)
+    past_contacts(db, [f"OLD-A{n}" for n in range(10)], 1, paid=True)
+    # Learning counts outcomes per reason: without it, no share to show.
+    for by in (("--by", "variant"), ()):
+        result = run("report", "tactics", *by, "--from", "2026-05-01",
+                     "--as-of", DAY.isoformat(), "--format", "json")
+        assert result.exit_code == 0, result.stderr
+        rows = json.loads(result.stdout)
+        assert rows and {r["would_allocate"] for r in rows} == {None}

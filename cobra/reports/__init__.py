@@ -92,7 +92,14 @@ def money_list(totals: dict[str, int]) -> list[dict]:
 # when shown: share() for scripts, percent() for people. Rounding for the
 # JSON first and again for the table would show 2 of 3's upper bound,
 # 0.93851, as 0.9385 and then 93.8%.
-RATIOS = ("kept_rate", "success_rate", "rate_low", "rate_high", "allocation")
+RATIOS = (
+    "kept_rate",
+    "success_rate",
+    "rate_low",
+    "rate_high",
+    "allocation",
+    "would_allocate",
+)
 
 
 def ratio(numerator: int, denominator: int) -> Fraction | None:

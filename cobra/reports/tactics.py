@@ -13,6 +13,9 @@ The success rate comes with its 95% Wilson score interval, which stays
 inside 0-1 and is honest about small numbers. Rows grouped by step variant
 also show the current allocation: each variant's share of the contacts the
 plan assigned to its step over the last ``report.allocation_days`` days.
+Grouped by reason too, a step with ``learn = true`` also shows the share
+Thompson sampling would give a new customer planned on the as-of date
+(:mod:`cobra.learning`, the planner's own learner).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from datetime import timedelta
+from fractions import Fraction
 
 from cobra import outcomes
 from cobra.reports import NONE, Context, money_list, ratio
@@ -171,19 +175,75 @@ def _step_of(key: tuple, at: int) -> tuple:
     return (*key[:at], (strategy, step), *key[at + 1 :])
 
 
+class _Sampler:
+    """The share of new customers Thompson sampling would give each variant
+    of a learning step, per reason: the planner's learner for the as-of
+    date, so the outcomes known by the end of the day before, over
+    ``learn.window_days`` (not ``--within``), seeded by ``plan.seed``."""
+
+    def __init__(self, context: Context):
+        from cobra import learning, strategies
+
+        self.learner = learning.for_day(context.conn, context.config, context.as_of)
+        self.draws = learning.ALLOCATION_DRAWS
+        # (strategy, step from 1) -> how many variants, the step itself
+        # included, for the steps that learn; a fixed `variant = N` wins
+        # over learning, so its step samples nothing.
+        self.counts = {
+            (strategy.name, index + 1): 1 + len(step.variants)
+            for strategy in strategies.load(
+                context.config, channels=strategies.known_channels(context.config)
+            )
+            for index, step in enumerate(strategy.steps)
+            if step.learn and step.variants and step.fixed_variant is None
+        }
+        self.wins: dict[tuple, list[int]] = {}
+
+    def siblings(self, variant: tuple) -> list[tuple]:
+        """Every variant of a learning step, as rows key them; [] otherwise."""
+        strategy, step, _ = variant
+        count = self.counts.get((strategy, step), 0)
+        return [(strategy, step, number) for number in range(count)]
+
+    def share(self, variant: tuple, reason: object) -> Fraction | None:
+        """wins / draws for a variant and reason; None when its step does not
+        learn or no longer has that variant."""
+        strategy, step, number = variant
+        count = self.counts.get((strategy, step), 0)
+        if not 0 <= number < count:
+            return None
+        key = (strategy, step, reason)
+        if key not in self.wins:
+            self.wins[key] = self.learner.wins(strategy, step - 1, reason, count)
+        return ratio(self.wins[key][number], self.draws)
+
+
 def _grouped(
     context: Context, fields: tuple[str, ...], contacts: list[outcomes.Contact]
 ) -> list[tuple[tuple, dict]]:
-    """[(key, figures)] for one grouping; with the variant, its allocation."""
+    """[(key, figures)] for one grouping; with the variant, its allocation,
+    and with the reason too, the sampler's share."""
     cells = _cells(context, fields, contacts)
-    allocation = None
+    allocation = sampler = None
     if "variant" in fields:
         allocation = _allocation(context, fields)
-        if set(fields) <= {"variant", *ALLOCATION_SPLITS}:
+        at = fields.index("variant")
+        alone = set(fields) <= {"variant", *ALLOCATION_SPLITS}
+        if alone:
             # Variants the plan assigned lately that sent nothing in the
             # period still show, with their share.
             for key in allocation:
                 cells.setdefault(key, _new_cell())
+        if "reason" in fields:
+            sampler = _Sampler(context)
+            if alone:
+                # So do the variants of a learning step the sampler would
+                # give customers to, next to their step's other variants.
+                for key in list(cells):
+                    for variant in sampler.siblings(key[at]):
+                        cells.setdefault(
+                            (*key[:at], variant, *key[at + 1 :]), _new_cell()
+                        )
     rows = []
     for key, cell in sorted(cells.items()):
         figures = _figures(cell)
@@ -195,6 +255,11 @@ def _grouped(
             planned, share = allocation.get(allocation_key)
             figures["planned"] = planned
             figures["allocation"] = share
+            figures["would_allocate"] = (
+                sampler.share(key[at], key[fields.index("reason")])
+                if sampler is not None
+                else None
+            )
         rows.append((key, figures))
     return rows
 
@@ -236,5 +301,6 @@ def build(context: Context, by: tuple[str, ...]) -> list[dict]:
         for (value,), figures in _grouped(context, (field,), contacts):
             figures.setdefault("planned", None)
             figures.setdefault("allocation", None)
+            figures.setdefault("would_allocate", None)
             rows.append({"dimension": field, "value": label(field, value), **figures})
     return rows
