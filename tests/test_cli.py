@@ -454,3 +454,31 @@ def test_an_import_that_fails_leaves_no_rejects_file(run, tmp_path):
     assert "--sync would close 3 of 3 open invoices" in result.stderr
     assert not (tmp_path / "ledger.csv.rejects.csv").exists()
     assert list(tmp_path.glob("*.partial")) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "offset_hours"),
+    [
+        ("2026-12-07T19:00:00Z", 0),  # what most tools write for UTC
+        ("2026-12-07T19:00:00z", 0),
+        (" 2026-12-07T19:00:00+00:00 ", 0),
+        ("2026-12-07T16:00:00-03:00", -3),
+    ],
+)
+def test_an_instant_is_read_with_its_offset_on_every_python(text, offset_hours):
+    # Python 3.10's datetime.fromisoformat refuses "Z"; cobra must not.
+    from datetime import timedelta, timezone
+
+    from cobra.cli.options import aware_instant
+
+    moment = aware_instant(text)
+    assert moment.utcoffset() == timedelta(hours=offset_hours)
+    assert moment.astimezone(timezone.utc).hour == 19
+
+
+@pytest.mark.parametrize("text", ["2026-12-07T19:00:00", "yesterday", "Z"])
+def test_an_instant_without_an_offset_is_refused(text):
+    from cobra.cli.options import aware_instant
+
+    with pytest.raises(ValueError):
+        aware_instant(text)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import click
 
 from cobra.cli.app import App, pass_app
-from cobra.cli.options import AMOUNT, DATE
+from cobra.cli.options import AMOUNT, DATE, aware_instant
 from cobra.errors import CobraInputError
 from cobra.store import transaction
 
@@ -59,13 +59,6 @@ def _instalment(text: str) -> tuple[date, str]:
     if not sep or due is None or not amount.strip():
         raise ValueError(f"{text!r} is not DATE=AMOUNT, such as 2027-01-15=250.00")
     return due, amount.strip()
-
-
-def _instant(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    if moment.utcoffset() is None:
-        raise ValueError("has no UTC offset; write it like 2026-12-03T15:20:00-03:00")
-    return moment
 
 
 @click.command("log")
@@ -160,7 +153,7 @@ def log_command(
     if not account or not outcome:
         raise CobraInputError("cobra log needs ACCOUNT and --outcome (or --from FILE)")
     try:
-        moment = _instant(at) if at else None
+        moment = aware_instant(at) if at else None
     except ValueError as exc:
         raise click.BadParameter(f"{at!r} {exc}", param_hint="--at") from None
     entry = Entry(
@@ -305,7 +298,7 @@ def _entry(path: Path, line: int, row: dict):
         if not text(name):
             raise EntryError(name, "missing")
     try:
-        moment = _instant(text("at"))
+        moment = aware_instant(text("at"))
     except ValueError as exc:
         raise EntryError("at", f"{text('at')!r} {exc}") from None
     instalments = []

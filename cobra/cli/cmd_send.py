@@ -10,7 +10,7 @@ import click
 
 from cobra import logs
 from cobra.cli.app import App, pass_app, report
-from cobra.cli.options import DATE, format_option
+from cobra.cli.options import DATE, aware_instant, format_option
 from cobra.output import emit
 
 
@@ -49,10 +49,10 @@ class InstantParam(click.ParamType):
         if isinstance(value, datetime):
             return value
         try:
-            moment = datetime.fromisoformat(value)
+            moment = aware_instant(value)
         except ValueError:
             moment = None
-        if moment is None or moment.utcoffset() is None:
+        if moment is None:
             self.fail(
                 f"{value!r} is not an instant with a UTC offset; write it like "
                 "2026-12-05T19:55:00-03:00",

@@ -30,6 +30,22 @@ class DateParam(click.ParamType):
 DATE = DateParam()
 
 
+def aware_instant(text: str) -> datetime:
+    """An instant written in ISO 8601 with its UTC offset, "Z" included.
+
+    Python 3.10's ``fromisoformat`` does not take the "Z" that 3.11 and
+    most tools write for UTC, so it is spelled out first. ValueError when
+    *text* is no instant or has no offset.
+    """
+    text = text.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    moment = datetime.fromisoformat(text)
+    if moment.utcoffset() is None:
+        raise ValueError("has no UTC offset; write it like 2026-12-03T15:20:00-03:00")
+    return moment
+
+
 class AmountParam(click.ParamType):
     """An amount in major units such as 1500 or 1500.50, read exactly (no float)."""
 
