@@ -44,8 +44,12 @@ def test_a_simulation_moves_the_allocation_to_the_variant_that_pays_more():
 
 
 def test_outcomes_are_kept_per_reason():
-    outcomes = {("s", 0, "forgot", 1): (50, 40), ("s", 0, "forgot", 0): (50, 2),
-                ("s", 0, "cannot_pay", 0): (50, 40), ("s", 0, "cannot_pay", 1): (50, 2)}
+    outcomes = {
+        ("s", 0, "forgot", 1): (50, 40),
+        ("s", 0, "forgot", 0): (50, 2),
+        ("s", 0, "cannot_pay", 0): (50, 40),
+        ("s", 0, "cannot_pay", 1): (50, 2),
+    }
     learner = Learner(outcomes, seed=3)
     forgot = [learner.choose(f"A{n}", "s", 0, "forgot", 2) for n in range(40)]
     cannot = [learner.choose(f"A{n}", "s", 0, "cannot_pay", 2) for n in range(40)]
@@ -54,8 +58,12 @@ def test_outcomes_are_kept_per_reason():
 
 def test_the_same_data_gives_the_same_choice():
     outcomes = {("s", 0, "forgot", 1): (10, 5)}
-    first = [Learner(outcomes, 9).choose(f"A{n}", "s", 0, "forgot", 3) for n in range(20)]
-    again = [Learner(outcomes, 9).choose(f"A{n}", "s", 0, "forgot", 3) for n in range(20)]
+    first = [
+        Learner(outcomes, 9).choose(f"A{n}", "s", 0, "forgot", 3) for n in range(20)
+    ]
+    again = [
+        Learner(outcomes, 9).choose(f"A{n}", "s", 0, "forgot", 3) for n in range(20)
+    ]
     assert first == again
 
 
@@ -107,24 +115,29 @@ def contact(
     sent = sent_at[:10]
     customer = conn.execute(
         "INSERT INTO customers (account, name, country, created_at, updated_at)"
-        " VALUES (?, ?, 'US', ?, ?)", (account, account, sent, sent)).lastrowid
+        " VALUES (?, ?, 'US', ?, ?)",
+        (account, account, sent, sent),
+    ).lastrowid
     conn.execute(
         "INSERT INTO outbox (customer_id, planned_for, strategy, step, cycle, variant,"
         " channel, template, reason, state, idempotency_key, created_at, sent_at)"
         " VALUES (?, ?, 'friendly-reminder', 1, ?, ?, 'sms', 'reminder-sms',"
         " ?, 'sent', ?, ?, ?)",
-        (customer, sent, sent, variant, reason, f"{account}|0", sent, sent_at))
+        (customer, sent, sent, variant, reason, f"{account}|0", sent, sent_at),
+    )
     if paid_on:
         conn.execute(
             "INSERT INTO payments (customer_id, reference, paid_on, currency, amount,"
             " created_at) VALUES (?, ?, ?, 'USD', 30000, ?)",
-            (customer, f"{account}-P", paid_on, sent))
+            (customer, f"{account}-P", paid_on, sent),
+        )
     if promise:
         made_on, status, resolved_on = promise
         conn.execute(
             "INSERT INTO promises (customer_id, made_on, due_on, currency, amount,"
             " status, resolved_on) VALUES (?, ?, ?, 'USD', 30000, ?, ?)",
-            (customer, made_on, made_on, status, resolved_on))
+            (customer, made_on, made_on, status, resolved_on),
+        )
 
 
 def learning_newcomers(run, tmp_path: Path, isolated: Path, config: str = "") -> Path:
@@ -187,10 +200,12 @@ def test_an_explicit_variant_in_the_config_wins(run, tmp_path, isolated):
 
 
 def test_a_bad_learn_or_variant_setting_is_named(run, tmp_path, isolated):
-    for number, (extra, message) in enumerate((
-        ('learn = "yes"', "learn: expected true or false"),
-        ("variant = 4", "variant: expected 0 (the step itself) to 1"),
-    )):
+    for number, (extra, message) in enumerate(
+        (
+            ('learn = "yes"', "learn: expected true or false"),
+            ("variant = 4", "variant: expected 0 (the step itself) to 1"),
+        )
+    ):
         folder = strategies_with(tmp_path, extra, name=f"bad{number}")
         (isolated / "cobra.toml").write_text(f'[plan]\nstrategies_dir = "{folder}"\n')
         result = run("config", "check")
@@ -204,11 +219,26 @@ def test_a_bad_learn_or_variant_setting_is_named(run, tmp_path, isolated):
 def report_outcomes(run, as_of: date) -> dict[tuple, tuple[int, int]]:
     """(strategy, step from 0, reason, variant) -> (evaluated, succeeded), as
     `cobra report tactics` shows them as of *as_of*, over every contact."""
-    result = run("report", "tactics", "--by", "variant,reason", "--from", "2026-01-01",
-                 "--as-of", as_of.isoformat(), "--format", "json")
+    result = run(
+        "report",
+        "tactics",
+        "--by",
+        "variant,reason",
+        "--from",
+        "2026-01-01",
+        "--as-of",
+        as_of.isoformat(),
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0, result.stderr
-    return {(r["strategy"], r["step"] - 1, r["reason"], r["variant"]):
-            (r["evaluated"], r["succeeded"]) for r in json.loads(result.stdout)}
+    return {
+        (r["strategy"], r["step"] - 1, r["reason"], r["variant"]): (
+            r["evaluated"],
+            r["succeeded"],
+        )
+        for r in json.loads(result.stdout)
+    }
 
 
 def test_the_planner_counts_a_contact_s_day_in_the_company_zone(
@@ -264,16 +294,37 @@ def test_learning_s_outcomes_are_the_report_s_as_of_the_day_before(
         # resolved 06-09: a success, with no payment in the window. Kept but
         # resolved 06-10: not known by 06-09, a failure. Made 06-09, day 8: a
         # failure. -> 3 evaluated, 1 succeeded.
-        contact(conn, "KEPT", 1, "2026-06-01T15:00:00+00:00",
-                promise=("2026-06-04", "kept", "2026-06-09"))
-        contact(conn, "KEPT-LATER", 1, "2026-06-01T15:00:00+00:00",
-                promise=("2026-06-04", "kept", "2026-06-10"))
-        contact(conn, "PROMISED-LATE", 1, "2026-06-01T15:00:00+00:00",
-                promise=("2026-06-09", "kept", "2026-06-09"))
+        contact(
+            conn,
+            "KEPT",
+            1,
+            "2026-06-01T15:00:00+00:00",
+            promise=("2026-06-04", "kept", "2026-06-09"),
+        )
+        contact(
+            conn,
+            "KEPT-LATER",
+            1,
+            "2026-06-01T15:00:00+00:00",
+            promise=("2026-06-04", "kept", "2026-06-10"),
+        )
+        contact(
+            conn,
+            "PROMISED-LATE",
+            1,
+            "2026-06-01T15:00:00+00:00",
+            promise=("2026-06-09", "kept", "2026-06-09"),
+        )
         # Variant 0, "unaware": sent 05-31 at 23:00 (06-01 in UTC), paid
         # 05-31, the contact's own day: a success. -> 1 of 1.
-        contact(conn, "MIDNIGHT", 0, "2026-06-01T03:00:00+00:00",
-                paid_on="2026-05-31", reason="unaware")
+        contact(
+            conn,
+            "MIDNIGHT",
+            0,
+            "2026-06-01T03:00:00+00:00",
+            paid_on="2026-05-31",
+            reason="unaware",
+        )
         conn.commit()
         learned = variant_outcomes(conn, ZoneInfo(zone), date(2026, 6, 9), 7)
 
@@ -319,8 +370,14 @@ def test_the_planner_counts_a_kept_promise_as_a_success(run, tmp_path, isolated)
     sent = (DAY - timedelta(days=30)).isoformat() + "T15:00:00+00:00"
     made, kept = (DAY - timedelta(days=28)).isoformat(), (DAY - timedelta(days=16))
     for n in range(20):
-        contact(conn, f"PROMISED{n}", 1, sent, paid_on=kept.isoformat(),
-                promise=(made, "kept", kept.isoformat()))
+        contact(
+            conn,
+            f"PROMISED{n}",
+            1,
+            sent,
+            paid_on=kept.isoformat(),
+            promise=(made, "kept", kept.isoformat()),
+        )
     conn.commit()
     conn.close()
 
@@ -340,14 +397,24 @@ def test_plan_moves_the_allocation_the_tactics_report_shows(run, tmp_path, isola
     with sqlite3.connect(db) as source, sqlite3.connect(twin) as copy:
         source.backup(copy)
 
-    args = ("report", "tactics", "--by", "variant", "--from", "2026-05-01",
-            "--as-of", DAY.isoformat())
+    args = (
+        "report",
+        "tactics",
+        "--by",
+        "variant",
+        "--from",
+        "2026-05-01",
+        "--as-of",
+        DAY.isoformat(),
+    )
 
     def allocation() -> dict:
         result = run(*args, "--format", "json")
         assert result.exit_code == 0, result.stderr
-        return {(r["step"], r["variant"]): (r["planned"], r["allocation"])
-                for r in json.loads(result.stdout)}
+        return {
+            (r["step"], r["variant"]): (r["planned"], r["allocation"])
+            for r in json.loads(result.stdout)
+        }
 
     # Nothing planned for the step lately: no share yet.
     assert allocation() == {(2, 0): (0, None), (2, 1): (0, None)}
@@ -368,7 +435,8 @@ def test_plan_moves_the_allocation_the_tactics_report_shows(run, tmp_path, isola
             return conn.execute(
                 "SELECT c.account, o.step, o.variant, o.channel FROM outbox o"
                 " JOIN customers c ON c.id = o.customer_id"
-                " WHERE o.planned_for = ? ORDER BY c.account", (DAY.isoformat(),)
+                " WHERE o.planned_for = ? ORDER BY c.account",
+                (DAY.isoformat(),),
             ).fetchall()
 
     assert len(assigned(db)) == 12
@@ -378,14 +446,20 @@ def test_plan_moves_the_allocation_the_tactics_report_shows(run, tmp_path, isola
 # -- the sampler's share in the tactics report ---------------------------------------
 
 
-def sampler_shares(run, fmt: str = "json") -> dict[tuple, float | None]:
+def tactics_of_day(*by: str) -> tuple[str, ...]:
+    """`cobra report tactics` as of DAY, from May, grouped *by*."""
+    return ("report", "tactics", *by, "--from", "2026-05-01", "--as-of", str(DAY))
+
+
+def sampler_shares(run) -> dict[tuple, float | None]:
     """(step, variant, reason) -> would_allocate in `cobra report tactics` as
     of DAY, by variant and reason."""
-    result = run("report", "tactics", "--by", "variant,reason", "--from", "2026-05-01",
-                 "--as-of", DAY.isoformat(), "--format", "json")
+    result = run(*tactics_of_day("--by", "variant,reason"), "--format", "json")
     assert result.exit_code == 0, result.stderr
-    return {(r["step"], r["variant"], r["reason"]): r["would_allocate"]
-            for r in json.loads(result.stdout)}
+    return {
+        (r["step"], r["variant"], r["reason"]): r["would_allocate"]
+        for r in json.loads(result.stdout)
+    }
 
 
 def test_the_report_shows_the_sampler_s_share_of_the_variant_that_pays(
@@ -409,15 +483,24 @@ def test_the_report_shows_the_sampler_s_share_of_the_variant_that_pays(
 
     # The table shows it as a percentage and the CSV as a number, next to
     # the realized allocation (nothing planned in the last 14 days: none).
-    args = ("report", "tactics", "--by", "variant,reason", "--from", "2026-05-01",
-            "--as-of", DAY.isoformat())
+    args = tactics_of_day("--by", "variant,reason")
     table = run(*args).stdout.splitlines()
     assert table[0].split()[-3:] == ["planned", "allocation", "would_allocate"]
-    assert [line.split()[-2:] for line in table[2:]] == [["0", "0.0%"],
-                                                         ["0", "100.0%"]]
+    assert [line.split()[-2:] for line in table[2:]] == [["0", "0.0%"], ["0", "100.0%"]]
     csv = run(*args, "--format", "csv").stdout.splitlines()
     assert csv[0].split(",")[-3:] == ["planned", "allocation", "would_allocate"]
     assert [line.split(",")[-1] for line in csv[1:]] == ["0.0", "1.0"]
+    # The HTML page's tactic effectiveness lists it for the steps that learn.
+    from test_report_html import Marks
+
+    page = run("report", "html", "--from", "2026-05-01", "--as-of", DAY.isoformat())
+    assert page.exit_code == 0, page.stderr
+    dom = Marks()
+    dom.feed(page.stdout)
+    assert dom.cells["sampler"] == [
+        ["friendly-reminder", "2", "0", "forgot", "0.0%", "0% of 10"],
+        ["friendly-reminder", "2", "1", "forgot", "100.0%", "100% of 10"],
+    ]
 
 
 def test_the_sampler_s_share_is_the_planner_s_outcomes_as_of_the_day_before(
@@ -429,7 +512,9 @@ def test_the_sampler_s_share_is_the_planner_s_outcomes_as_of_the_day_before(
     # the SMS.
     windows_closing_on_day(learning_newcomers(run, tmp_path, isolated))
     assert report_outcomes(run, DAY)[("friendly-reminder", STEP, "forgot", 0)] == (
-        40, 10)
+        40,
+        10,
+    )
     shares = sampler_shares(run)
     # With X ~ Beta(11, 1) (its CDF x^11), P(Beta(4, 8) > X) = E[Y^11] for
     # Y ~ Beta(4, 8) = B(15, 8) / B(4, 8) = 0.0005: about 2 of 4,000 draws.
@@ -475,15 +560,23 @@ def test_a_step_that_does_not_learn_has_no_sampler_share(run, tmp_path, isolated
         shares = sampler_shares(run)
         assert set(shares) == {(STEP + 1, 0, "forgot"), (STEP + 1, 1, "forgot")}
         assert set(shares.values()) == {None}, extra
+        page = run("report", "html", "--from", "2026-05-01", "--as-of", str(DAY))
+        assert page.exit_code == 0 and 'data-table="sampler"' not in page.stdout
 
 
 def test_the_sampler_s_share_needs_the_reason(run, tmp_path, isolated):
     db = learning_newcomers(run, tmp_path, isolated)
     past_contacts(db, [f"OLD-A{n}" for n in range(10)], 1, paid=True)
+    # The SMS, never sent nor planned, still shows next to the e-mail: the
+    # sampler gives it the draws where Beta(1, 1) beats Beta(11, 1): E[U^11]
+    # for U uniform, 1/12 = 0.083, give or take 0.0044 (a standard error
+    # over 4,000 draws), well inside 0.05 to 0.12.
+    shares = sampler_shares(run)
+    assert set(shares) == {(STEP + 1, 0, "forgot"), (STEP + 1, 1, "forgot")}
+    assert 0.05 < shares[(STEP + 1, 0, "forgot")] < 0.12
     # Learning counts outcomes per reason: without it, no share to show.
     for by in (("--by", "variant"), ()):
-        result = run("report", "tactics", *by, "--from", "2026-05-01",
-                     "--as-of", DAY.isoformat(), "--format", "json")
+        result = run(*tactics_of_day(*by), "--format", "json")
         assert result.exit_code == 0, result.stderr
         rows = json.loads(result.stdout)
         assert rows and {r["would_allocate"] for r in rows} == {None}

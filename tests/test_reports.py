@@ -1050,6 +1050,8 @@ def test_tactics_allocation_by_variant_and_reason(run, tmp_path, isolated):
         ("friendly-reminder", 2, 1, "forgot", 3, 3, 2, 3, 0.375),
         ("friendly-reminder", 5, 0, "forgot", 1, 1, 1, 1, 1.0),
     ]
+    # The shipped strategies learn nothing: no share learning would give.
+    assert {r["would_allocate"] for r in rows} == {None}
     # --within 10: C2's own payment on 09-10 (9 days after) now counts for
     # its contact: personal_appeal recovers 1200 (C0) + 1200 (C2). Evaluated:
     # day + 10 <= 09-25, the same contacts.

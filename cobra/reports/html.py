@@ -254,7 +254,7 @@ def _tactics(context: Context) -> str:
         ],
         "tactics",
     )
-    return chart + table + _allocation(context)
+    return chart + table + _allocation(context) + _sampler(context)
 
 
 def _allocation(context: Context) -> str:
@@ -262,22 +262,52 @@ def _allocation(context: Context) -> str:
     if not rows:
         return ""
     first = context.as_of - timedelta(days=context.allocation_days - 1)
-    return f"<h3>Variant allocation, planned {first} to {context.as_of}</h3>" + _table(
-        ["strategy", "step", "variant", "planned", "share", "success rate"],
+    return _variants(
+        f"Variant allocation, planned {first} to {context.as_of}",
+        rows,
+        "planned",
+        lambda r: percent(r["allocation"], 0),
+        "allocation",
+    )
+
+
+def _sampler(context: Context) -> str:
+    """The steps that learn: the share learning would give a new customer."""
+    rows = [
+        r
+        for r in tactics.build(context, ("variant", "reason"))
+        if r["would_allocate"] is not None
+    ]
+    if not rows:
+        return ""
+    return _variants(
+        f"Learning: the share of new customers on {context.as_of}",
+        rows,
+        "reason",
+        lambda r: percent(r["would_allocate"]),
+        "sampler",
+    )
+
+
+def _variants(title: str, rows: list[dict], column: str, shown, name: str) -> str:
+    """A table of step variants: one *column* of the rows, a share as
+    *shown* gives it, and the variant's success rate."""
+    return f"<h3>{escape(title)}</h3>" + _table(
+        ["strategy", "step", "variant", column, "share", "success rate"],
         [
             [
                 r["strategy"],
                 r["step"],
                 r["variant"],
-                r["planned"],
-                percent(r["allocation"], 0),
+                r[column],
+                shown(r),
                 ""
                 if r["success_rate"] is None
                 else f"{percent(r['success_rate'], 0)} of {r['evaluated']}",
             ]
             for r in rows
         ],
-        "allocation",
+        name,
     )
 
 
