@@ -50,3 +50,9 @@ class AlreadyRunning(CobraError):
     """Another process holds the lock of the work asked for: try again later."""
 
     exit_code = EXIT_TEMPORARY
+
+
+class DatabaseBusy(CobraError):
+    """Another process kept the database locked too long: try again later."""
+
+    exit_code = EXIT_TEMPORARY

@@ -482,3 +482,34 @@ def test_an_instant_without_an_offset_is_refused(text):
 
     with pytest.raises(ValueError):
         aware_instant(text)
+
+
+def test_a_database_another_process_keeps_locked_is_a_temporary_failure(
+    run, tmp_path, isolated
+):
+    # A real second connection holds the write lock, as a `cobra run` from
+    # cron does while it imports; a collector's `cobra log` gives up after
+    # store.busy_timeout_ms with exit 75, and nothing is logged.
+    from datetime import date
+
+    from histories import History, database, load
+
+    (isolated / "cobra.toml").write_text("[store]\nbusy_timeout_ms = 200\n")
+    acme = History("ACME", "Acme Tools Inc.")
+    acme.invoice(date(2026, 5, 1), "1200.00")
+    load(run, tmp_path, acme)
+    path = run("db", "path").stdout.strip()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        result = run(
+            "log", "ACME", "--outcome", "no_answer",
+            "--at", "2026-06-10T15:00:00-04:00",
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.exit_code == 75
+    assert "the database is busy: another cobra command" in result.stderr
+    assert "unexpected" not in result.stderr
+    assert database(run).execute("SELECT COUNT(*) FROM interactions").fetchone()[0] == 0

@@ -124,6 +124,29 @@ class CobraCommandError(click.ClickException):
         self.exit_code = exit_code
 
 
+def _database_busy(exc: Exception):
+    """SQLite's "database is locked" as the temporary failure it is.
+
+    Another process (a `cobra run` from cron, a collector's `cobra log`)
+    held the write lock for longer than ``store.busy_timeout_ms``; the
+    command's transaction was rolled back, so trying again is safe.
+    """
+    import sqlite3
+
+    from cobra.errors import DatabaseBusy
+
+    if isinstance(exc, sqlite3.OperationalError) and str(exc) in (
+        "database is locked",
+        "database is busy",
+    ):
+        return DatabaseBusy(
+            "the database is busy: another cobra command (such as cobra run) kept "
+            "it locked for longer than store.busy_timeout_ms; nothing was changed. "
+            "Try again when it has finished"
+        )
+    return None
+
+
 def _log_failure(
     ctx: click.Context, code, message: str | None = None, exc_info=False
 ) -> None:
@@ -217,6 +240,10 @@ class CobraGroup(click.Group):
         except (click.exceptions.Exit, click.Abort, BrokenPipeError):
             raise
         except Exception as exc:
+            busy = _database_busy(exc)
+            if busy:
+                _log_failure(ctx, busy.exit_code, str(busy))
+                raise CobraCommandError(str(busy), busy.exit_code) from exc
             message = f"unexpected {type(exc).__name__}: {exc}"
             _log_failure(ctx, 1, message, exc_info=True)
             if _debugging():
