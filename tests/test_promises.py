@@ -328,6 +328,42 @@ def test_a_plan_for_everything_owed_counts_the_bill_then_current(run, tmp_path):
     )
 
 
+def test_what_was_owed_is_read_from_balances_a_source_states(run, tmp_path):
+    # An aging export states balances, not the payments behind them: April's
+    # 1000.00 bill has 200.00 left, May's 400.00 (due D1 + 9) is whole. A
+    # plan of 200.00 and 400.00 covers everything owed on D1, so a payment on
+    # account that reaches May's bill after April's counts towards it.
+    source = tmp_path / "aging.csv"
+    source.write_text(
+        "customer_id,customer_name,email,invoice_id,issue_date,due_date,"
+        "currency,amount,balance,country\n"
+        "LATE,Latecomer Supplies Co.,ap@late.example,A,2026-04-20,2026-05-20,"
+        "USD,1000.00,200.00,US\n"
+        f"LATE,Latecomer Supplies Co.,ap@late.example,B,2026-05-20,{day(9)},"
+        "USD,400.00,400.00,US\n",
+        encoding="utf-8",
+    )
+    assert run("import", str(source)).exit_code == 0
+    log(
+        run,
+        "LATE",
+        "--outcome",
+        "plan_agreed",
+        "--instalment",
+        f"{day(5)}=200",
+        "--instalment",
+        f"{day(30)}=400",
+        today=0,
+    )
+    paid = History("LATE", "Latecomer Supplies Co.")
+    paid.pay(date.fromisoformat(day(5)), "200.00", reference="LATE-I1")
+    paid.pay(date.fromisoformat(day(30)), "400.00", reference="LATE-I2")
+    load(run, tmp_path, paid)
+    # Read from the amounts, 800.00 of April's bill would have looked owed
+    # on D1, more than the plan's 600.00: May's payment would not count.
+    assert [p[2] for p in promises(run)] == ["kept", "kept"]
+
+
 def test_a_plan_for_the_overdue_bill_is_not_kept_by_paying_the_current_one(
     run, tmp_path
 ):

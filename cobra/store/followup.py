@@ -251,6 +251,16 @@ def promises_to_check(conn) -> list[sqlite3.Row]:
     ).fetchall()
 
 
+# What payments and credit notes dated before (``<``) or from (``>=``) the
+# day promise ``q`` was made settled of invoice ``i``.
+_SETTLED_FROM_PROMISE = (
+    "(SELECT COALESCE(SUM(a.amount), 0) FROM allocations a"
+    " LEFT JOIN payments p ON p.id = a.payment_id"
+    " LEFT JOIN credit_notes n ON n.id = a.credit_note_id"
+    " WHERE a.invoice_id = i.id AND COALESCE(p.paid_on, n.issue_date) {} q.made_on)"
+)
+
+
 def payment_parts(
     conn, customer_id: int, currency: str, since: str
 ) -> list[tuple[str, int, frozenset[int]]]:
@@ -286,19 +296,20 @@ def payment_parts(
         " named AS (SELECT q.id AS promise, l.invoice_id FROM promises q"
         "   JOIN interaction_invoices l ON l.interaction_id = q.interaction_id"
         "   WHERE q.customer_id = :customer AND q.currency = :currency),"
-        # What was due the day a promise was made: its bills due by then, less
-        # what payments and credit notes dated before then settled of them.
+        # What was due the day a promise was made: what is open now of its
+        # bills due by then, plus what payments and credit notes dated from
+        # that day on settled of them. The balance, not the amount: a source
+        # may state a balance without the payments behind it, and a bill
+        # closed by --sync or written off before that day was not owed then
+        # (one closed later still was, less what had been paid of it).
         " due AS (SELECT q.id AS promise, COALESCE(pl.total, q.amount) AS promised,"
-        "   (SELECT COALESCE(SUM(i.amount), 0) FROM invoices i"
-        "     WHERE i.customer_id = :customer AND i.currency = :currency"
-        "     AND i.due_date <= q.made_on)"
-        "   - (SELECT COALESCE(SUM(a.amount), 0) FROM allocations a"
-        "     JOIN invoices i ON i.id = a.invoice_id"
-        "     LEFT JOIN payments p ON p.id = a.payment_id"
-        "     LEFT JOIN credit_notes n ON n.id = a.credit_note_id"
-        "     WHERE i.customer_id = :customer AND i.currency = :currency"
-        "     AND i.due_date <= q.made_on"
-        "     AND COALESCE(p.paid_on, n.issue_date) < q.made_on) AS owed"
+        "   (SELECT COALESCE(SUM(CASE WHEN i.status IN ('open', 'paid')"
+        f"       THEN i.balance + {_SETTLED_FROM_PROMISE.format('>=')}"
+        "       WHEN i.closed_on > q.made_on"
+        f"       THEN i.amount - {_SETTLED_FROM_PROMISE.format('<')}"
+        "       ELSE 0 END), 0)"
+        "     FROM invoices i WHERE i.customer_id = :customer"
+        "     AND i.currency = :currency AND i.due_date <= q.made_on) AS owed"
         "   FROM promises q LEFT JOIN payment_plans pl ON pl.id = q.plan_id"
         "   WHERE q.customer_id = :customer AND q.currency = :currency)"
         " SELECT t.payment, t.paid_on, t.invoice, t.amount, q.id AS promise"
