@@ -98,11 +98,22 @@ def private_output(path: Path) -> Iterator[TextIO]:
     block that fails leaves *path* as it was. A new file is readable by its
     owner only; a file that exists keeps its mode, as with
     :func:`create_private_file`. Lines end as written. Raises OSError.
+
+    A symbolic link is followed: the file it points to is replaced, not the
+    link. A path that is no regular file (``/dev/stdout``, a named pipe) is
+    written in place, as it is: there is no file to swap, and its reader
+    decides what it keeps.
     """
+    path = Path(os.path.realpath(path))
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        status = path.stat()
     except FileNotFoundError:
-        mode = 0o600
+        status = None
+    if status is not None and not stat.S_ISREG(status.st_mode):
+        with open(path, "w", encoding="utf-8", newline="") as stream:
+            yield stream
+        return
+    mode = stat.S_IMODE(status.st_mode) if status else 0o600
     partial = path.with_name(path.name + ".partial")
     partial.unlink(missing_ok=True)
     fd = os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)

@@ -389,6 +389,42 @@ def test_a_report_written_over_a_file_keeps_its_mode(portfolio, run, tmp_path):
     assert stat.S_IMODE(out.stat().st_mode) == 0o640
 
 
+def test_a_report_written_through_a_link_replaces_the_file_it_points_to(
+    portfolio, run, tmp_path
+):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    target = shared / "aging.json"
+    target.write_text("yesterday's report\n")
+    link = tmp_path / "aging.json"
+    link.symlink_to(target)
+    report = ("report", "aging", "--as-of", "2026-12-03", "--format", "json")
+    result = run(*portfolio, *report, "--out", str(link))
+    assert result.exit_code == 0, result.stderr
+    assert link.is_symlink()  # still the link the user made
+    assert target.read_text(encoding="utf-8") == run(*portfolio, *report).stdout
+    assert list(tmp_path.rglob("*.partial")) == []
+
+
+def test_a_report_written_to_a_named_pipe_goes_through_it(portfolio, run, tmp_path):
+    import threading
+
+    pipe = tmp_path / "aging.fifo"
+    os.mkfifo(pipe)
+    received: list[str] = []
+    reader = threading.Thread(
+        target=lambda: received.append(pipe.read_text(encoding="utf-8")),
+        daemon=True,  # a cobra that replaced the pipe would leave it waiting
+    )
+    reader.start()
+    report = ("report", "aging", "--as-of", "2026-12-03", "--format", "json")
+    result = run(*portfolio, *report, "--out", str(pipe))
+    reader.join(10)
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_ISFIFO(pipe.stat().st_mode)  # not replaced by a file
+    assert received == [run(*portfolio, *report).stdout]
+
+
 LAYOUT = (
     "customer_id,customer_name,email,invoice_id,issue_date,due_date,currency,"
     "amount,balance\n"
