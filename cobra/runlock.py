@@ -11,6 +11,7 @@ are not locked.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,9 @@ def exclusive(path: Path) -> Iterator[str | None]:
     """Hold the lock at *path* for the duration; AlreadyRunning if taken.
 
     Yields the line of the previous run when that run never reached its end
-    ("pid 4242, started 2026-12-07T09:00:00+00:00"), else None.
+    ("pid 4242, started 2026-12-07T09:00:00+00:00"), else None. The file
+    reads "pid N, started T, running" while a run works, and "..., ended E"
+    once it is done.
     """
     try:
         import fcntl
@@ -44,13 +47,22 @@ def exclusive(path: Path) -> Iterator[str | None]:
             ) from None
         previous = _read(fd)
         line = f"pid {os.getpid()}, started {_now()}"
-        _write(fd, line)
+        _write(fd, f"{line}, running")
         # Python's own ends (success, an error, Ctrl-C) all pass here; a
-        # SIGKILL or a power cut does not, and leaves the line unended.
+        # SIGKILL or a power cut does not, and leaves the line "running". A
+        # line without either word was written by a cobra from before this
+        # record was kept, and says nothing of how that run ended.
         try:
-            yield previous if previous and ", ended " not in previous else None
+            yield (
+                previous.removesuffix(", running")
+                if previous.endswith(", running")
+                else None
+            )
         finally:
-            _write(fd, f"{line}, ended {_now()}")
+            # A full disk must not hide how the run itself ended; the next
+            # run would only warn about this one for nothing.
+            with contextlib.suppress(OSError):
+                _write(fd, f"{line}, ended {_now()}")
     finally:
         os.close(fd)  # closing the descriptor releases the lock
 

@@ -562,3 +562,22 @@ def test_a_wrong_smtp_password_fails_the_run_and_keeps_the_mail_queued(
         "ap@bolt.example",
     ]
     assert {state for _, state, _ in outbox_states(run).values()} == {"sent"}
+
+
+def test_a_lock_file_from_an_older_cobra_gives_no_warning(tmp_path):
+    # Before runs recorded their end, the lock file held only "pid N,
+    # started T": that says nothing of how the run ended.
+    from cobra import runlock
+
+    lock = tmp_path / "cobra.sqlite.run.lock"
+    lock.write_text("pid 4242, started 2026-12-01T09:00:00+00:00")
+    with runlock.exclusive(lock) as unended:
+        assert unended is None
+        assert lock.read_text().endswith(", running")
+    assert ", ended " in lock.read_text()
+    with runlock.exclusive(lock) as unended:
+        assert unended is None
+    # A run that never got to its end leaves "running" behind.
+    lock.write_text("pid 4243, started 2026-12-02T09:00:00+00:00, running")
+    with runlock.exclusive(lock) as unended:
+        assert unended == "pid 4243, started 2026-12-02T09:00:00+00:00"
