@@ -142,7 +142,12 @@ def test_an_sms_reply_is_read_with_the_words_of_the_customers_country(
         ("Cancelar", "AR", False),
         ("STOPALL", "US", True),
         ("Unsubscribe me", "US", True),
-        ("quit", "US", True),
+        # Carriers take CANCEL, END and QUIT as the whole message only; as a
+        # first word they begin answers to a collector.
+        ("End of the month I will pay", "US", False),
+        ("Cancel the late fee please?", "US", False),
+        ("Quit calling my work, I'll pay friday", "US", False),
+        ("STOP texting me", "US", True),
         ("Baja", "US", False),
         ("I will pay at the end of the month", "US", False),
         ("Baja", "AR", True),  # no profile: the shipped global list has BAJA
@@ -253,4 +258,4 @@ def test_an_override_replaces_a_countrys_words(isolated):
     )
     words = OptOutWords.from_config(config_module.load())
     assert is_opt_out("baja", words.for_country("US"))
-    assert not is_opt_out("QUIT", words.for_country("US"))
+    assert not is_opt_out("STOPALL", words.for_country("US"))
