@@ -596,14 +596,21 @@ class Sender:
                 )
                 self.summary.failed += 1
                 return
-            delay = min(self.max_backoff, self.backoff * 2 ** (attempts - 1))
-            delay *= random.uniform(0.5, 1.0)  # jitter: retries do not stampede
-            if error.retry_after:
-                delay = max(delay, float(error.retry_after))
-            retry_at = (self.clock.now() + timedelta(seconds=delay)).isoformat()
-            outbox.requeue(conn, row["id"], at=at, retry_at=retry_at, error=str(error))
-            log.info("%s: %s; retry in %.1f s", row["idempotency_key"], error, delay)
+            self._retry_later(row, at, str(error), error.retry_after)
             self.summary.retried += 1
+
+    def _retry_later(self, row, at: str, error: str, retry_after=None) -> None:
+        """Back to ``queued`` after an exponential backoff with jitter."""
+        attempts = row["attempts"]  # counted when it was claimed
+        delay = min(self.max_backoff, self.backoff * 2 ** (attempts - 1))
+        delay *= random.uniform(0.5, 1.0)  # jitter: retries do not stampede
+        if retry_after:
+            delay = max(delay, float(retry_after))
+        retry_at = (self.clock.now() + timedelta(seconds=delay)).isoformat()
+        outbox.requeue(
+            self.store.conn, row["id"], at=at, retry_at=retry_at, error=error
+        )
+        log.info("%s: %s; retry in %.1f s", row["idempotency_key"], error, delay)
 
     # -- after a crash --------------------------------------------------------------
 
@@ -623,21 +630,37 @@ class Sender:
                 else None
             )
             self._settle_unknown(
-                row, binding, now.isoformat(), "interrupted while sending", address
+                row,
+                binding,
+                now.isoformat(),
+                "interrupted while sending",
+                address,
+                # The sender died, not the provider: no reason to wait.
+                back_off=False,
             )
 
     def _settle_unknown(
-        self, row, binding: Binding | None, at: str, why: str, address: str | None
+        self,
+        row,
+        binding: Binding | None,
+        at: str,
+        why: str,
+        address: str | None,
+        *,
+        back_off: bool = True,
     ) -> str:
         """A message the provider may or may not have: never send it blindly.
 
         Ask the provider when the backend can look messages up; resend when
-        the receiver drops duplicates; otherwise, or when the lookup itself
-        fails (the provider is down), mark it for a person. *address* is
-        where it went, kept with it whatever is decided.
+        the provider did not have it or the receiver drops duplicates (after
+        the same backoff as a transient error when *back_off*); otherwise,
+        when the lookup itself fails (the provider is down), or once
+        ``send.max_attempts`` attempts ended this way, mark it for a person.
+        *address* is where it went, kept with it whatever is decided.
         """
         conn, key = self.store.conn, row["idempotency_key"]
         backend = binding.backend if binding is not None else None
+        resend = None  # why sending it again is safe, when it is
         if getattr(backend, "can_lookup", False):
             try:
                 found = self._session_for(row["channel"]).lookup(key)
@@ -655,23 +678,24 @@ class Sender:
                         provider_id=found,
                     )
                     return "sent"
+                resend = "the provider did not have it"
+        if resend is None and getattr(backend, "replay_safe", False):
+            resend = "the receiver drops duplicates"
+        attempts = row["attempts"]  # counted when it was claimed
+        if resend is not None and attempts < self.max_attempts:
+            if back_off:
+                self._retry_later(row, at, f"{why}; {resend}")
+            else:
                 outbox.requeue(
-                    conn,
-                    row["id"],
-                    at=at,
-                    retry_at=None,
-                    error=f"{why}; the provider did not have it",
+                    conn, row["id"], at=at, retry_at=None, error=f"{why}; {resend}"
                 )
-                return "queued"
-        if getattr(backend, "replay_safe", False):
-            outbox.requeue(
-                conn,
-                row["id"],
-                at=at,
-                retry_at=None,
-                error=f"{why}; the receiver drops duplicates",
-            )
             return "queued"
+        if resend is not None:
+            # A provider that never answers must not be asked forever.
+            why = (
+                f"{why}; {resend}, but {attempts} attempts (send.max_attempts) "
+                "all ended without an answer"
+            )
         outbox.finish(
             conn,
             row["id"],

@@ -16,11 +16,16 @@ message, or per batch), ``fail_first`` (fail each message this many times
 before accepting it), ``error`` (``transient``, ``permanent``, ``invalid``,
 ``setup``, or ``unknown``: the provider took it but the answer was lost),
 ``retry_after``, ``only`` (the accounts whose messages ``fail_first``
-applies to; all when absent).
+applies to; all when absent), ``down`` (the provider refuses every
+connection, and each call records the keys it was handed in the
+``.attempts`` file: ``refused`` raises the plain ``ConnectionRefusedError``,
+as a backend that does not class its errors would; ``transient`` raises a
+``TransientError`` from it, as a backend that knows nothing went out).
 
 The ``provider-batch`` backend is the same provider taking up to 10 messages
 in one request (``send_batch``), as an SMS API that takes an array of
-messages does. A batch it accepts goes into the journal in one write, each
+messages does; ``provider-replay`` and ``provider-batch-replay`` are the two
+with a receiver that drops duplicates (``replay_safe``). A batch it accepts goes into the journal in one write, each
 line naming the batch. ``batch_fault`` spoils, once, the first batch holding
 the message of account ``batch_fault_for``: ``lost`` (the provider took the
 whole batch, its answer was lost), ``crash`` (the connection broke after the
@@ -89,6 +94,7 @@ class ProviderSession:
         self.batch_fault = settings.get("batch_fault")
         self.batch_fault_for = settings.get("batch_fault_for")
         self.attempts = self.journal.with_suffix(".attempts")
+        self.down = settings.get("down")
 
     def _append(self, path: Path, *documents: dict) -> None:
         # One write on an O_APPEND descriptor: a batch is recorded whole.
@@ -116,7 +122,17 @@ class ProviderSession:
             "batch": batch,
         }
 
+    def _refuse_if_down(self, messages) -> None:
+        if not self.down:
+            return
+        self._append(self.attempts, *({"key": m.key} for m in messages))
+        refused = ConnectionRefusedError("[Errno 111] Connection refused")
+        if self.down == "transient":
+            raise TransientError(f"the provider is down: {refused}") from refused
+        raise refused
+
     def send(self, message) -> str:
+        self._refuse_if_down([message])
         started = time.time()  # when cobra handed it over (rate limit tests)
         self._busy(+1)
         try:
@@ -131,6 +147,7 @@ class ProviderSession:
             self._busy(-1)
 
     def send_batch(self, messages) -> list:
+        self._refuse_if_down(messages)
         started = time.time()
         batch = f"{os.getpid()}-{next(_batches)}"
         self._busy(+1)
@@ -230,12 +247,26 @@ class BatchProviderBackend(ProviderBackend):
     batch_size = 10
 
 
+class ReplayProviderBackend(ProviderBackend):
+    name = "provider-replay"
+    description = "The stand-in provider, whose receiver drops duplicates."
+    replay_safe = True
+
+
+class BatchReplayProviderBackend(BatchProviderBackend):
+    name = "provider-batch-replay"
+    description = "The batching stand-in provider, whose receiver drops duplicates."
+    replay_safe = True
+
+
 class plugin:  # noqa: N801 - a plugin namespace, as a module would be
     @staticmethod
     @cobra.hookimpl
     def register_channels(register):
         register(ProviderBackend())
         register(BatchProviderBackend())
+        register(ReplayProviderBackend())
+        register(BatchReplayProviderBackend())
 
 
 if __name__ == "__main__":

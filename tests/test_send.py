@@ -715,6 +715,106 @@ def test_a_batch_whose_outcome_is_lost_marks_its_messages_unknown(
     assert states(run) == Counter(sent=30)
 
 
+def _attempts_made(journal: Path) -> Counter:
+    """How many times the stand-in provider was handed each key."""
+    return Counter(journal_keys(journal.with_suffix(".attempts")))
+
+
+@pytest.mark.parametrize(
+    ("backend", "options", "error"),
+    [
+        # Refused by a backend that does not class the error: a batch that
+        # raises a plain error may have been cut off after part of it went.
+        (
+            "provider-batch-replay",
+            {"down": "refused"},
+            "the batch broke off: ConnectionRefusedError",
+        ),
+        # One message at a time, each request timing out after it went out.
+        (
+            "provider-replay",
+            {"fail_first": 99, "error": "unknown"},
+            "no answer within the timeout after sending",
+        ),
+    ],
+    ids=["batch", "single"],
+)
+def test_an_outcome_never_known_is_resent_until_max_attempts_then_left_unknown(
+    run, tmp_path, isolated, backend, options, error
+):
+    # The receiver drops duplicates, so sending again is safe, but a provider
+    # that never answers must not be asked forever: each unknown outcome is
+    # an attempt, retried after a backoff, and after send.max_attempts (3)
+    # the message waits for a person. A separate process, so a sender that
+    # loops fails the test at the timeout instead of hanging it.
+    journal = use_provider(
+        tmp_path, isolated, backend=backend, concurrency=1, **options
+    )
+    keys = seed(db_path(run), 10)  # a full batch: claimed again at once
+    sender = _cobra_with_provider(
+        "send", "--for", DAY, "--at", AT, cwd=isolated, home=tmp_path / "home"
+    )
+    try:
+        _, err = sender.communicate(timeout=60)
+    finally:
+        if sender.poll() is None:
+            sender.kill()
+            sender.communicate()
+    assert sender.returncode == 0, err
+    assert "10 messages were interrupted while sending" in err
+    assert _attempts_made(journal) == Counter({key: 3 for key in keys})
+    rows = outbox_rows(run)
+    assert {row[:2] for row in rows.values()} == {("unknown", 3)}
+    for row in rows.values():
+        assert row[3].startswith(error), row[3]
+        assert (
+            "the receiver drops duplicates, but 3 attempts (send.max_attempts)"
+            in (row[3])
+        )
+    with sqlite3.connect(db_path(run)) as conn:
+        retried = conn.execute(
+            "SELECT COUNT(*) FROM outbox_events WHERE state = 'queued'"
+        ).fetchone()[0]
+        # Each retry waited for its backoff, as after a transient error.
+        backoffs = conn.execute(
+            "SELECT COUNT(*) FROM outbox o WHERE o.next_attempt_at > (SELECT"
+            " MAX(e.at) FROM outbox_events e WHERE e.outbox_id = o.id"
+            " AND e.state = 'queued')"
+        ).fetchone()[0]
+    assert (retried, backoffs) == (20, 10)  # two retries each
+
+    # A plain re-run leaves them to the person.
+    again = send(run)
+    assert "Send: sent 0" in again.stderr
+    assert _attempts_made(journal) == Counter({key: 3 for key in keys})
+
+
+def test_a_batch_refused_as_a_transient_error_is_retried_then_fails(
+    run, tmp_path, isolated
+):
+    # The backend knows a refused connection sent nothing and says so: the
+    # batch is retried after the backoff, not settled as an outcome unknown,
+    # and after send.max_attempts its messages fail.
+    journal = use_provider(
+        tmp_path, isolated, backend="provider-batch", concurrency=1, down="transient"
+    )
+    keys = seed(db_path(run), 10)
+    result = send(run)
+    assert result.exit_code == 1
+    assert "Send: sent 0, failed 10, held 0, retried 20." in result.stderr
+    assert "interrupted while sending" not in result.stderr
+    assert _attempts_made(journal) == Counter({key: 3 for key in keys})
+    assert set(outbox_rows(run).values()) == {
+        (
+            "failed",
+            3,
+            None,
+            "gave up after 3 attempts: the provider is down: [Errno 111] "
+            "Connection refused",
+        )
+    }
+
+
 def test_a_batch_of_n_takes_n_places_under_the_rate_limit(run, tmp_path, isolated):
     # 20 a second and batches of 10: a batch every half second, not every
     # 50 ms as if a batch were one message.
