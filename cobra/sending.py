@@ -619,6 +619,17 @@ class Sender:
         now = self.clock.now()
         alive = owner_alive_check(self.lease, now)
         for row in outbox.stale_claims(self.store.conn, owner_alive=alive):
+            # Another sender starting now may have found it too: whoever takes
+            # the claim over settles it, the other leaves it alone.
+            if not outbox.take_over(
+                self.store.conn,
+                row["id"],
+                owner=self.owner,
+                at=now.isoformat(),
+                claimed_by=row["claimed_by"],
+                claimed_at=row["claimed_at"],
+            ):
+                continue
             self.summary.recovered += 1
             binding = self.bindings.get(row["channel"])
             # A claim does not record the address: the dead sender sent to the

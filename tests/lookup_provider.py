@@ -9,12 +9,17 @@ provider's own record, and adds two options to its channel's table:
   before answering, the window in which a killed sender leaves a message
   the provider has in ``sending``;
 - ``lookup_error``: the lookup fails with a refused connection, as when the
-  provider is down while cobra recovers.
+  provider is down while cobra recovers;
+- ``lookup_gate``: a path; each lookup, once it has its answer, creates
+  ``PATH.asked`` and waits (a minute at most) until ``PATH`` exists before
+  answering, so a test can hold a recovering sender between asking the
+  provider and recording what it said.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from provider_backend import ProviderBackend, ProviderSession, journal_keys
 
@@ -26,6 +31,8 @@ class LookupSession(ProviderSession):
         super().__init__(settings)
         self.pause_after = float(settings.get("pause_after", 0))
         self.lookup_error = bool(settings.get("lookup_error", False))
+        gate = settings.get("lookup_gate")
+        self.lookup_gate = Path(str(gate)) if gate else None
 
     def send(self, message) -> str:
         provider_id = super().send(message)
@@ -35,7 +42,15 @@ class LookupSession(ProviderSession):
     def lookup(self, key: str) -> str | None:
         if self.lookup_error:
             raise ConnectionRefusedError("[Errno 111] Connection refused")
-        return f"P-found-{key}" if key in journal_keys(self.journal) else None
+        found = f"P-found-{key}" if key in journal_keys(self.journal) else None
+        if self.lookup_gate is not None:
+            Path(f"{self.lookup_gate}.asked").touch()
+            deadline = time.monotonic() + 60
+            while not self.lookup_gate.exists():
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{self.lookup_gate} never appeared")
+                time.sleep(0.01)
+        return found
 
 
 class LookupProviderBackend(ProviderBackend):

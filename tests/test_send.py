@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -1146,6 +1147,57 @@ def test_a_lookup_that_fails_after_a_kill_marks_the_message_for_a_person(
     assert "Send: sent 0" in send(run).stderr
     assert Counter(journal_keys(journal)) == Counter(keys)
     assert states(run) == Counter(sent=2, unknown=1)
+
+
+def test_two_senders_recovering_the_same_stale_message_send_it_once(
+    run, tmp_path, isolated
+):
+    # A sender on another machine died with the message in sending, before
+    # the provider got it. Sender B finds it, and while B waits for the
+    # provider's answer to its lookup (not found), sender A starts: A must
+    # leave the message to B, or both resend it.
+    gate = tmp_path / "gate"
+    journal = use_provider(
+        tmp_path, isolated, backend="provider-lookup", lookup_gate=str(gate)
+    )
+    plugins.get_plugins().register(lookup_plugin, "provider-lookup")
+    [key] = seed(db_path(run), 1)
+    with sqlite3.connect(db_path(run)) as conn:
+        conn.execute(
+            "UPDATE outbox SET state = 'sending', claimed_by = 'otherhost:4242',"
+            " claimed_at = '2026-12-01T00:00:00+00:00', attempts = 1"
+        )
+    b = _cobra_with_provider(
+        "send", "--for", DAY, "--at", AT,
+        cwd=isolated, home=tmp_path / "home", script="lookup_provider.py",
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not Path(f"{gate}.asked").exists():
+            assert b.poll() is None, b.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        # B took the claim over before asking the provider.
+        row = _outbox_row(run, key)
+        assert row["state"] == "sending"
+        assert row["claimed_by"] == f"{socket.gethostname()}:{b.pid}"
+
+        use_provider(tmp_path, isolated, backend="provider-lookup")  # no gate
+        a = send(run)
+        assert a.exit_code == 0, a.stderr
+        assert "Send: sent 0, failed 0, held 0, retried 0." in a.stderr
+        assert journal_keys(journal) == []  # A left it to B
+        assert _outbox_row(run, key)["state"] == "sending"
+    finally:
+        gate.touch()
+        _, err = b.communicate(timeout=60)
+    assert b.returncode == 0, err
+    assert "Send: sent 1, failed 0" in err
+    assert journal_keys(journal) == [key]
+    assert states(run) == Counter(sent=1)
+    assert _events(run, key) == [
+        ("queued", "interrupted while sending; the provider did not have it")
+    ]
 
 
 # -- receipts and replies ---------------------------------------------------------

@@ -219,6 +219,24 @@ def stale_claims(conn, *, owner_alive) -> list[sqlite3.Row]:
     ]
 
 
+def take_over(
+    conn, outbox_id: int, *, owner: str, at: str, claimed_by, claimed_at
+) -> bool:
+    """Make a stale claim *owner*'s before settling it; False when another
+    sender got there first (or the message is no longer ``sending``).
+
+    One statement, its own transaction, matching the claim as it was read:
+    of two senders recovering the same message, only one changes the row, so
+    only one looks it up and settles it.
+    """
+    changed = conn.execute(
+        "UPDATE outbox SET claimed_by = ?, claimed_at = ? WHERE id = ?"
+        " AND state = 'sending' AND claimed_by IS ? AND claimed_at IS ?",
+        (owner, at, outbox_id, claimed_by, claimed_at),
+    ).rowcount
+    return bool(changed)
+
+
 def release_unknown(conn, *, at: str, channels: Iterable[str] | None = None) -> int:
     """``unknown`` messages back to ``queued``: a person asked to resend them."""
     sql = "SELECT id FROM outbox WHERE state = 'unknown'"
