@@ -419,7 +419,7 @@ class Sender:
         address = None
         wanted = ADDRESS_OF.get(binding.kind)
         if wanted:
-            address = row["current_address"]
+            address = row["address"]  # recorded by the claim
             if address is None:
                 return self._hold(row, at, f"no valid {wanted} for {row['channel']}")
         if not (row["body"] or "").strip():
@@ -631,21 +631,14 @@ class Sender:
             ):
                 continue
             self.summary.recovered += 1
-            binding = self.bindings.get(row["channel"])
-            # A claim does not record the address: the dead sender sent to the
-            # customer's first valid one, as _prepare picks it.
-            wanted = ADDRESS_OF.get(binding.kind) if binding is not None else None
-            address = row["address"] or (
-                outbox.address(self.store.conn, row["customer_id"], wanted)
-                if wanted
-                else None
-            )
             self._settle_unknown(
                 row,
-                binding,
+                self.bindings.get(row["channel"]),
                 now.isoformat(),
                 "interrupted while sending",
-                address,
+                # Where the dead sender sent it, recorded by its claim (an
+                # earlier attempt may have gone to another address).
+                row["address"],
                 # The sender died, not the provider: no reason to wait.
                 back_off=False,
             )

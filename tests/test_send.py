@@ -1149,6 +1149,62 @@ def test_a_lookup_that_fails_after_a_kill_marks_the_message_for_a_person(
     assert states(run) == Counter(sent=2, unknown=1)
 
 
+def test_a_message_resent_to_a_new_address_keeps_it_when_recovered_after_a_kill(
+    run, tmp_path, isolated
+):
+    # The first attempt went to ap0 and its outcome was lost (the lookup was
+    # down too): unknown, with ap0. ap0 bounces since and the customer gives
+    # another address; a person asks to resend, and that sender is killed
+    # after the provider took the message. The next sender finds it sent,
+    # to the new address, not to the one the earlier attempt recorded.
+    journal = use_provider(
+        tmp_path,
+        isolated,
+        backend="provider-lookup",
+        fail_first=1,
+        error="unknown",
+        lookup_error=True,
+    )
+    plugins.get_plugins().register(lookup_plugin, "provider-lookup")
+    [key] = seed(db_path(run), 1)
+    assert send(run).exit_code == 0
+    row = _outbox_row(run, key)
+    assert (row["state"], row["address"]) == ("unknown", "ap0@cliente0.example")
+    with sqlite3.connect(db_path(run)) as conn:
+        conn.execute("UPDATE contacts SET invalid_since = '2026-12-02T00:00:00+00:00'")
+        conn.execute(
+            "INSERT INTO contacts (customer_id, kind, value)"
+            " SELECT id, 'email', 'pagos@cliente0.example' FROM customers"
+        )
+
+    use_provider(tmp_path, isolated, backend="provider-lookup", pause_after=60)
+    sender = _cobra_with_provider(
+        "send", "--for", DAY, "--at", AT, "--retry-unknown",
+        cwd=isolated, home=tmp_path / "home", script="lookup_provider.py",
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(journal_records(journal)) < 2:  # taken, its answer not recorded
+        assert sender.poll() is None, sender.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    sender.send_signal(signal.SIGKILL)
+    sender.communicate()
+    assert [r["to"] for r in journal_records(journal)] == [
+        "ap0@cliente0.example",
+        "pagos@cliente0.example",
+    ]
+    row = _outbox_row(run, key)
+    assert (row["state"], row["address"]) == ("sending", "pagos@cliente0.example")
+
+    use_provider(tmp_path, isolated, backend="provider-lookup")
+    again = send(run)
+    assert again.exit_code == 0, again.stderr
+    row = _outbox_row(run, key)
+    assert (row["state"], row["provider_id"]) == ("sent", f"P-found-{key}")
+    assert row["address"] == "pagos@cliente0.example"
+    assert len(journal_records(journal)) == 2  # not sent a third time
+
+
 def test_two_senders_recovering_the_same_stale_message_send_it_once(
     run, tmp_path, isolated
 ):

@@ -62,13 +62,10 @@ def _due_query(day: str, now: str, channels: Iterable[str] | None):
     return sql, params
 
 
-# What a sender checks again about each message as it claims it: the
-# address, an opt-out, whether anything is still owed (and disputed), and
-# which invoices the message asks for have been disputed since it was written.
+# What a sender checks again about each message as it claims it: an
+# opt-out, whether anything is still owed (and disputed), and which invoices
+# the message asks for have been disputed since it was written.
 _CHECKS = """,
-    (SELECT value FROM contacts a WHERE a.customer_id = o.customer_id
-       AND a.kind = :address_kind AND a.invalid_since IS NULL
-       ORDER BY a.id LIMIT 1) AS current_address,
     EXISTS (SELECT 1 FROM opt_outs x WHERE x.customer_id = o.customer_id
               AND x.channel = o.channel) AS opted_out,
     (SELECT COUNT(*) FROM invoices i WHERE i.customer_id = o.customer_id
@@ -98,8 +95,11 @@ def claim(
     """Move up to *count* due messages of *channel* to ``sending`` for *owner*.
 
     One UPDATE statement: SQLite takes the write lock before it reads, so
-    two senders never claim the same message. The rows come back with what
-    the sender checks again (see ``_CHECKS``).
+    two senders never claim the same message. It records the address the
+    message goes to, the customer's first valid one of *address_kind* (None
+    when there is none, and for a task), so a sender that finds the claim
+    after a crash knows where it went. The rows come back with what the
+    sender checks again (see ``_CHECKS``).
     """
     if count <= 0:
         return []
@@ -108,8 +108,11 @@ def claim(
         row[0]
         for row in conn.execute(
             "UPDATE outbox SET state = 'sending', claimed_by = ?, claimed_at = ?,"
-            f" attempts = attempts + 1 WHERE id IN ({sql} LIMIT ?) RETURNING id",
-            [owner, now, *params, count],
+            " attempts = attempts + 1, address = (SELECT value FROM contacts a"
+            " WHERE a.customer_id = outbox.customer_id AND a.kind = ?"
+            " AND a.invalid_since IS NULL ORDER BY a.id LIMIT 1)"
+            f" WHERE id IN ({sql} LIMIT ?) RETURNING id",
+            [owner, now, address_kind or "", *params, count],
         )
     ]
     if not ids:
@@ -123,7 +126,6 @@ def claim(
         + f" WHERE o.id IN ({', '.join(f':id{n}' for n in range(len(ids)))})"
         " ORDER BY o.id",
         {
-            "address_kind": address_kind or "",
             "day": day,
             **{f"id{n}": value for n, value in enumerate(ids)},
         },
