@@ -300,26 +300,32 @@ def test_only_the_part_of_a_payment_for_the_overdue_bill_or_left_over_counts(
     )
 
 
-def test_a_plan_for_everything_owed_counts_the_bill_then_current(run, tmp_path):
-    overdue_and_current(run, tmp_path)
-    # The plan covers both bills, the one not yet due included, so a payment
-    # on account that reaches that bill once the overdue one is paid counts.
+def agree_and_pay_two_instalments(run, tmp_path, first: str, second: str) -> None:
+    """LATE agrees on D1 a plan of *first* on D1 + 5 and *second* on D1 + 30,
+    then pays each in full on its day; the payments are imported together,
+    so the check runs as of today, long after both dates."""
     log(
         run,
         "LATE",
         "--outcome",
         "plan_agreed",
         "--instalment",
-        f"{day(5)}=400",
+        f"{day(5)}={first}",
         "--instalment",
-        f"{day(30)}=400",
+        f"{day(30)}={second}",
         today=0,
     )
-    # Imported together: an import checks as of today, long after day 32.
     paid = History("LATE", "Latecomer Supplies Co.")
-    paid.pay(date.fromisoformat(day(5)), "400.00", reference="LATE-I1")
-    paid.pay(date.fromisoformat(day(30)), "400.00", reference="LATE-I2")
+    paid.pay(date.fromisoformat(day(5)), f"{first}.00", reference="LATE-I1")
+    paid.pay(date.fromisoformat(day(30)), f"{second}.00", reference="LATE-I2")
     load(run, tmp_path, paid)
+
+
+def test_a_plan_for_everything_owed_counts_the_bill_then_current(run, tmp_path):
+    overdue_and_current(run, tmp_path)
+    # The plan covers both bills, the one not yet due included, so a payment
+    # on account that reaches that bill once the overdue one is paid counts.
+    agree_and_pay_two_instalments(run, tmp_path, "400", "400")
     assert (status_of(run, OVERDUE), status_of(run, CURRENT)) == ("paid", "paid")
     assert [p[2] for p in promises(run)] == ["kept", "kept"]
     assert (
@@ -344,21 +350,7 @@ def test_what_was_owed_is_read_from_balances_a_source_states(run, tmp_path):
         encoding="utf-8",
     )
     assert run("import", str(source)).exit_code == 0
-    log(
-        run,
-        "LATE",
-        "--outcome",
-        "plan_agreed",
-        "--instalment",
-        f"{day(5)}=200",
-        "--instalment",
-        f"{day(30)}=400",
-        today=0,
-    )
-    paid = History("LATE", "Latecomer Supplies Co.")
-    paid.pay(date.fromisoformat(day(5)), "200.00", reference="LATE-I1")
-    paid.pay(date.fromisoformat(day(30)), "400.00", reference="LATE-I2")
-    load(run, tmp_path, paid)
+    agree_and_pay_two_instalments(run, tmp_path, "200", "400")
     # Read from the amounts, 800.00 of April's bill would have looked owed
     # on D1, more than the plan's 600.00: May's payment would not count.
     assert [p[2] for p in promises(run)] == ["kept", "kept"]
