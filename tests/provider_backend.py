@@ -25,12 +25,13 @@ as a backend that does not class its errors would; ``transient`` raises a
 The ``provider-batch`` backend is the same provider taking up to 10 messages
 in one request (``send_batch``), as an SMS API that takes an array of
 messages does; ``provider-replay`` and ``provider-batch-replay`` are the two
-with a receiver that drops duplicates (``replay_safe``). A batch it accepts goes into the journal in one write, each
-line naming the batch. ``batch_fault`` spoils, once, the first batch holding
-the message of account ``batch_fault_for``: ``lost`` (the provider took the
-whole batch, its answer was lost), ``crash`` (the connection broke after the
-first half went out: the session raises a plain error) or ``short`` (the
-answer lists one result too few).
+with a receiver that drops duplicates (``replay_safe``). A batch it accepts
+goes into the journal in one write, each line naming the batch.
+``batch_fault`` spoils, once, the first batch holding the message of account
+``batch_fault_for``: ``lost`` (the provider took the whole batch, its answer
+was lost), ``crash`` (the connection broke after the first half went out:
+the session raises a plain error) or ``short`` (the answer lists one result
+too few).
 """
 
 from __future__ import annotations
