@@ -189,11 +189,7 @@ class Planner:
 
         templates = list_templates(config)
         # Every name a strategy uses must exist before anything is planned.
-        self.strategies = strategies_module.load(
-            config,
-            channels=strategies_module.known_channels(config),
-            templates=set(templates),
-        )
+        self.strategies = strategies_module.load(config, templates=set(templates))
         # Payment-plan options cost a schedule per currency: work them out
         # only for the templates that mention them.
         self.templates_with_plans = {

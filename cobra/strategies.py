@@ -135,11 +135,16 @@ def _strategy_files(config) -> dict[str, tuple[str, str]]:
 
 def load(
     config,
-    channels: tuple[str, ...] = BUILTIN_CHANNELS,
+    channels: tuple[str, ...] | None = None,
     templates: set[str] | None = None,
 ) -> list[Strategy]:
-    """Every strategy, checked; *templates*, when given, are the names that exist."""
+    """Every strategy, checked; *channels* are the names a step may use (the
+    config's :func:`known_channels` when not given), *templates*, when
+    given, the template names that exist."""
     from cobra.config import parse_toml
+
+    if channels is None:
+        channels = known_channels(config)
 
     strategies = []
     for name, (text, source) in _strategy_files(config).items():

@@ -173,11 +173,7 @@ def _plan_problems(config) -> list[config_module.Problem]:
 
     problems = []
     for check in (
-        lambda: strategies.load(
-            config,
-            channels=strategies.known_channels(config),
-            templates=set(list_templates(config)),
-        ),
+        lambda: strategies.load(config, templates=set(list_templates(config))),
         lambda: load_profiles(config),
     ):
         try:

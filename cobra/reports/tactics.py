@@ -191,9 +191,7 @@ class _Sampler:
         # over learning, so its step samples nothing.
         self.counts = {
             (strategy.name, index + 1): 1 + len(step.variants)
-            for strategy in strategies.load(
-                context.config, channels=strategies.known_channels(context.config)
-            )
+            for strategy in strategies.load(context.config)
             for index, step in enumerate(strategy.steps)
             if step.learn and step.variants and step.fixed_variant is None
         }
