@@ -147,6 +147,16 @@ def _database_busy(exc: Exception):
     return None
 
 
+def _command_error(ctx: click.Context, exc) -> CobraCommandError:
+    """A CobraError as the message and exit code click shows, logged first
+    (secrets scrubbed) so the log file says how the command ended too."""
+    from cobra.logs import scrub
+
+    message = scrub(str(exc))
+    _log_failure(ctx, exc.exit_code, message)
+    return CobraCommandError(message, exc.exit_code)
+
+
 def _log_failure(
     ctx: click.Context, code, message: str | None = None, exc_info=False
 ) -> None:
@@ -223,11 +233,7 @@ class CobraGroup(click.Group):
         try:
             return super().invoke(ctx)
         except CobraError as exc:
-            from cobra.logs import scrub
-
-            message = scrub(str(exc))
-            _log_failure(ctx, exc.exit_code, message)
-            raise CobraCommandError(message, exc.exit_code) from exc
+            raise _command_error(ctx, exc) from exc
         except click.exceptions.ClickException as exc:
             _log_failure(ctx, exc.exit_code, exc.format_message())
             raise
@@ -242,8 +248,7 @@ class CobraGroup(click.Group):
         except Exception as exc:
             busy = _database_busy(exc)
             if busy:
-                _log_failure(ctx, busy.exit_code, str(busy))
-                raise CobraCommandError(str(busy), busy.exit_code) from exc
+                raise _command_error(ctx, busy) from exc
             message = f"unexpected {type(exc).__name__}: {exc}"
             _log_failure(ctx, 1, message, exc_info=True)
             if _debugging():
