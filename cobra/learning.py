@@ -109,7 +109,14 @@ class Learner:
             wins[self.draw(rng, strategy, step, reason, count)] += 1
         return wins
 
-    def allocation(self, *step: object, draws: int = ALLOCATION_DRAWS) -> list[float]:
-        """The share of new customers each variant would get now, for
-        (strategy, step, reason, count) as :meth:`wins` takes them."""
-        return [won / draws for won in self.wins(*step, draws=draws)]
+    def allocation(
+        self,
+        strategy: str,
+        step: int,
+        reason: str,
+        count: int,
+        draws: int = ALLOCATION_DRAWS,
+    ) -> list[float]:
+        """The share of new customers each variant would get now."""
+        wins = self.wins(strategy, step, reason, count, draws)
+        return [won / draws for won in wins]
