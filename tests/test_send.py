@@ -810,8 +810,10 @@ def test_a_batch_refused_as_a_transient_error_is_retried_then_fails(
             "failed",
             3,
             None,
-            "gave up after 3 attempts: the provider is down: [Errno 111] "
-            "Connection refused",
+            (
+                "gave up after 3 attempts: the provider is down: [Errno 111] "
+                "Connection refused"
+            ),
         )
     }
 
@@ -891,12 +893,18 @@ def test_two_senders_at_once_never_send_the_same_message(run, tmp_path, isolated
     assert states(run) == Counter(sent=300)
 
 
-def _kill_halfway(journal: Path, process: subprocess.Popen, after: int) -> None:
-    deadline = time.monotonic() + 60
-    while len(journal_keys(journal)) < after:
+def _wait_while_running(process: subprocess.Popen, done, timeout: float = 60) -> None:
+    """Poll *done* until it is true; fail if *process* ends first or it takes
+    longer than *timeout* seconds."""
+    deadline = time.monotonic() + timeout
+    while not done():
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.01)
+
+
+def _kill_halfway(journal: Path, process: subprocess.Popen, after: int) -> None:
+    _wait_while_running(process, lambda: len(journal_keys(journal)) >= after)
     process.send_signal(signal.SIGKILL)
     process.communicate()
 
@@ -1004,10 +1012,9 @@ def test_a_killed_sender_with_a_backend_that_can_look_up_loses_and_repeats_nothi
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while not folder.exists() or len(list(folder.glob("*.eml"))) < 300:
-        assert sender.poll() is None and time.monotonic() < deadline
-        time.sleep(0.01)
+    _wait_while_running(
+        sender, lambda: folder.exists() and len(list(folder.glob("*.eml"))) >= 300
+    )
     in_flight = _kill_between_write_and_record(sender, db_path(run), folder)
     assert states(run)["sending"] == 1  # written, but not recorded
     written = {
@@ -1061,14 +1068,14 @@ def _kill_with_one_in_flight(
         "send", "--for", DAY, "--at", AT,
         cwd=work, home=tmp_path / "home", script="lookup_provider.py",
     )  # fmt: skip
-    deadline = time.monotonic() + 60
     with sqlite3.connect(db_path(run)) as conn:
-        while not conn.execute(
-            "SELECT 1 FROM outbox WHERE state = 'sending'"
-        ).fetchone() or (taken and not journal_keys(journal)):
-            assert sender.poll() is None, sender.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        _wait_while_running(
+            sender,
+            lambda: (
+                conn.execute("SELECT 1 FROM outbox WHERE state = 'sending'").fetchone()
+                and (not taken or journal_keys(journal))
+            ),
+        )
         sender.send_signal(signal.SIGKILL)
         sender.communicate()
         [(in_flight,)] = conn.execute(
@@ -1182,11 +1189,8 @@ def test_a_message_resent_to_a_new_address_keeps_it_when_recovered_after_a_kill(
         "send", "--for", DAY, "--at", AT, "--retry-unknown",
         cwd=isolated, home=tmp_path / "home", script="lookup_provider.py",
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while len(journal_records(journal)) < 2:  # taken, its answer not recorded
-        assert sender.poll() is None, sender.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    # Taken by the provider, its answer not recorded.
+    _wait_while_running(sender, lambda: len(journal_records(journal)) >= 2)
     sender.send_signal(signal.SIGKILL)
     sender.communicate()
     assert [r["to"] for r in journal_records(journal)] == [
@@ -1228,11 +1232,7 @@ def test_two_senders_recovering_the_same_stale_message_send_it_once(
         cwd=isolated, home=tmp_path / "home", script="lookup_provider.py",
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while not Path(f"{gate}.asked").exists():
-            assert b.poll() is None, b.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        _wait_while_running(b, Path(f"{gate}.asked").exists)
         # B took the claim over before asking the provider.
         row = _outbox_row(run, key)
         assert row["state"] == "sending"
